@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Text;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Processes;
+
+/// <summary>The outcome of a finished command.</summary>
+public sealed record CommandResult(int ExitCode, string StandardOutput, string StandardError, TimeSpan Duration);
+
+/// <summary>
+/// The one way Kiln runs external programs: logs the command line, streams output to callbacks,
+/// and (unless told otherwise) throws with the exit code and the tail of stderr on failure.
+/// </summary>
+public sealed class Command
+{
+    private const int TailLines = 20;
+
+    public Command(string fileName, params string[] arguments)
+    {
+        FileName = fileName;
+        Arguments = arguments.ToList();
+    }
+
+    public string FileName { get; }
+    public List<string> Arguments { get; }
+    public string? WorkingDirectory { get; init; }
+    public Dictionary<string, string?> Environment { get; } = new();
+    /// <summary>Called for each line of stdout as it arrives (progress parsing, log files).</summary>
+    public Action<string>? OnOutput { get; init; }
+    /// <summary>Called for each line of stderr as it arrives.</summary>
+    public Action<string>? OnError { get; init; }
+    /// <summary>Keep stdout in memory for the result (off for chatty commands such as make).</summary>
+    public bool CaptureOutput { get; init; } = true;
+    /// <summary>Exit codes that are not failures.</summary>
+    public int[] AcceptedExitCodes { get; init; } = { 0 };
+    /// <summary>What the error message calls this step ("apply patch 0001-x.patch").</summary>
+    public string? Purpose { get; init; }
+    /// <summary>Written to the child's stdin, then stdin is closed.</summary>
+    public string? StandardInput { get; init; }
+
+    public string CommandLine => string.Join(' ', new[] { FileName }.Concat(Arguments).Select(Quote));
+
+    public static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@%".Contains(c)) ? arg : "'" + arg.Replace("'", "'\\''") + "'";
+
+    public CommandResult Run(IKilnLog log, CancellationToken cancellation = default) =>
+        RunAsync(log, cancellation).GetAwaiter().GetResult();
+
+    public async Task<CommandResult> RunAsync(IKilnLog log, CancellationToken cancellation = default)
+    {
+        log.Verbose("$ " + CommandLine + (WorkingDirectory is null ? "" : $"   (in {WorkingDirectory})"));
+        var psi = new ProcessStartInfo(FileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = StandardInput is not null,
+            UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory ?? "",
+        };
+        foreach (var a in Arguments) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in Environment)
+        {
+            if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+        }
+
+        var stdout = new StringBuilder();
+        var stderrTail = new Queue<string>();
+        var stderrAll = new StringBuilder();
+        var watch = Stopwatch.StartNew();
+        using var process = new Process { StartInfo = psi };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new KilnException(ExitCodes.BadInput,
+                $"Cannot run '{FileName}': {e.Message}. Install it (./build.sh --target=Setup --install-deps installs Kiln's prerequisites) or put it on PATH.", e);
+        }
+
+        if (StandardInput is not null)
+        {
+            await process.StandardInput.WriteAsync(StandardInput);
+            process.StandardInput.Close();
+        }
+
+        var readOut = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                if (CaptureOutput) stdout.AppendLine(line);
+                OnOutput?.Invoke(line);
+            }
+        });
+        var readErr = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line)
+            {
+                lock (stderrTail)
+                {
+                    stderrAll.AppendLine(line);
+                    stderrTail.Enqueue(line);
+                    if (stderrTail.Count > TailLines) stderrTail.Dequeue();
+                }
+                OnError?.Invoke(line);
+            }
+        });
+
+        try
+        {
+            await process.WaitForExitAsync(cancellation);
+        }
+        catch (OperationCanceledException)
+        {
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw;
+        }
+        await Task.WhenAll(readOut, readErr);
+        watch.Stop();
+
+        var result = new CommandResult(process.ExitCode, stdout.ToString(), stderrAll.ToString(), watch.Elapsed);
+        if (!AcceptedExitCodes.Contains(process.ExitCode))
+        {
+            string tail;
+            lock (stderrTail) tail = string.Join(System.Environment.NewLine, stderrTail);
+            throw new CommandFailedException(this, result, tail);
+        }
+        return result;
+    }
+}
+
+/// <summary>A command exited with a code it was not allowed to.</summary>
+public sealed class CommandFailedException : KilnException
+{
+    public CommandFailedException(Command command, CommandResult result, string stderrTail)
+        : base(ExitCodes.KernelFailed,
+            $"{command.Purpose ?? "Command"} failed with exit code {result.ExitCode}: {command.CommandLine}" +
+            (stderrTail.Length > 0 ? System.Environment.NewLine + stderrTail : ""))
+    {
+        Result = result;
+        StandardErrorTail = stderrTail;
+    }
+
+    public CommandResult Result { get; }
+    public string StandardErrorTail { get; }
+}
