@@ -1,0 +1,42 @@
+using Cake.Frosting;
+
+namespace Kiln.Build;
+
+/// <summary>Every argument Kiln takes, in one place: names for the code, descriptions for --help.</summary>
+public static class BuildArguments
+{
+    public const string Kernel = "kernel";
+    public const string Arch = "arch";
+    public const string Variant = "variant";
+    public const string Source = "source";
+    public const string Mirror = "mirror";
+    public const string Jobs = "jobs";
+    public const string Out = "out";
+    public const string CacheDir = "cache-dir";
+    public const string NoCache = "no-cache";
+    public const string InstallDeps = "install-deps";
+    public const string UpdateLock = "update-lock";
+    public const string BaseConfig = "base-config";
+    public const string Timeout = "timeout";
+    public const string Test = "test";
+    public const string Append = "append";
+
+    public static readonly IReadOnlyList<HostArgument> All = new[]
+    {
+        new HostArgument(Kernel, "Kernel series (6.1) or exact release (6.1.150) from versions.yaml.", "VERSION", "versions.yaml's assets.kernel.version"),
+        new HostArgument(Arch, "Target architecture: x86_64 or arm64 (cross-built with gcc-aarch64-linux-gnu).", "ARCH", "x86_64"),
+        new HostArgument(Variant, "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", "NAME", "none"),
+        new HostArgument(Source, "Where the source comes from: auto (versions.yaml order), kernel.org, debian, or a PATH to a kernel tree.", "SOURCE", "auto"),
+        new HostArgument(Mirror, "Base URL of a kernel.org-layout mirror (env KILN_MIRROR).", "URL"),
+        new HostArgument(Jobs, "Parallel make jobs.", "N", "number of CPUs"),
+        new HostArgument(Out, "Directory for artifacts and reports.", "DIR", "artifacts/"),
+        new HostArgument(CacheDir, "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", "DIR", "~/.cache/kiln"),
+        new HostArgument(NoCache, "Do not reuse a cached kernel build (sources and ccache are still used)."),
+        new HostArgument(InstallDeps, "Install missing Debian packages with apt-get (the default when running as root)."),
+        new HostArgument(UpdateLock, "CacheKey: record the current inputs for this config version in kiln.lock."),
+        new HostArgument(BaseConfig, "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", "CONFIG", "tinyconfig"),
+        new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
+        new HostArgument(Test, "BootTest: a shell script to run in the guest; it passes when it exits 0 (repeatable).", "FILE"),
+        new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),
+    };
+}

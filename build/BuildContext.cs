@@ -1,0 +1,107 @@
+using Cake.Core;
+using Cake.Frosting;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Identity;
+using Kiln.Kernel.Sources;
+using Kiln.Kernel.Versions;
+
+namespace Kiln.Build;
+
+/// <summary>
+/// The typed context every task reads: the parsed arguments, what versions.yaml and kata_config_version
+/// say, and what earlier tasks produced.
+/// </summary>
+public sealed class BuildContext : FrostingContext
+{
+    public BuildContext(ICakeContext context) : base(context)
+    {
+        Log = new CakeKilnLog(context.Log);
+        RepoRoot = FindRepoRoot();
+        Arch = Argument(BuildArguments.Arch) ?? "x86_64";
+        if (Arch is not ("x86_64" or "arm64"))
+            throw KilnException.BadInput($"--arch={Arch}: unknown architecture. Valid: x86_64, arm64.");
+        Variant = Argument(BuildArguments.Variant) ?? "";
+        foreach (var dir in BuildRecipe.VariantDirectories(Variant))
+            if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
+                throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
+
+        Manifest = VersionsManifest.Load(Path.Combine(RepoRoot, "versions.yaml"));
+        ConfigVersion = Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
+        (Pin, Version) = Manifest.Resolve(Argument(BuildArguments.Kernel));
+        Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch, Variant);
+        CacheKey = CacheIdentity.KeyFor(Version, ConfigVersion, Variant);
+
+        SourceChoice = Argument(BuildArguments.Source) ?? "auto";
+        Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
+        Jobs = ParsePositive(BuildArguments.Jobs, System.Environment.ProcessorCount);
+        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts"));
+        CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
+                                    ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_DIR"))
+                                    ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".cache", "kiln"));
+        NoCache = Flag(BuildArguments.NoCache);
+        MayInstall = Flag(BuildArguments.InstallDeps) || Kiln.Kernel.HostSetup.Prerequisites.IsRoot;
+        UpdateLock = Flag(BuildArguments.UpdateLock);
+        BaseConfig = Argument(BuildArguments.BaseConfig) ?? "tinyconfig";
+        TimeoutSeconds = Argument(BuildArguments.Timeout) is null ? null : ParsePositive(BuildArguments.Timeout, 0);
+        Tests = context.Arguments.GetArguments(BuildArguments.Test).Select(Path.GetFullPath).ToList();
+        foreach (var test in Tests)
+            if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
+        Append = Argument(BuildArguments.Append) ?? "";
+    }
+
+    public IKilnLog Log { get; }
+    public string RepoRoot { get; }
+    public string Arch { get; }
+    public string Variant { get; }
+    public VersionsManifest Manifest { get; }
+    public int ConfigVersion { get; }
+    public SeriesPin Pin { get; }
+    public KernelVersion Version { get; }
+    public BuildRecipe Recipe { get; }
+    /// <summary>The human cache key, e.g. 6.1.192-1 (plus -dbg for that variant).</summary>
+    public string CacheKey { get; }
+    public string SourceChoice { get; }
+    public string? Mirror { get; }
+    public int Jobs { get; }
+    public string OutDir { get; }
+    public string CacheDir { get; }
+    public bool NoCache { get; }
+    public bool MayInstall { get; }
+    public bool UpdateLock { get; }
+    public string BaseConfig { get; }
+    public int? TimeoutSeconds { get; }
+    public IReadOnlyList<string> Tests { get; }
+    public string Append { get; }
+
+    public SourceCache SourceCache => new(CacheDir);
+
+    /// <summary>Set by Setup: the verified source tree.</summary>
+    public SourceTree? Source { get; set; }
+
+    public SourceTree RequireSource() => Source ?? throw new InvalidOperationException("Setup did not run");
+
+    private string? Argument(string name) =>
+        this.Arguments.HasArgument(name) ? this.Arguments.GetArguments(name).LastOrDefault() : null;
+
+    private bool Flag(string name) =>
+        this.Arguments.HasArgument(name) && !string.Equals(Argument(name), "false", StringComparison.OrdinalIgnoreCase);
+
+    private int ParsePositive(string name, int fallback)
+    {
+        var text = Argument(name);
+        if (text is null) return fallback;
+        return int.TryParse(text, out var n) && n > 0 ? n : throw KilnException.BadInput($"--{name}={text}: expected a positive whole number.");
+    }
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    /// <summary>KILN_ROOT (set by build.sh), else the nearest directory upwards holding versions.yaml.</summary>
+    private static string FindRepoRoot()
+    {
+        var fromEnv = System.Environment.GetEnvironmentVariable("KILN_ROOT");
+        if (!string.IsNullOrEmpty(fromEnv)) return Path.GetFullPath(fromEnv);
+        for (var dir = new DirectoryInfo(System.Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "versions.yaml"))) return dir.FullName;
+        throw KilnException.BadInput("Cannot find versions.yaml: run from the Kiln repository (or set KILN_ROOT).");
+    }
+}

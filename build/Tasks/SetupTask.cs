@@ -1,0 +1,24 @@
+using Cake.Frosting;
+using Kiln.Kernel.HostSetup;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Build.Tasks;
+
+[TaskName(nameof(Setup))]
+[TaskDescription("Check host prerequisites (install them as root or with --install-deps) and fetch the verified kernel source.")]
+public sealed class Setup : FrostingTask<BuildContext>
+{
+    public override void Run(BuildContext context)
+    {
+        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
+        using var http = KernelOrgProvider.CreateClient();
+        var acquirer = SourceAcquirer.For(context.SourceChoice, context.Pin, context.Manifest, context.Version,
+            context.Mirror, context.MayInstall, http);
+        var cache = context.SourceCache;
+        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{context.Version}.lock"), context.Log))
+            context.Source = acquirer.Acquire(context.Version, cache, context.Log);
+        var source = context.Source;
+        context.Log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" +
+                         (source.Reused ? " [cached]" : ""));
+    }
+}

@@ -1,0 +1,77 @@
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
+
+namespace Kiln.Kernel.HostSetup;
+
+/// <summary>A host requirement: a program on PATH or a file, and the Debian package that provides it.</summary>
+public sealed record Prerequisite(string What, string Package, Func<bool> IsPresent);
+
+/// <summary>Checks the host for what building and booting need, and installs what is missing with apt-get.</summary>
+public static class Prerequisites
+{
+    public static IReadOnlyList<Prerequisite> For(string arch)
+    {
+        var list = new List<Prerequisite>
+        {
+            Program("make", "make"), Program("gcc", "gcc"), Program("flex", "flex"), Program("bison", "bison"),
+            Program("bc", "bc"), Program("perl", "perl"), Program("xz", "xz-utils"), Program("ccache", "ccache"),
+            Program("patch", "patch"), Program("cpio", "cpio"),
+            File("/usr/include/gelf.h", "libelf-dev"), File("/usr/include/openssl/ssl.h", "libssl-dev"),
+            File("/bin/busybox", "busybox-static"),
+        };
+        if (arch == "arm64")
+        {
+            list.Add(Program("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"));
+            list.Add(Program("qemu-system-aarch64", "qemu-system-arm"));
+        }
+        else
+        {
+            list.Add(Program("qemu-system-x86_64", "qemu-system-x86"));
+        }
+        return list;
+    }
+
+    public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
+
+    /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
+    public static void Ensure(string arch, bool mayInstall, IKilnLog log)
+    {
+        var missing = Missing(For(arch));
+        if (missing.Count == 0)
+        {
+            log.Verbose("Host prerequisites present");
+            return;
+        }
+        var packages = missing.Select(m => m.Package).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToArray();
+        var what = string.Join(", ", missing.Select(m => m.What));
+        if (!mayInstall)
+            throw KilnException.BadInput($"Missing on this host: {what}. Install them with: apt-get install {string.Join(' ', packages)} (or rerun as root, or with --install-deps).");
+        log.Info($"Installing missing prerequisites: {string.Join(' ', packages)}");
+        var install = new Command("apt-get", new[] { "install", "-y", "--no-install-recommends" }.Concat(packages).ToArray())
+        {
+            Purpose = "apt-get install",
+            OnOutput = log.Verbose,
+        };
+        install.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        try
+        {
+            install.Run(log);
+        }
+        catch (CommandFailedException e)
+        {
+            throw new KilnException(ExitCodes.BadInput, $"Could not install {string.Join(' ', packages)}: {e.StandardErrorTail}\nRun apt-get update, or install them by hand.", e);
+        }
+        var still = Missing(missing);
+        if (still.Count > 0)
+            throw KilnException.BadInput($"Still missing after apt-get: {string.Join(", ", still.Select(m => m.What))}.");
+    }
+
+    public static bool IsRoot => Environment.UserName == "root";
+
+    public static bool OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Any(dir => System.IO.File.Exists(Path.Combine(dir, program)));
+
+    private static Prerequisite Program(string name, string package) => new(name, package, () => OnPath(name));
+    private static Prerequisite File(string path, string package) => new(path, package, () => System.IO.File.Exists(path));
+}

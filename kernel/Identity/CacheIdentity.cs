@@ -1,0 +1,23 @@
+using Kiln.Kernel.Versions;
+
+namespace Kiln.Kernel.Identity;
+
+/// <summary>
+/// What names a build. The key (<c>6.1.192-1</c>: version and config counter) is what humans and CI
+/// caches use and what <c>uname -r</c> carries; the hash adds everything else that changes the binary
+/// (repository inputs, source checksum, toolchain), so a stale kernel is never served under a reused key.
+/// </summary>
+public sealed record CacheIdentity(string Key, string Hash)
+{
+    public string ShortHash => Hash[..12];
+
+    /// <summary>The cache entry's directory name: readable key plus the hash that makes it exact.</summary>
+    public string EntryName => $"{Key}-{ShortHash}";
+
+    public static string KeyFor(KernelVersion version, int configVersion, string variant = "") =>
+        $"{version}-{configVersion}" + (variant.Length > 0 ? "-" + variant : "");
+
+    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain) =>
+        new(KeyFor(recipe.Version, configVersion, recipe.Variant),
+            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nconfig-version {configVersion}\n"));
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Versions;
+
+namespace Kiln.Kernel.Sources;
+
+/// <summary>
+/// kernel.org's layout: &lt;base&gt;/linux-&lt;version&gt;.tar.xz, checked against &lt;base&gt;/sha256sums.asc before
+/// it is extracted. --mirror points <paramref name="baseUrl"/> at any server with the same layout.
+/// </summary>
+public sealed class KernelOrgProvider : ISourceProvider
+{
+    private readonly string _baseUrl;
+    private readonly HttpClient _http;
+
+    public KernelOrgProvider(string baseUrl, HttpClient http)
+    {
+        _baseUrl = baseUrl.EndsWith('/') ? baseUrl : baseUrl + "/";
+        _http = http;
+    }
+
+    public string Name => "kernel.org";
+
+    /// <summary>A client that gives up quickly when there is no network, so offline runs end fast.</summary>
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
+    {
+        Timeout = TimeSpan.FromMinutes(30),
+    };
+
+    public SourceTree Acquire(KernelVersion version, SourceCache cache, IKilnLog log)
+    {
+        var fileName = $"linux-{version}.tar.xz";
+        var treeName = $"{version}-kernel.org";
+        if (cache.FindTree(treeName) is { } existing)
+        {
+            log.Info($"Reusing verified source {existing}");
+            return new SourceTree(existing, version, SourceProvenance.ReadFrom(existing)!, Reused: true);
+        }
+
+        var sumsUrl = _baseUrl + "sha256sums.asc";
+        var sums = Get(sumsUrl, () => _http.GetStringAsync(sumsUrl).GetAwaiter().GetResult());
+        var expected = Sha256Sums.Find(sums, fileName)
+                       ?? throw new SourceUnavailableException($"{sumsUrl} does not list {fileName}");
+
+        var url = _baseUrl + fileName;
+        var archive = Path.Combine(cache.Downloads, fileName);
+        if (File.Exists(archive) && SourceCache.FileSha256(archive) == expected)
+            log.Info($"Reusing verified download {archive}");
+        else
+            Download(url, archive, expected, log);
+
+        var provenance = new SourceProvenance(Name, version.ToString(), url, expected, "sha256 verified against " + sumsUrl);
+        var dir = cache.InstallTree(treeName, archive, provenance, log);
+        return new SourceTree(dir, version, provenance, Reused: false);
+    }
+
+    /// <summary>Streams to a temporary file while hashing, and renames it into the cache only if the hash matches.</summary>
+    private void Download(string url, string destination, string expectedSha256, IKilnLog log)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        var temp = $"{destination}.part-{Environment.ProcessId}";
+        try
+        {
+            log.Info($"Downloading {url}");
+            var watch = Stopwatch.StartNew();
+            string actual;
+            long bytes = 0;
+            Get(url, () =>
+            {
+                using var response = _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
+                response.EnsureSuccessStatusCode();
+                var total = response.Content.Headers.ContentLength;
+                using var input = response.Content.ReadAsStream();
+                using var output = File.Create(temp);
+                var buffer = new byte[1 << 20];
+                var lastReport = watch.Elapsed;
+                int read;
+                while ((read = input.Read(buffer)) > 0)
+                {
+                    output.Write(buffer, 0, read);
+                    bytes += read;
+                    if (watch.Elapsed - lastReport > TimeSpan.FromSeconds(5))
+                    {
+                        lastReport = watch.Elapsed;
+                        log.Info(total is > 0
+                            ? $"  {bytes >> 20} of {total >> 20} MiB ({100 * bytes / total}%)"
+                            : $"  {bytes >> 20} MiB");
+                    }
+                }
+                if (total is { } length && bytes != length)
+                    throw new IOException($"download ended after {bytes} of {length} bytes");
+                return "";
+            });
+            using (var stream = File.OpenRead(temp))
+                actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+            if (actual != expectedSha256)
+                throw new KilnException(ExitCodes.Infrastructure,
+                    $"{url}: sha256 mismatch: sha256sums.asc says {expectedSha256}, the download is {actual} ({bytes} bytes). " +
+                    "The file was discarded; check the mirror (--mirror) and run again.");
+            File.Move(temp, destination, overwrite: true);
+            log.Info($"Downloaded and verified {bytes >> 20} MiB in {watch.Elapsed.TotalSeconds:F1} s");
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Turns network failures into "unavailable" so the next provider gets its turn.</summary>
+    private static T Get<T>(string url, Func<T> fetch)
+    {
+        try
+        {
+            return fetch();
+        }
+        catch (HttpRequestException e) when (e.StatusCode is { } status)
+        {
+            throw new SourceUnavailableException($"{url}: HTTP {(int)status} {status}");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
+        {
+            throw new SourceUnavailableException($"{url}: {e.GetBaseException().Message}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Sources;
+
+/// <summary>
+/// Extracts a (compressed) tarball into a directory, refusing any entry that would land outside it:
+/// absolute names, "..", and links that point out. The leading directory (linux-6.1.192/) is stripped.
+/// </summary>
+public static class SafeTarExtractor
+{
+    public static int Extract(string archive, string destination, IKilnLog log)
+    {
+        Directory.CreateDirectory(destination);
+        var root = Path.GetFullPath(destination).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        using var decompressed = OpenDecompressed(archive, out var decompressor);
+        var count = 0;
+        try
+        {
+            using var reader = new TarReader(decompressed);
+            while (reader.GetNextEntry() is { } entry)
+            {
+                var relative = StripLeadingDirectory(entry.Name);
+                if (relative.Length == 0 || entry.EntryType is TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes)
+                    continue;
+                var target = Inside(root, relative, archive, entry.Name);
+                switch (entry.EntryType)
+                {
+                    case TarEntryType.Directory:
+                        Directory.CreateDirectory(target);
+                        break;
+                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        using (var output = File.Create(target))
+                            entry.DataStream?.CopyTo(output);
+                        if (!OperatingSystem.IsWindows())
+                            File.SetUnixFileMode(target, (UnixFileMode)((int)entry.Mode & 0x1ff));
+                        break;
+                    case TarEntryType.SymbolicLink:
+                        // A link is checked against where it points once resolved from its own directory.
+                        var resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, entry.LinkName));
+                        if (!(resolved + Path.DirectorySeparatorChar).StartsWith(root, StringComparison.Ordinal))
+                            throw Escape(archive, entry.Name, $"symbolic link to {entry.LinkName}");
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        File.CreateSymbolicLink(target, entry.LinkName);
+                        break;
+                    case TarEntryType.HardLink:
+                        var source = Inside(root, StripLeadingDirectory(entry.LinkName), archive, entry.LinkName);
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        File.Copy(source, target, overwrite: true);
+                        break;
+                    default:
+                        log.Verbose($"{archive}: skipped {entry.EntryType} entry {entry.Name}");
+                        continue;
+                }
+                count++;
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        {
+            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive ({e.Message}). Delete it and run again to download it anew.", e);
+        }
+        finally
+        {
+            decompressor?.WaitForExit();
+        }
+        if (decompressor is { ExitCode: not 0 })
+            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive (xz exited {decompressor.ExitCode}: {decompressor.StandardError.ReadToEnd().Trim()}). Delete it and run again.");
+        return count;
+    }
+
+    /// <summary>.tar.xz goes through xz (multi-threaded, and no xz in the BCL); .tar.gz through GZipStream.</summary>
+    private static Stream OpenDecompressed(string archive, out System.Diagnostics.Process? decompressor)
+    {
+        decompressor = null;
+        if (archive.EndsWith(".xz", StringComparison.Ordinal))
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("xz", ["-dc", "-T0", archive])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            try
+            {
+                decompressor = System.Diagnostics.Process.Start(psi)!;
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                throw KilnException.BadInput($"Cannot run xz to unpack {archive}: {e.Message}. Install the Debian package xz-utils.");
+            }
+            return decompressor.StandardOutput.BaseStream;
+        }
+        Stream file = File.OpenRead(archive);
+        return archive.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
+    }
+
+    private static string StripLeadingDirectory(string name)
+    {
+        var trimmed = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;
+        var slash = trimmed.IndexOf('/');
+        return slash < 0 ? "" : trimmed[(slash + 1)..].TrimEnd('/');
+    }
+
+    private static string Inside(string root, string relative, string archive, string entryName)
+    {
+        if (Path.IsPathRooted(relative) || entryName.StartsWith('/'))
+            throw Escape(archive, entryName, "absolute path");
+        var full = Path.GetFullPath(Path.Combine(root, relative));
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+            throw Escape(archive, entryName, "path outside the tree");
+        return full;
+    }
+
+    private static KilnException Escape(string archive, string entry, string what) =>
+        new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}): it would be written outside the source directory. The archive is not a kernel tarball Kiln trusts; delete it.");
+}

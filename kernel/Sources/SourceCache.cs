@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Sources;
+
+/// <summary>
+/// The cache of downloads and extracted trees under --cache-dir. Everything enters it through a
+/// temporary path that is renamed into place when complete, so an interrupted run leaves nothing
+/// a later run trusts.
+/// </summary>
+public sealed class SourceCache
+{
+    public SourceCache(string root)
+    {
+        Root = Path.GetFullPath(root);
+        Downloads = Path.Combine(Root, "downloads");
+        Trees = Path.Combine(Root, "sources");
+    }
+
+    public string Root { get; }
+    public string Downloads { get; }
+    public string Trees { get; }
+
+    /// <summary>Returns the finished tree named <paramref name="name"/>, or null when there is none.</summary>
+    public string? FindTree(string name)
+    {
+        var dir = Path.Combine(Trees, name);
+        return SourceProvenance.ReadFrom(dir) is null ? null : dir;
+    }
+
+    /// <summary>Extracts an archive into a temporary directory, records provenance, then renames it into place.</summary>
+    public string InstallTree(string name, string archive, SourceProvenance provenance, IKilnLog log)
+    {
+        Directory.CreateDirectory(Trees);
+        var final = Path.Combine(Trees, name);
+        var staging = Path.Combine(Trees, $".{name}.tmp-{Environment.ProcessId}");
+        DeleteDirectory(staging);
+        try
+        {
+            log.Info($"Extracting {Path.GetFileName(archive)} into {final}");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var entries = SafeTarExtractor.Extract(archive, staging, log);
+            if (!File.Exists(Path.Combine(staging, "Makefile")) || !File.Exists(Path.Combine(staging, "Kconfig")))
+                throw new KilnException(ExitCodes.Infrastructure, $"{archive}: extracted {entries} entries but found no top-level Makefile and Kconfig: not a kernel source tarball.");
+            provenance.WriteTo(staging);
+            DeleteDirectory(final);
+            Directory.Move(staging, final);
+            log.Info($"Extracted {entries} entries in {watch.Elapsed.TotalSeconds:F1} s");
+            return final;
+        }
+        finally
+        {
+            DeleteDirectory(staging);
+        }
+    }
+
+    public static void DeleteDirectory(string path)
+    {
+        if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+    }
+
+    public static string FileSha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using Kiln.Kernel.Versions;
+
+namespace Kiln.Kernel.Sources;
+
+/// <summary>Where a source tree came from: recorded next to it and in every build's metadata.</summary>
+public sealed record SourceProvenance(
+    string Provider,
+    string Version,
+    string Origin,
+    string Sha256,
+    string? Detail = null)
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public const string FileName = ".kiln-source.json";
+
+    public void WriteTo(string directory) =>
+        File.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, Json));
+
+    public static SourceProvenance? ReadFrom(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<SourceProvenance>(File.ReadAllText(path));
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>A verified, extracted kernel source tree.</summary>
+public sealed record SourceTree(string Directory, KernelVersion Version, SourceProvenance Provenance, bool Reused);
