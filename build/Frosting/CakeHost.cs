@@ -75,7 +75,7 @@ public sealed class CakeHost
         }
         catch (CommandLineException e)
         {
-            console.MarkupLineInterpolated($"[red]Error:[/] {e.Message}");
+            WriteError(e.Message);
             return 2;
         }
 
@@ -90,13 +90,13 @@ public sealed class CakeHost
         var task = tasks.FirstOrDefault(t => string.Equals(t.Name, target, StringComparison.OrdinalIgnoreCase));
         if (task is null)
         {
-            console.MarkupLineInterpolated($"[red]Error:[/] Unknown target '{target}'.{CommandLine.Suggest(target, tasks.Select(t => t.Name))} Valid targets: {string.Join(", ", tasks.Select(t => t.Name))}.");
+            WriteError($"Unknown target '{target}'.{CommandLine.Suggest(target, tasks.Select(t => t.Name))} Valid targets: {string.Join(", ", tasks.Select(t => t.Name))}.");
             return 2;
         }
 
         if (!TryParseVerbosity(commandLine.Verbosity, out var verbosity))
         {
-            console.MarkupLineInterpolated($"[red]Error:[/] Unknown verbosity '{commandLine.Verbosity}'. Valid: quiet, minimal, normal, verbose, diagnostic.");
+            WriteError($"Unknown verbosity '{commandLine.Verbosity}'. Valid: quiet, minimal, normal, verbose, diagnostic.");
             return 2;
         }
 
@@ -122,10 +122,7 @@ public sealed class CakeHost
         {
             var e = Unwrap(raw);
             var code = _exitCodeOf(e) ?? (e as CakeException)?.ExitCode ?? 3;
-            if (_isUserError(e) && verbosity < Verbosity.Diagnostic)
-                console.MarkupLineInterpolated($"[red]Error:[/] {e.Message}");
-            else
-                console.MarkupLineInterpolated($"[red]Error:[/] {e}");
+            WriteError(_isUserError(e) && verbosity < Verbosity.Diagnostic ? e.Message : e.ToString());
             return code == 0 ? 1 : code;
         }
     }
@@ -145,6 +142,13 @@ public sealed class CakeHost
         return (ICakeContext)Activator.CreateInstance(_contextType, cake)!;
     }
 
+    /// <summary>Errors go to stderr unwrapped (not re-flowed to the console width), so they stay greppable.</summary>
+    private static void WriteError(string message)
+    {
+        var color = !Console.IsErrorRedirected;
+        Console.Error.WriteLine((color ? "\u001b[31mError:\u001b[0m " : "Error: ") + message);
+    }
+
     private static Exception Unwrap(Exception e)
     {
         while (true)
@@ -153,6 +157,7 @@ public sealed class CakeHost
             {
                 case AggregateException { InnerExceptions.Count: 1 } a: e = a.InnerExceptions[0]; continue;
                 case TargetInvocationException { InnerException: not null } t: e = t.InnerException; continue;
+                case CakeReportException { InnerException: not null } r: e = r.InnerException; continue;
                 default: return e;
             }
         }
