@@ -17,7 +17,8 @@ public sealed record CacheIdentity(string Key, string Hash)
     public static string KeyFor(KernelVersion version, int configVersion, string variant = "") =>
         $"{version}-{configVersion}" + (variant.Length > 0 ? "-" + variant : "");
 
-    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain) =>
+    /// <param name="baseConfig">The base config: a make target name, or a file's content hash.</param>
+    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig) =>
         new(KeyFor(recipe.Version, configVersion, recipe.Variant),
-            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nconfig-version {configVersion}\n"));
+            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\n"));
 }

@@ -36,6 +36,8 @@ public static class SafeTarExtractor
                             entry.DataStream?.CopyTo(output);
                         if (!OperatingSystem.IsWindows())
                             File.SetUnixFileMode(target, (UnixFileMode)((int)entry.Mode & 0x1ff));
+                        // Keep the archive's times: the build takes its reproducible timestamp from the tree.
+                        File.SetLastWriteTimeUtc(target, entry.ModificationTime.UtcDateTime);
                         break;
                     case TarEntryType.SymbolicLink:
                         // A link is checked against where it points once resolved from its own directory.

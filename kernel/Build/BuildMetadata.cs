@@ -1,0 +1,47 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Kernel.Build;
+
+/// <summary>metadata.json: what was built, from what, with what, and how long it took.</summary>
+public sealed record BuildMetadata(
+    string Key,
+    string IdentityHash,
+    string RecipeHash,
+    string Version,
+    string Release,
+    string Arch,
+    string Variant,
+    string BaseConfig,
+    SourceProvenance Source,
+    IReadOnlyDictionary<string, string> Toolchain,
+    IReadOnlyDictionary<string, double> DurationsSeconds,
+    IReadOnlyDictionary<string, string> Files,
+    IReadOnlyList<string> Patches,
+    IReadOnlyList<string> Fragments)
+{
+    public const string FileName = "metadata.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+
+    public static BuildMetadata? Read(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<BuildMetadata>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

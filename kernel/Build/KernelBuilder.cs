@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
+
+namespace Kiln.Kernel.Build;
+
+/// <summary>What to build: a configured build directory (O=) for a source tree.</summary>
+public sealed record BuildRequest(
+    string SourceDir,
+    string BuildDir,
+    Toolchain Toolchain,
+    /// <summary>Appended to the release: "-1" makes uname -r read 6.1.192-1.</summary>
+    string LocalVersion,
+    int Jobs,
+    /// <summary>ccache's directory; its parent is the base dir so hits survive different tree paths.</summary>
+    string CcacheDir,
+    string LogFile);
+
+/// <summary>The files a finished build produced, inside its build directory.</summary>
+public sealed record BuiltKernel(string BuildDir, string Image, string Vmlinux, string SystemMap, string Config, string Release, TimeSpan Duration);
+
+/// <summary>
+/// Runs the kernel's own build system with reproducible settings: fixed timestamp, user, host and
+/// build number, so the same inputs give the same image bytes; ccache in front of the compiler.
+/// </summary>
+public static class KernelBuilder
+{
+    private const string StepCountFile = ".kiln-steps";
+
+    public static BuiltKernel Build(BuildRequest request, IKilnLog log)
+    {
+        var watch = Stopwatch.StartNew();
+        Directory.CreateDirectory(Path.GetDirectoryName(request.LogFile)!);
+        var stepFile = Path.Combine(request.BuildDir, StepCountFile);
+        int? expected = File.Exists(stepFile) && int.TryParse(File.ReadAllText(stepFile), out var n) ? n : null;
+        var progress = new MakeProgress(log.Info, expected);
+        var lines = new List<string>();
+        using var logWriter = new StreamWriter(request.LogFile, append: false) { AutoFlush = false };
+
+        void OnLine(string line)
+        {
+            lock (lines)
+            {
+                logWriter.WriteLine(line);
+                lines.Add(line);
+                progress.OnLine(line);
+            }
+        }
+
+        var target = request.Toolchain.ImageName;
+        var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
+            .Concat(request.Toolchain.MakeVariables(ccache: true))
+            .Concat(new[] { "LOCALVERSION=" + request.LocalVersion, target })
+            .ToArray())
+        {
+            CaptureOutput = false,
+            OnOutput = OnLine,
+            OnError = OnLine,
+            AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
+            Purpose = "make " + target,
+        };
+        foreach (var (k, v) in ReproducibleEnvironment(request)) make.Environment[k] = v;
+
+        log.Info($"Building {target} with {request.Jobs} jobs (full log: {request.LogFile})");
+        var result = make.Run(log);
+        logWriter.Flush();
+        if (result.ExitCode != 0)
+        {
+            var excerpt = BuildErrorExtractor.Extract(lines);
+            var where = BuildErrorExtractor.FirstFailingFile(lines);
+            throw KilnException.KernelFailed(
+                $"The kernel build failed{(where is null ? "" : " in " + where)} (make exited {result.ExitCode}):\n  " +
+                string.Join("\n  ", excerpt) + $"\nFull log: {request.LogFile}");
+        }
+        File.WriteAllText(stepFile, progress.Steps.ToString(CultureInfo.InvariantCulture));
+
+        var release = File.ReadAllText(Path.Combine(request.BuildDir, "include", "config", "kernel.release")).Trim();
+        log.Info($"Built Linux {release} in {watch.Elapsed:mm\\:ss} ({progress.Steps} steps)");
+        return new BuiltKernel(request.BuildDir, Path.Combine(request.BuildDir, request.Toolchain.ImagePath),
+            Path.Combine(request.BuildDir, "vmlinux"), Path.Combine(request.BuildDir, "System.map"),
+            Path.Combine(request.BuildDir, ".config"), release, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// The variables that make kbuild's output depend on the inputs only. The timestamp is the source
+    /// tree's own (its Makefile's time), so the same tree always gets the same date.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReproducibleEnvironment(BuildRequest request)
+    {
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(request.SourceDir, "Makefile"));
+        return new Dictionary<string, string>
+        {
+            ["KBUILD_BUILD_TIMESTAMP"] = stamp.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),
+            ["KBUILD_BUILD_USER"] = "kiln",
+            ["KBUILD_BUILD_HOST"] = "kiln",
+            ["KBUILD_BUILD_VERSION"] = "1",
+            ["CCACHE_DIR"] = request.CcacheDir,
+            ["CCACHE_BASEDIR"] = Path.GetDirectoryName(Path.GetFullPath(request.CcacheDir))!,
+            ["CCACHE_NOHASHDIR"] = "1",
+            ["CCACHE_COMPILERCHECK"] = "content",
+            ["LC_ALL"] = "C",
+            ["TZ"] = "UTC",
+        };
+    }
+}

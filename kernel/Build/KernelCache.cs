@@ -1,0 +1,86 @@
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Identity;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Kernel.Build;
+
+/// <summary>A complete, verified set of kernel artifacts in the local cache.</summary>
+public sealed record CachedKernel(string Directory, BuildMetadata Metadata)
+{
+    public string File(string name) => Path.Combine(Directory, name);
+}
+
+/// <summary>
+/// Built kernels by identity under &lt;cache&gt;/kernels/&lt;key&gt;-&lt;hash12&gt;/. Entries are staged and renamed
+/// into place, and every file's sha256 is checked on lookup, so a torn or tampered entry is never used.
+/// </summary>
+public sealed class KernelCache
+{
+    public KernelCache(string cacheRoot) => Root = Path.Combine(cacheRoot, "kernels");
+
+    public string Root { get; }
+
+    public string EntryDirectory(CacheIdentity identity) => Path.Combine(Root, identity.EntryName);
+
+    public CachedKernel? Find(CacheIdentity identity, IKilnLog log)
+    {
+        var dir = EntryDirectory(identity);
+        if (!Directory.Exists(dir)) return null;
+        var metadata = BuildMetadata.Read(Path.Combine(dir, BuildMetadata.FileName));
+        var problem = metadata is null ? "metadata.json is missing or unreadable"
+            : metadata.IdentityHash != identity.Hash ? "it was built for other inputs"
+            : metadata.Files.Select(f => Verify(dir, f.Key, f.Value)).FirstOrDefault(p => p is not null);
+        if (problem is null) return new CachedKernel(dir, metadata!);
+        log.Warning($"Ignoring the damaged cache entry {dir}: {problem}. It will be rebuilt.");
+        SourceCache.DeleteDirectory(dir);
+        return null;
+    }
+
+    /// <summary>Copies the artifacts into a staging directory, then renames it into place.</summary>
+    public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor)
+    {
+        Directory.CreateDirectory(Root);
+        var final = EntryDirectory(identity);
+        var staging = Path.Combine(Root, $".{identity.EntryName}.tmp-{Environment.ProcessId}");
+        SourceCache.DeleteDirectory(staging);
+        try
+        {
+            Directory.CreateDirectory(staging);
+            var hashes = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (name, source) in files)
+            {
+                var target = Path.Combine(staging, name);
+                File.Copy(source, target);
+                hashes[name] = SourceCache.FileSha256(target);
+            }
+            var metadata = metadataFor(hashes);
+            metadata.Write(Path.Combine(staging, BuildMetadata.FileName));
+            SourceCache.DeleteDirectory(final);
+            Directory.Move(staging, final);
+            return new CachedKernel(final, metadata);
+        }
+        finally
+        {
+            SourceCache.DeleteDirectory(staging);
+        }
+    }
+
+    private static string? Verify(string dir, string name, string sha256)
+    {
+        var path = Path.Combine(dir, name);
+        if (!File.Exists(path)) return $"{name} is missing";
+        return SourceCache.FileSha256(path) == sha256 ? null : $"{name} does not match its recorded sha256";
+    }
+
+    /// <summary>Copies a cache entry's files to the output directory (replacing what a previous run left).</summary>
+    public static void Export(CachedKernel entry, string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        foreach (var name in entry.Metadata.Files.Keys.Append(BuildMetadata.FileName))
+        {
+            var temp = Path.Combine(outDir, $".{name}.tmp");
+            File.Copy(entry.File(name), temp, overwrite: true);
+            File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+        }
+    }
+}
