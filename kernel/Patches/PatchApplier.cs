@@ -215,8 +215,10 @@ public sealed partial class PatchApplier(IKilnLog log)
                 failures.Add(new(file, null, null, "already applied (or reversed) in this tree"));
             else if (line.StartsWith("can't find file to patch", StringComparison.Ordinal))
             {
-                // patch quotes the diff header that follows: "|--- a/x" / "|+++ b/x".
-                var header = lines.Skip(i + 1).Take(12).FirstOrDefault(l => l.StartsWith("|+++ ", StringComparison.Ordinal) || l.StartsWith("|--- ", StringComparison.Ordinal));
+                // patch then quotes the text before the hunk, "|"-prefixed; its last "|+++ b/x" names the file.
+                var quoted = lines.Skip(i + 1).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToList();
+                var header = quoted.LastOrDefault(l => l.StartsWith("|+++ ", StringComparison.Ordinal))
+                             ?? quoted.LastOrDefault(l => l.StartsWith("|--- ", StringComparison.Ordinal));
                 var missing = header is null ? null : StripOneComponent(header[5..].Split('\t')[0].Trim());
                 failures.Add(new(missing, null, null, "file not found in the source tree"));
             }

@@ -150,16 +150,16 @@ public sealed partial class PatchFile
     private void ParseDiff(string[] lines, int i)
     {
         var touched = new List<string>();
-        void Touch(string path)
+        void Touch(string? path)
         {
-            path = path.Trim();
-            var tab = path.IndexOf('\t');
-            if (tab >= 0) path = path[..tab]; // "--- a/x\t2024-01-01 ..." from plain diff -u
-            if (path == "/dev/null" || path.Length == 0) return;
-            if (!touched.Contains(path)) touched.Add(path);
+            if (string.IsNullOrEmpty(path) || touched.Contains(path)) return;
+            touched.Add(path);
         }
-        static string StripOne(string path)
+        // The path of a "--- a/x" / "+++ b/x" line; a plain diff -u appends "\t<timestamp>".
+        static string DiffPath(string line) => line[4..].Split('\t')[0].Trim();
+        static string? StripOne(string path)
         {
+            if (path == "/dev/null") return null; // the side of a created or deleted file
             var slash = path.IndexOf('/');
             return slash < 0 ? path : path[(slash + 1)..];
         }
@@ -178,8 +178,8 @@ public sealed partial class PatchFile
             }
             else if (line.StartsWith("--- ", StringComparison.Ordinal) && i + 1 < lines.Length && lines[i + 1].StartsWith("+++ ", StringComparison.Ordinal))
             {
-                Touch(StripOne(line[4..]));
-                Touch(StripOne(lines[i + 1][4..]));
+                Touch(StripOne(DiffPath(line)));
+                Touch(StripOne(DiffPath(lines[i + 1])));
                 i += 2;
                 continue;
             }
