@@ -1,0 +1,195 @@
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Patches;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Patches;
+
+public class PatchApplierTests
+{
+    private PatchFixtures _fx = null!;
+    private RecordingLog _log = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _fx = new PatchFixtures();
+        _log = new RecordingLog();
+    }
+
+    [TearDown] public void TearDown() => _fx.Dispose();
+
+    private PatchedTree Apply() => new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, _fx.WorkRoot);
+
+    private string PristineMain => Path.Combine(_fx.Pristine, "init", "main.c");
+
+    [Test]
+    public void EmptySeriesReturnsThePristineTree()
+    {
+        var tree = Apply();
+
+        Assert.That(tree.Path, Is.EqualTo(_fx.Pristine));
+        Assert.That(tree.Applied, Is.Empty);
+        Assert.That(Directory.Exists(_fx.WorkRoot), Is.False);
+    }
+
+    [Test]
+    public void AppliesInOrderIntoANewTreeAndRecordsTheSeries()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\tfirst();")));
+        // Applies only on top of 0001: its context contains the line 0001 adds.
+        _fx.Write("0002-b.patch", PatchFixtures.FormatPatch(
+            "--- a/init/main.c\n+++ b/init/main.c\n@@ -3,2 +3,3 @@\n \tbanner();\n \tfirst();\n+\tsecond();\n"));
+        var series = PatchSeries.Load(_fx.SeriesDir);
+
+        var tree = Apply();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Path.GetFileName(tree.Path), Does.Match("^linux-6.1.192-[0-9a-f]{12}$"));
+            Assert.That(Path.GetDirectoryName(tree.Path), Is.EqualTo(_fx.WorkRoot));
+            Assert.That(tree.Reused, Is.False);
+            Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")),
+                Is.EqualTo("int main(void)\n{\n\tbanner();\n\tfirst();\n\tsecond();\n\treturn 0;\n}\n"));
+            Assert.That(PatchApplier.ReadMarker(tree.Path), Is.EqualTo(series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256))));
+            Assert.That(File.ReadAllText(Path.Combine(tree.Path, "Makefile")), Does.StartWith("VERSION = 6"));
+            Assert.That(Directory.GetDirectories(_fx.WorkRoot), Is.EqualTo(new[] { tree.Path }), "no staging tree left behind");
+        });
+    }
+
+    [Test]
+    public void PristineTreeIsUntouched()
+    {
+        var untouched = Path.Combine(_fx.Pristine, "Makefile");
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var tree = Apply();
+
+        Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
+        Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(PatchFixtures.MainC));
+        Assert.That(File.Exists(Path.Combine(_fx.Pristine, PatchApplier.MarkerFileName)), Is.False);
+        // Untouched files stay hard links, so the copy is cheap; editing one in place would reach the cache.
+        Assert.That(Inode(Path.Combine(tree.Path, "Makefile")), Is.EqualTo(Inode(untouched)));
+        Assert.That(Inode(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(Inode(PristineMain)));
+    }
+
+    [Test]
+    public void RerunWithTheSameSeriesReusesTheTreeAndAppliesNothing()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var first = Apply();
+        _log = new RecordingLog();
+
+        var second = Apply();
+
+        Assert.That(second.Path, Is.EqualTo(first.Path));
+        Assert.That(second.Reused);
+        Assert.That(_log.Lines, Has.None.Contains("$ patch").And.None.Contains("$ cp"));
+        Assert.That(_log.Lines, Has.Some.Contains("reusing"));
+    }
+
+    [Test]
+    public void ChangedSeriesGivesADifferentTree()
+    {
+        var path = _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\tone();")));
+        var first = Apply();
+        File.WriteAllText(path, PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\ttwo();")));
+
+        var second = Apply();
+
+        Assert.That(second.Path, Is.Not.EqualTo(first.Path));
+        Assert.That(second.Reused, Is.False);
+        Assert.That(File.ReadAllText(Path.Combine(second.Path, "init", "main.c")), Does.Contain("two();").And.Not.Contain("one();"));
+    }
+
+    [Test]
+    public void TreeWhoseMarkerWasEditedIsMadeAgain()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var first = Apply();
+        File.WriteAllText(Path.Combine(first.Path, PatchApplier.MarkerFileName), "0001-a.patch\tdeadbeef\n");
+
+        var second = Apply();
+
+        Assert.That(second.Path, Is.EqualTo(first.Path));
+        Assert.That(second.Reused, Is.False);
+        Assert.That(PatchApplier.ReadMarker(second.Path)!.Single().Sha256, Is.Not.EqualTo("deadbeef"));
+    }
+
+    [Test]
+    public void FailingPatchNamesPatchFileAndHunkAndLeavesNoTree()
+    {
+        _fx.Write("0001-good.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var bad = _fx.Write("0002-bad.patch", PatchFixtures.FormatPatch(PatchFixtures.ConflictingDiff()));
+
+        var e = Assert.Throws<PatchApplyException>(() => Apply());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
+            Assert.That(e.Patch.FullPath, Is.EqualTo(bad));
+            Assert.That(e.Failures, Is.EqualTo(new[] { new PatchHunkFailure("init/main.c", 1, 1, "Hunk #1 FAILED at 1.") }));
+            Assert.That(e.Message, Does.Contain("0002-bad.patch").And.Contain("init/main.c: hunk #1 FAILED at line 1"));
+            Assert.That(Directory.GetFileSystemEntries(_fx.WorkRoot), Is.Empty, "no final or staging tree left");
+            Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
+        });
+    }
+
+    [Test]
+    public void PatchForAFileTheTreeDoesNotHaveNamesThatFile()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff().Replace("init/main.c", "init/missing.c")));
+
+        var e = Assert.Throws<PatchApplyException>(() => Apply());
+
+        Assert.That(e!.Failures.Single(), Is.EqualTo(new PatchHunkFailure("init/missing.c", null, null, "file not found in the source tree")));
+    }
+
+    [Test]
+    public void PatchAlreadyInTheTreeIsReportedAsAlreadyApplied()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        _fx.Write("0002-again.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var e = Assert.Throws<PatchApplyException>(() => Apply());
+
+        Assert.That(e!.Patch.FileName, Is.EqualTo("0002-again.patch"));
+        Assert.That(e.Failures.Single().Reason, Does.Contain("already applied"));
+        Assert.That(e.Failures.Single().File, Is.EqualTo("init/main.c"));
+    }
+
+    [Test]
+    public void PatchReachingOutsideTheTreeIsRefused()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff().Replace("init/main.c", "../linux-6.1.192/init/main.c")));
+
+        var e = Assert.Throws<KilnException>(() => Apply());
+
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
+    }
+
+    [Test]
+    public void MissingPristineTreeIsBadInput()
+    {
+        var e = Assert.Throws<KilnException>(() =>
+            new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), Path.Combine(_fx.Root, "nope"), _fx.WorkRoot));
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+    }
+
+    [Test]
+    public void ParsesGnuPatchReports()
+    {
+        const string output =
+            "checking file init/main.c\nHunk #1 succeeded at 940 (offset 9 lines).\nHunk #2 FAILED at 1502.\n1 out of 2 hunks FAILED\n" +
+            "checking file mm/new.c (renamed from mm/old.c)\nHunk #3 FAILED at 7 (different line endings).\n";
+
+        Assert.That(PatchApplier.ParseFailures(output), Is.EqualTo(new[]
+        {
+            new PatchHunkFailure("init/main.c", 2, 1502, "Hunk #2 FAILED at 1502."),
+            new PatchHunkFailure("mm/new.c", 3, 7, "Hunk #3 FAILED at 7 (different line endings)."),
+        }));
+    }
+
+    private static long Inode(string path) =>
+        long.Parse(new Kiln.Kernel.Processes.Command("stat", "-c", "%i", path).Run(new RecordingLog()).StandardOutput.Trim());
+}
