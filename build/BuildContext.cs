@@ -1,7 +1,9 @@
 using Cake.Core;
 using Cake.Frosting;
+using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
+using Kiln.Kernel.Patches;
 using Kiln.Kernel.Sources;
 using Kiln.Kernel.Versions;
 
@@ -75,10 +77,46 @@ public sealed class BuildContext : FrostingContext
 
     public SourceCache SourceCache => new(CacheDir);
 
+    public Toolchain Toolchain => Toolchain.For(Arch);
+
+    /// <summary>The patch series for the kernel being built (patches/&lt;series&gt;.x).</summary>
+    public PatchSeries Patches => PatchSeries.ForKernel(Path.Combine(RepoRoot, "patches"), Version.ToString());
+
+    /// <summary>Incremental build directory (O=) of this version, arch and variant; kept for ccache and make.</summary>
+    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : ""));
+
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }
 
-    public SourceTree RequireSource() => Source ?? throw new InvalidOperationException("Setup did not run");
+    /// <summary>Set by Setup: the exact identity of the kernel these inputs build.</summary>
+    public CacheIdentity? Identity { get; set; }
+
+    /// <summary>Set by Setup when the local cache already holds this identity (and --no-cache is off).</summary>
+    public CachedKernel? CachedKernel { get; set; }
+
+    /// <summary>Set by Patch: the tree to build, with the series applied.</summary>
+    public PatchedTree? PatchedTree { get; set; }
+
+    /// <summary>Set by Configure: the fragments merged (repository-relative) and the time it took.</summary>
+    public IReadOnlyList<string> Fragments { get; set; } = Array.Empty<string>();
+    public TimeSpan ConfigureDuration { get; set; }
+
+    /// <summary>LOCALVERSION: makes the release (uname -r) read as the cache key, e.g. 6.1.192-1.</summary>
+    public string LocalVersion => CacheKey[Version.ToString().Length..];
+
+    /// <summary>Set by BuildKernel: the artifacts of this run, in the cache.</summary>
+    public CachedKernel? Kernel { get; set; }
+
+    public T Require<T>(T? value, string producer) where T : class =>
+        value ?? throw new InvalidOperationException($"{producer} did not run before this task");
+
+    /// <summary>Later steps skip when the cache already holds the kernel; they say why.</summary>
+    public bool SkipOnCacheHit(string task)
+    {
+        if (CachedKernel is null) return false;
+        Log.Info($"{task}: skipped, cache hit {CachedKernel.Directory}");
+        return true;
+    }
 
     private string? Argument(string name) =>
         this.Arguments.HasArgument(name) ? this.Arguments.GetArguments(name).LastOrDefault() : null;

@@ -1,0 +1,61 @@
+using Cake.Frosting;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Build.Tasks;
+
+[TaskName(nameof(BuildKernel))]
+[IsDependentOn(typeof(Configure))]
+[TaskDescription("Build the kernel (ccache, reproducible) into --out and the local cache; a cached identical build is reused in seconds.")]
+public sealed class BuildKernel : FrostingTask<BuildContext>
+{
+    public override void Run(BuildContext context)
+    {
+        var cache = new KernelCache(context.CacheDir);
+        if (context.CachedKernel is { } hit)
+        {
+            KernelCache.Export(hit, context.OutDir);
+            context.Kernel = hit;
+            context.Log.Info($"Cache hit: Linux {hit.Metadata.Release} ({context.Identity!.ShortHash}) from {hit.Directory} copied to {context.OutDir}");
+            return;
+        }
+
+        var identity = context.Require(context.Identity, nameof(Setup));
+        var tree = context.Require(context.PatchedTree, nameof(Patch));
+        var source = context.Require(context.Source, nameof(Setup));
+        var toolchain = context.Toolchain;
+        BuiltKernel built;
+        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
+        {
+            built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, toolchain, context.LocalVersion, context.Jobs,
+                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log")), context.Log);
+        }
+        if (built.Release != context.CacheKey)
+            context.Log.Warning($"The release is {built.Release}, not the cache key {context.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
+
+        var files = new Dictionary<string, string>
+        {
+            [toolchain.ImageName] = built.Image,
+            ["vmlinux"] = built.Vmlinux,
+            ["System.map"] = built.SystemMap,
+            ["config"] = built.Config,
+        };
+        var toolchainInfo = new Dictionary<string, string>
+        {
+            ["compiler"] = toolchain.Describe(context.Log),
+            ["ccache"] = "ccache " + Path.Combine(context.CacheDir, "ccache"),
+            ["jobs"] = context.Jobs.ToString(),
+        };
+        var durations = new Dictionary<string, double>
+        {
+            ["configure"] = Math.Round(context.ConfigureDuration.TotalSeconds, 1),
+            ["build"] = Math.Round(built.Duration.TotalSeconds, 1),
+        };
+        context.Kernel = cache.Store(identity, files, hashes => new BuildMetadata(
+            context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, context.Arch,
+            context.Variant, context.BaseConfig, source.Provenance, toolchainInfo, durations, hashes,
+            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments));
+        KernelCache.Export(context.Kernel, context.OutDir);
+        context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
+    }
+}

@@ -1,0 +1,16 @@
+using Cake.Frosting;
+using Kiln.Kernel.Patches;
+
+namespace Kiln.Build.Tasks;
+
+[TaskName(nameof(LintPatches))]
+[TaskDescription("Check patches/<series>.x/: numbering, From/Subject/Signed-off-by, and an origin for backports.")]
+public sealed class LintPatches : FrostingTask<BuildContext>
+{
+    public override void Run(BuildContext context)
+    {
+        var series = context.Patches;
+        PatchLint.ThrowIfProblems(series);
+        context.Log.Info($"{series.Patches.Count} patch(es) in {series.Directory}: clean");
+    }
+}

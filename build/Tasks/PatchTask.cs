@@ -1,0 +1,27 @@
+using Cake.Frosting;
+using Kiln.Kernel.Patches;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Build.Tasks;
+
+[TaskName(nameof(Patch))]
+[IsDependentOn(typeof(Setup))]
+[TaskDescription("Lint and apply patches/<series>.x/ in order to a copy of the source (idempotent; the pristine tree is never touched).")]
+public sealed class Patch : FrostingTask<BuildContext>
+{
+    public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Patch));
+
+    public override void Run(BuildContext context)
+    {
+        var series = context.Patches;
+        PatchLint.ThrowIfProblems(series);
+        var source = context.Require(context.Source, nameof(Setup));
+        var trees = Path.Combine(context.CacheDir, "trees");
+        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"trees-{context.Version}.lock"), context.Log))
+            context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}");
+        var tree = context.PatchedTree;
+        context.Log.Info(series.IsEmpty
+            ? $"No patches for {context.Version.SeriesName}.x; building the pristine tree"
+            : $"{series.Patches.Count} patch(es) from {series.Directory} {(tree.Reused ? "already applied in" : "applied to")} {tree.Path}");
+    }
+}
