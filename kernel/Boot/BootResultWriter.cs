@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace Kiln.Kernel.Boot;
+
+/// <summary>Writes a boot test's results.json and JUnit XML (the format CI systems read).</summary>
+public static class BootResultWriter
+{
+    public const string SuiteName = "kiln.boot";
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static void WriteJson(BootTestResult result, string path)
+    {
+        var document = new
+        {
+            passed = result.Passed,
+            exitCode = result.ExitCode,
+            arch = result.Spec.Arch.Name,
+            kernel = result.Spec.KernelPath,
+            expectedRelease = result.Spec.ExpectedRelease,
+            release = result.Release,
+            accelerator = result.Qemu.Accelerator.ToString().ToLowerInvariant(),
+            timedOut = result.Qemu.TimedOut,
+            qemuExitCode = result.Qemu.ExitCode,
+            wallSeconds = Math.Round(result.Qemu.Duration.TotalSeconds, 3),
+            secondsToInit = result.Log.SecondsToInit,
+            firstKernelError = result.Log.FirstError,
+            qemuCommandLine = result.Qemu.CommandLine,
+            serialLog = result.SerialLogPath,
+            reportLog = result.ReportPath,
+            checks = result.Checks.Select(c => new
+            {
+                name = c.Name,
+                passed = c.Passed,
+                message = c.Message,
+                durationSeconds = Math.Round(c.Duration.TotalSeconds, 3),
+                details = c.Details,
+            }),
+        };
+        WriteAtomically(path, stream => JsonSerializer.Serialize(stream, document, JsonOptions));
+    }
+
+    public static void WriteJUnit(BootTestResult result, string path)
+    {
+        var className = $"{SuiteName}.{result.Spec.Arch.Name}";
+        var failures = result.Checks.Count(c => !c.Passed);
+        var suite = new XElement("testsuite",
+            new XAttribute("name", SuiteName),
+            new XAttribute("tests", result.Checks.Count),
+            new XAttribute("failures", failures),
+            new XAttribute("errors", 0),
+            new XAttribute("skipped", 0),
+            new XAttribute("time", Seconds(result.Qemu.Duration)),
+            new XElement("properties",
+                Property("kernel", result.Spec.KernelPath),
+                Property("release", result.Release ?? ""),
+                Property("accelerator", result.Qemu.Accelerator.ToString().ToLowerInvariant())),
+            result.Checks.Select(c => new XElement("testcase",
+                new XAttribute("classname", className),
+                new XAttribute("name", c.Name),
+                new XAttribute("time", Seconds(c.Duration)),
+                c.Passed
+                    ? null
+                    : new XElement("failure",
+                        new XAttribute("message", c.Message),
+                        new XAttribute("type", c.Name),
+                        Clean(c.Details ?? c.Message)))));
+        var document = new XDocument(new XDeclaration("1.0", "utf-8", null),
+            new XElement("testsuites",
+                new XAttribute("name", SuiteName),
+                new XAttribute("tests", result.Checks.Count),
+                new XAttribute("failures", failures),
+                suite));
+        WriteAtomically(path, stream =>
+        {
+            using var writer = XmlWriter.Create(stream, new XmlWriterSettings { Indent = true });
+            document.Save(writer);
+        });
+    }
+
+    private static XElement Property(string name, string value) =>
+        new("property", new XAttribute("name", name), new XAttribute("value", Clean(value)));
+
+    private static string Seconds(TimeSpan duration) => duration.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
+
+    // Serial logs carry control characters (escape sequences, NUL) that XML 1.0 cannot represent.
+    private static string Clean(string text) =>
+        new(text.Where(c => c is '\t' or '\n' or '\r' || (c >= ' ' && XmlConvert.IsXmlChar(c))).ToArray());
+
+    private static void WriteAtomically(string path, Action<Stream> write)
+    {
+        var temp = path + ".tmp";
+        using (var stream = File.Create(temp)) write(stream);
+        File.Move(temp, path, overwrite: true);
+    }
+}

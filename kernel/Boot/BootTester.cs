@@ -1,0 +1,239 @@
+using System.Globalization;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Boot;
+
+/// <summary>Everything one boot test needs.</summary>
+public sealed record BootTestSpec
+{
+    /// <summary>bzImage (x86_64) or Image (arm64).</summary>
+    public required string KernelPath { get; init; }
+    /// <summary>Where serial.log, report.log, results.json and junit.xml go.</summary>
+    public required string OutputDirectory { get; init; }
+    public ArchProfile Arch { get; init; } = ArchProfile.X86_64;
+    /// <summary>The release `uname -r` must print; null reports it without checking.</summary>
+    public string? ExpectedRelease { get; init; }
+    /// <summary>Lines such as <c>CONFIG_X=y</c> or <c># CONFIG_X is not set</c> to find in /proc/config.gz.</summary>
+    public IReadOnlyList<string> ConfigOptions { get; init; } = Array.Empty<string>();
+    /// <summary>Strings that must appear in the serial log (e.g. a banner a shipped patch prints).</summary>
+    public IReadOnlyList<string> ExpectedMessages { get; init; } = Array.Empty<string>();
+    /// <summary>Host paths of scripts run in order in the guest by busybox sh; exit 0 passes.</summary>
+    public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
+    public TimeSpan? Timeout { get; init; }
+    public string? ExtraKernelArgs { get; init; }
+    public string BusyboxPath { get; init; } = InitramfsSpec.DefaultBusybox;
+    public string Memory { get; init; } = "256M";
+    /// <summary>Null picks KVM when usable, else TCG.</summary>
+    public Accelerator? Accelerator { get; init; }
+}
+
+/// <summary>One verdict check; CI sees each as a test case.</summary>
+public sealed record BootCheck(string Name, bool Passed, string Message, TimeSpan Duration, string? Details = null);
+
+/// <summary>The verdict of one boot test and where its artifacts are.</summary>
+public sealed record BootTestResult
+{
+    public required BootTestSpec Spec { get; init; }
+    public required IReadOnlyList<BootCheck> Checks { get; init; }
+    public required QemuRunResult Qemu { get; init; }
+    public required BootLogAnalysis Log { get; init; }
+    public required string Nonce { get; init; }
+    public string? Release { get; init; }
+    public required string SerialLogPath { get; init; }
+    public required string ReportPath { get; init; }
+    public required string ResultsJsonPath { get; init; }
+    public required string JUnitPath { get; init; }
+
+    public bool Passed => Checks.All(c => c.Passed);
+    /// <summary>0 when every check passed, 1 when a check failed or the guest timed out.</summary>
+    public int ExitCode => Passed ? ExitCodes.Success : ExitCodes.KernelFailed;
+    public IEnumerable<BootCheck> Failures => Checks.Where(c => !c.Passed);
+}
+
+/// <summary>
+/// Runs one boot test: builds the initramfs, boots it in QEMU, and judges the boot from the serial
+/// log and the guest's nonce-tagged report. A failed check is a result (exit code 1); QEMU not
+/// starting is a <see cref="KilnException"/> with exit code 3, and bad input one with exit code 2.
+/// </summary>
+public sealed class BootTester
+{
+    public const string SerialLogName = "serial.log";
+    public const string ReportName = "report.log";
+    public const string InitramfsName = "initramfs.cpio.gz";
+    public const string ResultsJsonName = "results.json";
+    public const string JUnitName = "junit.xml";
+
+    private readonly IKilnLog _log;
+    private readonly QemuRunner _qemu;
+
+    public BootTester(IKilnLog log, QemuRunner? qemu = null)
+    {
+        _log = log;
+        _qemu = qemu ?? new QemuRunner(log);
+    }
+
+    public BootTestResult Run(BootTestSpec spec, CancellationToken cancellation = default) =>
+        RunAsync(spec, cancellation).GetAwaiter().GetResult();
+
+    public async Task<BootTestResult> RunAsync(BootTestSpec spec, CancellationToken cancellation = default)
+    {
+        if (!File.Exists(spec.KernelPath)) throw KilnException.BadInput($"Kernel image not found: {spec.KernelPath}");
+        // Parse before booting so a typo fails in a second rather than after a boot.
+        var requirements = spec.ConfigOptions.Select(ConfigRequirement.Parse).ToList();
+
+        var output = Path.GetFullPath(spec.OutputDirectory);
+        Directory.CreateDirectory(output);
+        var serialPath = Path.Combine(output, SerialLogName);
+        var reportPath = Path.Combine(output, ReportName);
+        var initramfsPath = Path.Combine(output, InitramfsName);
+
+        var nonce = GuestReport.NewNonce();
+        var tests = new InitramfsBuilder(_log).Build(
+            new InitramfsSpec { Arch = spec.Arch, Nonce = nonce, BusyboxPath = spec.BusyboxPath, TestScripts = spec.TestScripts },
+            initramfsPath);
+
+        var run = await _qemu.RunAsync(new QemuSpec
+        {
+            Arch = spec.Arch,
+            KernelPath = Path.GetFullPath(spec.KernelPath),
+            InitrdPath = initramfsPath,
+            ReportPath = reportPath,
+            ExtraKernelArgs = spec.ExtraKernelArgs,
+            Memory = spec.Memory,
+            Timeout = spec.Timeout,
+            Accelerator = spec.Accelerator,
+        }, serialPath, cancellation);
+
+        var report = GuestReport.ParseFile(reportPath, nonce);
+        var serialLines = File.ReadAllLines(serialPath);
+        var analysis = BootLogAnalyzer.Analyze(serialLines);
+        var checks = Judge(spec, requirements, tests, run, report, analysis, serialLines);
+
+        var result = new BootTestResult
+        {
+            Spec = spec,
+            Checks = checks,
+            Qemu = run,
+            Log = analysis,
+            Nonce = nonce,
+            Release = report.Release,
+            SerialLogPath = serialPath,
+            ReportPath = reportPath,
+            ResultsJsonPath = Path.Combine(output, ResultsJsonName),
+            JUnitPath = Path.Combine(output, JUnitName),
+        };
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+
+        foreach (var check in checks)
+        {
+            if (check.Passed) _log.Verbose($"PASS {check.Name}: {check.Message}");
+            else _log.Warning($"FAIL {check.Name}: {check.Message}");
+        }
+        _log.Info($"Boot test {(result.Passed ? "passed" : "FAILED")}: {checks.Count(c => c.Passed)}/{checks.Count} checks passed; results in {output}");
+        return result;
+    }
+
+    internal static IReadOnlyList<BootCheck> Judge(
+        BootTestSpec spec,
+        IReadOnlyList<ConfigRequirement> requirements,
+        IReadOnlyList<GuestTest> tests,
+        QemuRunResult run,
+        GuestReport report,
+        BootLogAnalysis analysis,
+        IReadOnlyList<string> serialLines)
+    {
+        var tail = string.Join('\n', run.SerialTail);
+        var checks = new List<BootCheck>
+        {
+            QemuExit(run, report, tail),
+            GuestReported(report, tail),
+            Uname(spec.ExpectedRelease, report),
+            NoKernelErrors(analysis),
+            ConfigOptions(requirements, report),
+            BootMessages(spec.ExpectedMessages, serialLines),
+        };
+        foreach (var test in tests)
+        {
+            var reported = report.Tests.FirstOrDefault(t => t.Name == test.Name);
+            checks.Add(reported is null
+                ? new BootCheck($"test:{test.Name}", false,
+                    report.LastBegunTest == test.Name ? "started but never finished (guest hung, died or rebooted in it)" : "not run",
+                    TimeSpan.Zero)
+                : new BootCheck($"test:{test.Name}", reported.ExitCode == 0,
+                    $"exit code {reported.ExitCode} after {Seconds(reported.Seconds)} s", TimeSpan.FromSeconds(reported.Seconds)));
+        }
+        return checks;
+    }
+
+    private static BootCheck QemuExit(QemuRunResult run, GuestReport report, string tail)
+    {
+        const string name = "qemu-exit";
+        if (run.TimedOut)
+        {
+            var where = report.LastBegunTest is { } test && report.Tests.All(t => t.Name != test) ? $" while running test {test}" : "";
+            return new BootCheck(name, false,
+                $"timed out after {Seconds(run.Timeout.TotalSeconds)} s{where}; QEMU was killed", run.Duration, "Last console lines:\n" + tail);
+        }
+        return run.ExitCode == 0
+            ? new BootCheck(name, true, $"QEMU exited by itself after {Seconds(run.Duration.TotalSeconds)} s ({run.Accelerator.ToString().ToUpperInvariant()})", run.Duration)
+            : new BootCheck(name, false, $"QEMU exited with status {run.ExitCode}", run.Duration, "Last console lines:\n" + tail);
+    }
+
+    private static BootCheck GuestReported(GuestReport report, string tail)
+    {
+        const string name = "guest-report";
+        if (report.Done) return new BootCheck(name, true, "init reported completion with this run's nonce", TimeSpan.Zero);
+        var message = report.Started
+            ? "init started but never reported completion (it died, hung, or the guest rebooted early)"
+            : "no report from init: the kernel did not reach userspace or could not open the report device";
+        return new BootCheck(name, false, message, TimeSpan.Zero, "Last console lines:\n" + tail);
+    }
+
+    private static BootCheck Uname(string? expected, GuestReport report)
+    {
+        const string name = "uname";
+        if (report.Release is null) return new BootCheck(name, false, "the guest did not report uname -r", TimeSpan.Zero);
+        if (expected is null) return new BootCheck(name, true, $"release {report.Release} (no expected release given)", TimeSpan.Zero);
+        return report.Release == expected
+            ? new BootCheck(name, true, $"release {report.Release}", TimeSpan.Zero)
+            : new BootCheck(name, false, $"expected release {expected}, the guest runs {report.Release}", TimeSpan.Zero);
+    }
+
+    private static BootCheck NoKernelErrors(BootLogAnalysis analysis)
+    {
+        const string name = "no-kernel-errors";
+        if (analysis.FirstError is not { } first)
+            return new BootCheck(name, true, "no panic, Oops, BUG, WARNING or Call Trace in the serial log", TimeSpan.Zero);
+        var details = string.Join('\n', analysis.Errors.Take(20).Select(e => $"{SerialLogName}:{e.LineNumber}: {e.Line}"));
+        return new BootCheck(name, false,
+            $"{first.Kind} at {SerialLogName}:{first.LineNumber}: {first.Line.Trim()}" +
+            (analysis.Errors.Count > 1 ? $" (and {analysis.Errors.Count - 1} more)" : ""), TimeSpan.Zero, details);
+    }
+
+    private static BootCheck ConfigOptions(IReadOnlyList<ConfigRequirement> requirements, GuestReport report)
+    {
+        const string name = "config-options";
+        if (requirements.Count == 0) return new BootCheck(name, true, "no options requested", TimeSpan.Zero);
+        if (report.ConfigMissing)
+            return new BootCheck(name, false, "the kernel has no /proc/config.gz: enable CONFIG_IKCONFIG and CONFIG_IKCONFIG_PROC to check options", TimeSpan.Zero);
+        if (report.DecodeConfig() is not { } config)
+            return new BootCheck(name, false, "the guest did not report a complete /proc/config.gz", TimeSpan.Zero);
+        var mismatches = ConfigOptionCheck.Mismatches(config, requirements);
+        return mismatches.Count == 0
+            ? new BootCheck(name, true, $"all {requirements.Count} requested options as requested", TimeSpan.Zero)
+            : new BootCheck(name, false, string.Join("; ", mismatches), TimeSpan.Zero);
+    }
+
+    private static BootCheck BootMessages(IReadOnlyList<string> expected, IReadOnlyList<string> serialLines)
+    {
+        const string name = "boot-messages";
+        if (expected.Count == 0) return new BootCheck(name, true, "no messages requested", TimeSpan.Zero);
+        var missing = expected.Where(m => !serialLines.Any(l => l.Contains(m, StringComparison.Ordinal))).ToList();
+        return missing.Count == 0
+            ? new BootCheck(name, true, $"all {expected.Count} expected messages seen", TimeSpan.Zero)
+            : new BootCheck(name, false, "not in the serial log: " + string.Join(", ", missing.Select(m => $"\"{m}\"")), TimeSpan.Zero);
+    }
+
+    private static string Seconds(double seconds) => seconds.ToString("0.0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Kiln.Kernel.Boot;
+
+/// <summary>One user test script as the guest reported it.</summary>
+public sealed record GuestTestReport(string Name, int ExitCode, double Seconds);
+
+/// <summary>
+/// The guest's report, read from the dedicated report device. Every line has the form
+/// <c>KILN &lt;nonce&gt; &lt;kind&gt; [fields]</c>; lines without this run's nonce are ignored, so neither
+/// a kernel message, a stale report file nor a test printing "done" can fake a pass.
+/// </summary>
+public sealed class GuestReport
+{
+    public const string Marker = "KILN";
+
+    /// <summary>Line kinds; the init script writes them and <see cref="Parse"/> reads them.</summary>
+    public static class Kinds
+    {
+        public const string Start = "start";
+        public const string Uname = "uname";
+        /// <summary>One chunk of base64 of /proc/config.gz; chunks concatenate in order.</summary>
+        public const string Config = "config";
+        /// <summary>The kernel has no /proc/config.gz (CONFIG_IKCONFIG_PROC off).</summary>
+        public const string NoConfig = "noconfig";
+        public const string Begin = "begin";
+        public const string Test = "test";
+        public const string Done = "done";
+    }
+
+    private readonly StringBuilder _configBase64 = new();
+    private readonly List<GuestTestReport> _tests = new();
+
+    private GuestReport(string nonce) => Nonce = nonce;
+
+    public string Nonce { get; }
+    public bool Started { get; private set; }
+    public string? Release { get; private set; }
+    public bool ConfigMissing { get; private set; }
+    public bool HasConfig => _configBase64.Length > 0;
+    public IReadOnlyList<GuestTestReport> Tests => _tests;
+    /// <summary>The last test that began; when it has no result the guest died or hung in it.</summary>
+    public string? LastBegunTest { get; private set; }
+    public bool Done { get; private set; }
+
+    /// <summary>A fresh random nonce (16 hex digits) for one boot.</summary>
+    public static string NewNonce() => Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+
+    public static string FormatLine(string nonce, string kind, params string[] fields) =>
+        string.Join(' ', new[] { Marker, nonce, kind }.Concat(fields));
+
+    public static GuestReport ParseFile(string path, string nonce) =>
+        Parse(File.Exists(path) ? File.ReadLines(path) : Array.Empty<string>(), nonce);
+
+    public static GuestReport Parse(IEnumerable<string> lines, string nonce)
+    {
+        var report = new GuestReport(nonce);
+        foreach (var raw in lines)
+        {
+            var parts = raw.Trim('\r', '\n', ' ', '\0').Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 3 || parts[0] != Marker || parts[1] != nonce) continue;
+            report.Apply(parts[2], parts[3..]);
+        }
+        return report;
+    }
+
+    private void Apply(string kind, string[] fields)
+    {
+        switch (kind)
+        {
+            case Kinds.Start: Started = true; break;
+            case Kinds.Uname when fields.Length == 1: Release = fields[0]; break;
+            case Kinds.Config when fields.Length == 1: _configBase64.Append(fields[0]); break;
+            case Kinds.NoConfig: ConfigMissing = true; break;
+            case Kinds.Begin when fields.Length == 1: LastBegunTest = fields[0]; break;
+            case Kinds.Test when fields.Length == 3
+                                 && int.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var exit)
+                                 && double.TryParse(fields[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds):
+                _tests.Add(new GuestTestReport(fields[0], exit, seconds));
+                break;
+            case Kinds.Done: Done = true; break;
+        }
+    }
+
+    /// <summary>The kernel's .config text decoded from the reported /proc/config.gz, or null when not reported.</summary>
+    public string? DecodeConfig()
+    {
+        if (!HasConfig) return null;
+        try
+        {
+            using var gzip = new GZipStream(new MemoryStream(Convert.FromBase64String(_configBase64.ToString())), CompressionMode.Decompress);
+            using var reader = new StreamReader(gzip, Encoding.UTF8);
+            return reader.ReadToEnd();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException)
+        {
+            // A report cut short (guest reset mid-transfer) leaves a truncated stream.
+            return null;
+        }
+    }
+}

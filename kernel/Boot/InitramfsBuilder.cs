@@ -1,0 +1,188 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.RegularExpressions;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Boot;
+
+/// <summary>A user test script: the name the guest reports it under and where it lives on the host.</summary>
+public sealed record GuestTest(string Name, string HostPath)
+{
+    public string ImagePath => "/kiln/tests/" + Name;
+}
+
+/// <summary>What goes into a boot-test initramfs.</summary>
+public sealed record InitramfsSpec
+{
+    public const string DefaultBusybox = "/bin/busybox";
+
+    public required ArchProfile Arch { get; init; }
+    public required string Nonce { get; init; }
+    public string BusyboxPath { get; init; } = DefaultBusybox;
+    public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
+}
+
+/// <summary>
+/// Builds the gzip'd newc initramfs for a boot test: a static busybox, device nodes for the console
+/// and the report device, the user's test scripts, and an init that reports through the report device
+/// (see <see cref="GuestReport"/>) and ends with <c>reboot -f</c> (QEMU runs with -no-reboot, so that exits it).
+/// </summary>
+public sealed class InitramfsBuilder
+{
+    private readonly IKilnLog _log;
+
+    public InitramfsBuilder(IKilnLog log) => _log = log;
+
+    /// <summary>Writes the initramfs to <paramref name="outputPath"/> atomically and returns the tests it runs, in order.</summary>
+    public IReadOnlyList<GuestTest> Build(InitramfsSpec spec, string outputPath)
+    {
+        CheckBusybox(spec.BusyboxPath, spec.Arch);
+        var tests = NameTests(spec.TestScripts);
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
+            using (var cpio = new CpioWriter(gzip))
+            {
+                WriteTree(cpio, spec, tests);
+            }
+            File.Move(temp, outputPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+        _log.Verbose($"Wrote initramfs {outputPath} ({new FileInfo(outputPath).Length} bytes, {tests.Count} test script(s))");
+        return tests;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="path"/> is a statically linked ELF for the guest's architecture:
+    /// the initramfs has no C library, so a dynamic busybox would fail as init with a confusing panic.
+    /// </summary>
+    public static void CheckBusybox(string path, ArchProfile arch)
+    {
+        const string install = "Install the Debian package busybox-static (apt-get install busybox-static) or pass a static busybox.";
+        if (!File.Exists(path))
+            throw KilnException.BadInput($"busybox not found at {path}. {install}");
+
+        var elf = ElfInfo.Read(path);
+        if (elf is null)
+            throw KilnException.BadInput($"{path} is not an ELF executable. {install}");
+        if (elf.Value.Machine != arch.ElfMachine)
+            throw KilnException.BadInput($"{path} is not built for {arch.Name} (ELF machine {elf.Value.Machine}); pass a static busybox for {arch.Name}.");
+        if (elf.Value.HasInterpreter)
+            throw KilnException.BadInput($"{path} is dynamically linked and cannot run as init in the initramfs. {install}");
+    }
+
+    private static IReadOnlyList<GuestTest> NameTests(IReadOnlyList<string> scripts)
+    {
+        var tests = new List<GuestTest>();
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var script in scripts)
+        {
+            if (!File.Exists(script)) throw KilnException.BadInput($"Test script not found: {script}");
+            // The name travels in a space-separated report line and becomes a file name in the image.
+            var baseName = Regex.Replace(Path.GetFileName(script), "[^A-Za-z0-9._-]", "_");
+            var name = baseName;
+            for (var n = 2; !used.Add(name); n++) name = $"{baseName}-{n}";
+            tests.Add(new GuestTest(name, Path.GetFullPath(script)));
+        }
+        return tests;
+    }
+
+    private static void WriteTree(CpioWriter cpio, InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
+    {
+        foreach (var dir in new[] { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "kiln", "kiln/tests" })
+            cpio.AddDirectory(dir);
+        // The kernel opens /dev/console for init before anything is mounted; the report device node
+        // is here too so reporting works even if devtmpfs is not configured.
+        cpio.AddCharDevice("dev/console", 5, 1);
+        cpio.AddCharDevice("dev/" + spec.Arch.ReportDevice, spec.Arch.ReportDeviceMajor, spec.Arch.ReportDeviceMinor);
+        cpio.AddFile("bin/busybox", File.ReadAllBytes(spec.BusyboxPath), 0x1ED);
+        cpio.AddSymlink("bin/sh", "busybox");
+        foreach (var test in tests)
+            cpio.AddFile(test.ImagePath, File.ReadAllBytes(test.HostPath), 0x1ED);
+        cpio.AddFile("init", InitScript(spec.Nonce, spec.Arch, tests), 0x1ED);
+    }
+
+    /// <summary>The guest's /init (busybox sh).</summary>
+    internal static string InitScript(string nonce, ArchProfile arch, IReadOnlyList<GuestTest> tests)
+    {
+        var s = new StringBuilder();
+        s.Append($$"""
+            #!/bin/sh
+            # Generated by Kiln. Reports go to /dev/{{arch.ReportDevice}}, never the console, each line
+            # carrying this run's nonce, so kernel messages and test output cannot fake a result.
+            /bin/busybox --install -s
+            export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+            mount -t proc proc /proc
+            mount -t sysfs sysfs /sys
+            mount -t devtmpfs devtmpfs /dev 2>/dev/null
+            exec 3>/dev/{{arch.ReportDevice}}
+            k() { echo "{{GuestReport.Marker}} {{nonce}} $*" >&3; }
+            k {{GuestReport.Kinds.Start}}
+            k {{GuestReport.Kinds.Uname}} "$(uname -r)"
+            if [ -r /proc/config.gz ]; then
+              base64 /proc/config.gz | while read -r chunk; do k {{GuestReport.Kinds.Config}} "$chunk"; done
+            else
+              k {{GuestReport.Kinds.NoConfig}}
+            fi
+            run_test() {
+              k {{GuestReport.Kinds.Begin}} "$1"
+              echo "kiln: running test $1"
+              start=$(cut -d' ' -f1 /proc/uptime)
+              sh "$2" 3>&- </dev/console
+              rc=$?
+              end=$(cut -d' ' -f1 /proc/uptime)
+              echo "kiln: test $1 exited with $rc"
+              k {{GuestReport.Kinds.Test}} "$1" "$rc" "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }')"
+            }
+
+            """);
+        foreach (var test in tests)
+            s.Append($"run_test {test.Name} {test.ImagePath}\n");
+        s.Append($$"""
+            k {{GuestReport.Kinds.Done}}
+            # Closing the last handle on the tty waits until its output has drained to the host.
+            exec 3>&-
+            reboot -f
+
+            """);
+        return s.ToString();
+    }
+
+    /// <summary>The two facts about an ELF file that decide whether busybox can be init.</summary>
+    private readonly record struct ElfInfo(ushort Machine, bool HasInterpreter)
+    {
+        private const uint PtInterp = 3;
+
+        public static ElfInfo? Read(string path)
+        {
+            using var stream = File.OpenRead(path);
+            using var reader = new BinaryReader(stream);
+            if (stream.Length < 64) return null;
+            var ident = reader.ReadBytes(16);
+            if (ident[0] != 0x7F || ident[1] != (byte)'E' || ident[2] != (byte)'L' || ident[3] != (byte)'F') return null;
+            // Only little-endian 64-bit ELF is a candidate for the guests Kiln boots.
+            if (ident[4] != 2 || ident[5] != 1) return null;
+            stream.Position = 18;
+            var machine = reader.ReadUInt16();
+            stream.Position = 32;
+            var phoff = reader.ReadInt64();
+            stream.Position = 54;
+            var phentsize = reader.ReadUInt16();
+            var phnum = reader.ReadUInt16();
+            for (var i = 0; i < phnum; i++)
+            {
+                stream.Position = phoff + (long)i * phentsize;
+                if (reader.ReadUInt32() == PtInterp) return new ElfInfo(machine, true);
+            }
+            return new ElfInfo(machine, false);
+        }
+    }
+}

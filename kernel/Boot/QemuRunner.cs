@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
+
+namespace Kiln.Kernel.Boot;
+
+public enum Accelerator
+{
+    Tcg,
+    Kvm,
+}
+
+/// <summary>One QEMU boot of a kernel with an initramfs.</summary>
+public sealed record QemuSpec
+{
+    public required ArchProfile Arch { get; init; }
+    public required string KernelPath { get; init; }
+    public required string InitrdPath { get; init; }
+    /// <summary>Host file that receives the guest's report device.</summary>
+    public required string ReportPath { get; init; }
+    /// <summary>Appended to the kernel command line after Kiln's own arguments.</summary>
+    public string? ExtraKernelArgs { get; init; }
+    public string Memory { get; init; } = "256M";
+    /// <summary>Null picks the default for the accelerator (<see cref="QemuRunner.DefaultTimeout"/>).</summary>
+    public TimeSpan? Timeout { get; init; }
+    /// <summary>Null picks KVM when /dev/kvm is usable, else TCG.</summary>
+    public Accelerator? Accelerator { get; init; }
+}
+
+/// <summary>How a QEMU run ended.</summary>
+public sealed record QemuRunResult(
+    string CommandLine,
+    Accelerator Accelerator,
+    TimeSpan Timeout,
+    bool TimedOut,
+    int? ExitCode,
+    TimeSpan Duration,
+    string SerialLogPath,
+    IReadOnlyList<string> SerialTail)
+{
+    /// <summary>QEMU ended by itself with status 0: the guest rebooted (or panicked with panic=-1).</summary>
+    public bool ExitedCleanly => !TimedOut && ExitCode == 0;
+}
+
+/// <summary>
+/// Runs QEMU for a boot test: builds the command line, streams the guest console into a serial
+/// log as it arrives, and kills QEMU when the timeout passes.
+/// </summary>
+public sealed class QemuRunner
+{
+    public const int TailLines = 40;
+    private const string KvmDevice = "/dev/kvm";
+
+    private readonly IKilnLog _log;
+    private readonly Func<bool> _kvmUsable;
+
+    /// <param name="kvmUsable">Overrides KVM detection (tests); defaults to <see cref="KvmUsable"/>.</param>
+    public QemuRunner(IKilnLog log, Func<bool>? kvmUsable = null)
+    {
+        _log = log;
+        _kvmUsable = kvmUsable ?? KvmUsable;
+    }
+
+    /// <summary>KVM is usable when /dev/kvm opens read-write (it exists but is denied in many containers).</summary>
+    public static bool KvmUsable()
+    {
+        try
+        {
+            using var _ = new FileStream(KvmDevice, FileMode.Open, FileAccess.ReadWrite);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>TCG emulates every instruction, so it gets twice KVM's time.</summary>
+    public static TimeSpan DefaultTimeout(Accelerator accelerator) =>
+        accelerator == Accelerator.Kvm ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(120);
+
+    public Accelerator ChooseAccelerator(QemuSpec spec) =>
+        spec.Accelerator ?? (_kvmUsable() ? Accelerator.Kvm : Accelerator.Tcg);
+
+    /// <summary>The QEMU command for <paramref name="spec"/>; the console goes to QEMU's stdout.</summary>
+    public Command BuildCommand(QemuSpec spec, Accelerator accelerator, Action<string>? onConsoleLine = null)
+    {
+        var arch = spec.Arch;
+        var append = $"console={arch.ConsoleDevice} panic=-1";
+        if (!string.IsNullOrWhiteSpace(spec.ExtraKernelArgs)) append += " " + spec.ExtraKernelArgs.Trim();
+
+        var args = new List<string>(arch.MachineArguments)
+        {
+            "-accel", accelerator == Accelerator.Kvm ? "kvm" : "tcg",
+            "-m", spec.Memory,
+            // -no-reboot turns the guest's final "reboot -f" (and panic=-1) into QEMU exiting.
+            "-no-reboot", "-display", "none", "-monitor", "none", "-nic", "none",
+            "-kernel", spec.KernelPath,
+            "-initrd", spec.InitrdPath,
+            "-append", append,
+            // The console serial port comes first so it is the guest's first UART.
+            "-serial", "stdio",
+        };
+        args.AddRange(arch.ReportDeviceArguments(spec.ReportPath));
+
+        return new Command(arch.QemuBinary, args.ToArray())
+        {
+            Purpose = "QEMU boot",
+            CaptureOutput = false,
+            // An empty, closed stdin keeps QEMU from taking over the user's terminal.
+            StandardInput = "",
+            OnOutput = onConsoleLine,
+        };
+    }
+
+    /// <summary>
+    /// Boots and waits for QEMU to exit or the timeout to pass. Throws a KilnException with exit code 3
+    /// when QEMU is missing or fails before the guest printed anything (bad kernel image, bad option).
+    /// </summary>
+    public async Task<QemuRunResult> RunAsync(QemuSpec spec, string serialLogPath, CancellationToken cancellation = default)
+    {
+        var accelerator = ChooseAccelerator(spec);
+        var timeout = spec.Timeout ?? DefaultTimeout(accelerator);
+        RequireOnPath(spec.Arch);
+        File.Delete(spec.ReportPath);
+
+        var tail = new Queue<string>();
+        var consoleLines = 0;
+        var serialClosed = false;
+        await using var serial = new StreamWriter(serialLogPath, append: false) { AutoFlush = true };
+        void OnConsole(string line)
+        {
+            lock (tail)
+            {
+                // After a timeout the reader may still deliver a line while the log is closing.
+                if (!serialClosed) serial.WriteLine(line);
+                tail.Enqueue(line);
+                if (tail.Count > TailLines) tail.Dequeue();
+                consoleLines++;
+            }
+        }
+
+        var command = BuildCommand(spec, accelerator, OnConsole);
+        _log.Info($"Booting {Path.GetFileName(spec.KernelPath)} ({spec.Arch.Name}, {accelerator.ToString().ToUpperInvariant()}, timeout {timeout.TotalSeconds:0} s)");
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timer.CancelAfter(timeout);
+        var watch = Stopwatch.StartNew();
+        int? exitCode;
+        var timedOut = false;
+        try
+        {
+            exitCode = (await command.RunAsync(_log, timer.Token)).ExitCode;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            timedOut = true;
+            exitCode = null;
+        }
+        catch (CommandFailedException e)
+        {
+            if (consoleLines == 0)
+                throw KilnException.Infrastructure(
+                    $"QEMU could not start the guest (exit code {e.Result.ExitCode}): {command.CommandLine}" +
+                    (e.StandardErrorTail.Length > 0 ? Environment.NewLine + e.StandardErrorTail : ""), e);
+            exitCode = e.Result.ExitCode;
+        }
+        watch.Stop();
+
+        string[] tailLines;
+        lock (tail)
+        {
+            tailLines = tail.ToArray();
+            serial.Close();
+            serialClosed = true;
+        }
+        var result = new QemuRunResult(command.CommandLine, accelerator, timeout, timedOut, exitCode, watch.Elapsed, serialLogPath, tailLines);
+        if (timedOut)
+            _log.Warning($"QEMU timed out after {timeout.TotalSeconds:0} s and was killed. Last console lines:{Environment.NewLine}" +
+                         string.Join(Environment.NewLine, tailLines));
+        else
+            _log.Verbose($"QEMU exited with {exitCode} after {watch.Elapsed.TotalSeconds:0.0} s");
+        return result;
+    }
+
+    private static void RequireOnPath(ArchProfile arch)
+    {
+        var found = (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(Path.Combine(dir, arch.QemuBinary)));
+        if (!found)
+            throw KilnException.Infrastructure(
+                $"{arch.QemuBinary} is not installed or not on PATH; install the Debian package {arch.QemuDebianPackage} (apt-get install {arch.QemuDebianPackage}).");
+    }
+}
