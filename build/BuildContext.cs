@@ -1,6 +1,7 @@
 using Cake.Core;
 using Cake.Frosting;
 using Kiln.Kernel.Build;
+using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Patches;
@@ -81,6 +82,13 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>The patch series for the kernel being built (patches/&lt;series&gt;.x).</summary>
     public PatchSeries Patches => PatchSeries.ForKernel(Path.Combine(RepoRoot, "patches"), Version.ToString());
+
+    /// <summary>The config fragments for this arch and variant (configs/fragments/common, /&lt;arch&gt;, variant dirs).</summary>
+    public FragmentSet SelectFragments() => FragmentSet.Select(Path.Combine(RepoRoot, "configs", "fragments"),
+        KernelArch.Parse(Arch), Variant.Length > 0 ? new[] { Variant } : null);
+
+    /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
+    public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;
 
     /// <summary>Incremental build directory (O=) of this version, arch and variant; kept for ccache and make.</summary>
     public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : ""));
