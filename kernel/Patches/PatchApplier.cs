@@ -71,7 +71,8 @@ public sealed partial class PatchApplier(IKilnLog log)
         }
 
         Directory.CreateDirectory(workRoot);
-        var staging = Path.Combine(Path.GetFullPath(workRoot), $".{Path.GetFileName(finalTree)}.staging-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+        RemoveAbandonedStaging(finalTree);
+        var staging = $"{StagingPrefix(finalTree)}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
         try
         {
             CopyTree(pristineTree, staging);
@@ -97,6 +98,36 @@ public sealed partial class PatchApplier(IKilnLog log)
             .Where(f => f.Length == 2)
             .Select(f => new AppliedPatch(f[0], f[1]))
             .ToList();
+    }
+
+    /// <summary>Staging trees sit next to the final one (so the rename is atomic) as ".&lt;name&gt;.staging-&lt;pid&gt;-&lt;random&gt;".</summary>
+    private static string StagingPrefix(string finalTree) =>
+        Path.Combine(Path.GetDirectoryName(finalTree)!, $".{Path.GetFileName(finalTree)}.staging-");
+
+    /// <summary>Deletes staging trees left by runs that were killed; those of live processes may still be in use.</summary>
+    private void RemoveAbandonedStaging(string finalTree)
+    {
+        var prefix = StagingPrefix(finalTree);
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetDirectoryName(finalTree)!, Path.GetFileName(prefix) + "*"))
+        {
+            var pidText = dir[prefix.Length..].Split('-')[0];
+            if (int.TryParse(pidText, out var pid) && IsRunning(pid)) continue;
+            log.Verbose($"Removing {dir}, left by an interrupted run.");
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     /// <summary>12 hex digits naming the patched tree: the series and which pristine tree it was applied to.</summary>

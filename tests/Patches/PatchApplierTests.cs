@@ -177,6 +177,33 @@ public class PatchApplierTests
     }
 
     [Test]
+    public void StagingTreeOfAKilledRunIsRemoved()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var name = Path.GetFileName(Apply().Path);
+        Directory.Delete(Path.Combine(_fx.WorkRoot, name), recursive: true);
+        // No process has pid int.MaxValue, so this looks like the leftover of a run that was killed.
+        var abandoned = Path.Combine(_fx.WorkRoot, $".{name}.staging-{int.MaxValue}-0badf00d");
+        Directory.CreateDirectory(Path.Combine(abandoned, "init"));
+
+        Apply();
+
+        Assert.That(Directory.Exists(abandoned), Is.False);
+    }
+
+    [Test]
+    public void PatchedFileKeepsItsMode()
+    {
+        var script = Path.Combine(_fx.Pristine, "init", "main.c");
+        File.SetUnixFileMode(script, File.GetUnixFileMode(script) | UnixFileMode.UserExecute);
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var tree = Apply();
+
+        Assert.That(File.GetUnixFileMode(Path.Combine(tree.Path, "init", "main.c")), Is.EqualTo(File.GetUnixFileMode(script)));
+    }
+
+    [Test]
     public void ParsesGnuPatchReports()
     {
         const string output =
