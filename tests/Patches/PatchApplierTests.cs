@@ -1,9 +1,12 @@
+using System.Runtime.Versioning;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Patches;
 using NUnit.Framework;
 
 namespace Kiln.Tests.Patches;
 
+// Kernel trees are patched with GNU cp/patch on Linux hosts (and in Linux containers on other hosts).
+[UnsupportedOSPlatform("windows")]
 public class PatchApplierTests
 {
     private PatchFixtures _fx = null!;
@@ -99,6 +102,20 @@ public class PatchApplierTests
         Assert.That(second.Path, Is.Not.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
         Assert.That(File.ReadAllText(Path.Combine(second.Path, "init", "main.c")), Does.Contain("two();").And.Not.Contain("one();"));
+    }
+
+    [Test]
+    public void DifferentSourceIdentityGivesADifferentTree()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var series = PatchSeries.Load(_fx.SeriesDir);
+        var applier = new PatchApplier(_log);
+
+        var atCommitA = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-a");
+        var atCommitB = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-b");
+
+        Assert.That(atCommitB.Path, Is.Not.EqualTo(atCommitA.Path));
+        Assert.That(atCommitB.Reused, Is.False);
     }
 
     [Test]
