@@ -9,7 +9,7 @@ namespace Kiln.Kernel.Patches;
 /// <summary>A patch recorded in a patched tree's marker file.</summary>
 public sealed record AppliedPatch(string FileName, string Sha256);
 
-/// <summary>The tree to build from. <see cref="Reused"/> is true when an earlier run had already made it.</summary>
+/// <summary>The tree to build from. <see cref="Reused"/> is true when this run applied nothing (earlier run's tree, or an empty series).</summary>
 public sealed record PatchedTree(string Path, string SeriesHash, IReadOnlyList<AppliedPatch> Applied, bool Reused);
 
 /// <summary>One reason GNU patch gave for rejecting a patch.</summary>
@@ -45,7 +45,11 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// <c>&lt;workRoot&gt;/&lt;treeName&gt;-&lt;hash12&gt;</c>, made now or reused from an earlier run.
     /// </summary>
     /// <param name="treeName">Name stem of the patched tree (e.g. "linux-6.1.192"); defaults to the pristine directory's name.</param>
-    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null)
+    /// <param name="sourceIdentity">
+    /// What identifies the pristine tree's content (tarball sha256, git commit). Defaults to its path, which is right
+    /// for Kiln's source cache (one immutable tree per path) but not for a tree the user edits in place.
+    /// </param>
+    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null)
     {
         pristineTree = Path.GetFullPath(pristineTree);
         if (!Directory.Exists(pristineTree))
@@ -57,7 +61,7 @@ public sealed partial class PatchApplier(IKilnLog log)
         }
 
         var expected = series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256)).ToList();
-        var finalTree = Path.Combine(Path.GetFullPath(workRoot), $"{treeName ?? Path.GetFileName(pristineTree)}-{TreeHash(series, pristineTree)}");
+        var finalTree = Path.Combine(Path.GetFullPath(workRoot), $"{treeName ?? Path.GetFileName(pristineTree)}-{TreeHash(series, sourceIdentity ?? pristineTree)}");
         if (Directory.Exists(finalTree))
         {
             if (ReadMarker(finalTree)?.SequenceEqual(expected) == true)
@@ -71,7 +75,8 @@ public sealed partial class PatchApplier(IKilnLog log)
         }
 
         Directory.CreateDirectory(workRoot);
-        var staging = Path.Combine(Path.GetFullPath(workRoot), $".{Path.GetFileName(finalTree)}.staging-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+        RemoveAbandonedStaging(finalTree);
+        var staging = $"{StagingPrefix(finalTree)}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
         try
         {
             CopyTree(pristineTree, staging);
@@ -99,9 +104,39 @@ public sealed partial class PatchApplier(IKilnLog log)
             .ToList();
     }
 
-    /// <summary>12 hex digits naming the patched tree: the series and which pristine tree it was applied to.</summary>
-    private static string TreeHash(PatchSeries series, string pristineTree) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(series.Hash + "\n" + pristineTree)))[..12];
+    /// <summary>Staging trees sit next to the final one (so the rename is atomic) as ".&lt;name&gt;.staging-&lt;pid&gt;-&lt;random&gt;".</summary>
+    private static string StagingPrefix(string finalTree) =>
+        Path.Combine(Path.GetDirectoryName(finalTree)!, $".{Path.GetFileName(finalTree)}.staging-");
+
+    /// <summary>Deletes staging trees left by runs that were killed; those of live processes may still be in use.</summary>
+    private void RemoveAbandonedStaging(string finalTree)
+    {
+        var prefix = StagingPrefix(finalTree);
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetDirectoryName(finalTree)!, Path.GetFileName(prefix) + "*"))
+        {
+            var pidText = dir[prefix.Length..].Split('-')[0];
+            if (int.TryParse(pidText, out var pid) && IsRunning(pid)) continue;
+            log.Verbose($"Removing {dir}, left by an interrupted run.");
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>12 hex digits naming the patched tree: the series and which source it was applied to.</summary>
+    private static string TreeHash(PatchSeries series, string sourceIdentity) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(series.Hash + "\n" + sourceIdentity)))[..12];
 
     private void CopyTree(string pristineTree, string staging)
     {

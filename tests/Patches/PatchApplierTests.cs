@@ -1,9 +1,12 @@
+using System.Runtime.Versioning;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Patches;
 using NUnit.Framework;
 
 namespace Kiln.Tests.Patches;
 
+// Kernel trees are patched with GNU cp/patch on Linux hosts (and in Linux containers on other hosts).
+[UnsupportedOSPlatform("windows")]
 public class PatchApplierTests
 {
     private PatchFixtures _fx = null!;
@@ -102,6 +105,20 @@ public class PatchApplierTests
     }
 
     [Test]
+    public void DifferentSourceIdentityGivesADifferentTree()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var series = PatchSeries.Load(_fx.SeriesDir);
+        var applier = new PatchApplier(_log);
+
+        var atCommitA = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-a");
+        var atCommitB = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-b");
+
+        Assert.That(atCommitB.Path, Is.Not.EqualTo(atCommitA.Path));
+        Assert.That(atCommitB.Reused, Is.False);
+    }
+
+    [Test]
     public void TreeWhoseMarkerWasEditedIsMadeAgain()
     {
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
@@ -174,6 +191,33 @@ public class PatchApplierTests
         var e = Assert.Throws<KilnException>(() =>
             new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), Path.Combine(_fx.Root, "nope"), _fx.WorkRoot));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+    }
+
+    [Test]
+    public void StagingTreeOfAKilledRunIsRemoved()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var name = Path.GetFileName(Apply().Path);
+        Directory.Delete(Path.Combine(_fx.WorkRoot, name), recursive: true);
+        // No process has pid int.MaxValue, so this looks like the leftover of a run that was killed.
+        var abandoned = Path.Combine(_fx.WorkRoot, $".{name}.staging-{int.MaxValue}-0badf00d");
+        Directory.CreateDirectory(Path.Combine(abandoned, "init"));
+
+        Apply();
+
+        Assert.That(Directory.Exists(abandoned), Is.False);
+    }
+
+    [Test]
+    public void PatchedFileKeepsItsMode()
+    {
+        var script = Path.Combine(_fx.Pristine, "init", "main.c");
+        File.SetUnixFileMode(script, File.GetUnixFileMode(script) | UnixFileMode.UserExecute);
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var tree = Apply();
+
+        Assert.That(File.GetUnixFileMode(Path.Combine(tree.Path, "init", "main.c")), Is.EqualTo(File.GetUnixFileMode(script)));
     }
 
     [Test]
