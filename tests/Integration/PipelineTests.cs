@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace Kiln.Tests.Integration;
+
+/// <summary>
+/// The main job end to end, as users run it: build Linux 6.1 offline from Debian's source, boot it,
+/// rerun as a cache hit, rebuild reproducibly, and fail clearly where the kernel is at fault.
+/// </summary>
+[TestFixture]
+[Category("Integration")]
+[NonParallelizable]
+public sealed class PipelineTests
+{
+    private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+
+    private static string NewOutDir() => Path.Combine(Path.GetTempPath(), "kiln-test-out-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private static KilnRunResult BootTest(params string[] extra) =>
+        KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + NewOutDir() }.Concat(extra));
+
+    [Test, Order(1)]
+    public void BuildKernel_from_nothing_writes_artifacts_and_metadata()
+    {
+        var run = SharedKernel.FirstBuild;
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        foreach (var file in new[] { "bzImage", "vmlinux", "System.map", "config", "metadata.json" })
+            Assert.That(File.Exists(Path.Combine(SharedKernel.OutDir, file)), Is.True, file);
+
+        using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "metadata.json")));
+        var root = metadata.RootElement;
+        Assert.That(root.GetProperty("key").GetString(), Is.EqualTo("6.1.192-1"));
+        Assert.That(root.GetProperty("release").GetString(), Is.EqualTo("6.1.192-1"));
+        Assert.That(root.GetProperty("source").GetProperty("provider").GetString(), Is.EqualTo("debian:linux-source-6.1"));
+        Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(SharedKernel.BzImage)));
+        Assert.That(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
+    }
+
+    [Test, Order(2)]
+    public void Unchanged_rerun_is_a_cache_hit_in_seconds()
+    {
+        _ = SharedKernel.OutDir;
+        var outDir = NewOutDir();
+        var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain("Cache hit"));
+        Assert.That(run.Output, Does.Contain("Patch: skipped, cache hit"));
+        Assert.That(Sha256(Path.Combine(outDir, "bzImage")), Is.EqualTo(Sha256(SharedKernel.BzImage)));
+        Assert.That(run.Duration, Is.LessThan(TimeSpan.FromSeconds(30)), "a cache hit must not rebuild");
+    }
+
+    [Test, Order(3)]
+    public void BootTest_passes_and_reports_every_check()
+    {
+        var outDir = NewOutDir();
+        var run = KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain("PASS: Linux 6.1.192-1"));
+        var boot = Path.Combine(outDir, "boot");
+        Assert.That(File.ReadAllText(Path.Combine(boot, "serial.log")), Does.Contain("Kiln guest kernel: patch series 6.1.x applied"));
+        Assert.That(File.ReadAllText(Path.Combine(boot, "junit.xml")), Does.Contain("<testsuite"));
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));
+        Assert.That(results.RootElement.GetProperty("passed").GetBoolean(), Is.True);
+    }
+
+    [Test, Order(4)]
+    public void A_kernel_that_panics_fails_the_boot_test()
+    {
+        var run = BootTest("--append=rdinit=/nonexistent init=/nonexistent");
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        Assert.That(run.Output, Does.Contain("Kernel panic"));
+    }
+
+    [Test, Order(5)]
+    public void A_failing_user_test_fails_and_a_passing_one_passes()
+    {
+        var dir = Directory.CreateTempSubdirectory("kiln-guest-tests").FullName;
+        var pass = Path.Combine(dir, "proc-mounted.sh");
+        File.WriteAllText(pass, "#!/bin/sh\ntest -r /proc/version\n");
+        var fail = Path.Combine(dir, "always-fails.sh");
+        File.WriteAllText(fail, "#!/bin/sh\necho 'this test fails on purpose'\nexit 7\n");
+
+        var good = BootTest("--test=" + pass);
+        Assert.That(good.ExitCode, Is.EqualTo(0), good.ToString());
+
+        var bad = BootTest("--test=" + pass, "--test=" + fail);
+        Assert.That(bad.ExitCode, Is.EqualTo(1), bad.ToString());
+        Assert.That(bad.Output, Does.Contain("always-fails"));
+    }
+
+    [Test, Order(6)]
+    public void A_hanging_guest_hits_the_timeout()
+    {
+        var dir = Directory.CreateTempSubdirectory("kiln-guest-tests").FullName;
+        var hang = Path.Combine(dir, "hang.sh");
+        File.WriteAllText(hang, "#!/bin/sh\nsleep 1000\n");
+        var run = BootTest("--test=" + hang, "--timeout=20");
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        Assert.That(run.Output, Does.Contain("timed out").IgnoreCase);
+        Assert.That(run.Duration, Is.LessThan(TimeSpan.FromSeconds(60)));
+    }
+
+    [Test, Order(7)]
+    public void A_fake_success_marker_in_the_console_does_not_pass()
+    {
+        var dir = Directory.CreateTempSubdirectory("kiln-guest-tests").FullName;
+        var fake = Path.Combine(dir, "fake-pass.sh");
+        File.WriteAllText(fake, "#!/bin/sh\nfor m in 'KILN done' 'PASS' 'all checks passed'; do echo \"$m\" > /dev/console; echo \"$m\" > /dev/kmsg; done\nreboot -f\n");
+        var run = BootTest("--test=" + fake);
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+    }
+
+    [Test, Order(8)]
+    public void Same_inputs_rebuild_to_the_same_bzImage()
+    {
+        var first = Sha256(SharedKernel.BzImage);
+        // A fresh build directory and no cached kernel: everything is compiled again (ccache makes it quick).
+        var buildDir = Path.Combine(KilnRun.SharedCacheDir, "build", "6.1.192-x86_64");
+        if (Directory.Exists(buildDir)) Directory.Delete(buildDir, recursive: true);
+        var outDir = NewOutDir();
+        var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--no-cache", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(Sha256(Path.Combine(outDir, "bzImage")), Is.EqualTo(first), "the same inputs must give the same bzImage bytes");
+    }
+}
