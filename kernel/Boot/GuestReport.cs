@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -91,13 +92,17 @@ public sealed class GuestReport
         if (!HasConfig) return null;
         try
         {
-            using var gzip = new GZipStream(new MemoryStream(Convert.FromBase64String(_configBase64.ToString())), CompressionMode.Decompress);
-            using var reader = new StreamReader(gzip, Encoding.UTF8);
-            return reader.ReadToEnd();
+            var compressed = Convert.FromBase64String(_configBase64.ToString());
+            using var gzip = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
+            var text = new MemoryStream();
+            gzip.CopyTo(text);
+            // GZipStream ends quietly at a truncated stream (guest reset mid-transfer), so compare
+            // the length with the gzip trailer's ISIZE field instead.
+            var expectedLength = compressed.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 4)) : 0;
+            return (uint)text.Length == expectedLength ? Encoding.UTF8.GetString(text.ToArray()) : null;
         }
         catch (Exception e) when (e is FormatException or InvalidDataException)
         {
-            // A report cut short (guest reset mid-transfer) leaves a truncated stream.
             return null;
         }
     }

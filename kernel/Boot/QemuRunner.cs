@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -50,24 +51,38 @@ public sealed class QemuRunner
 {
     public const int TailLines = 40;
     private const string KvmDevice = "/dev/kvm";
+    private const string CpuInfo = "/proc/cpuinfo";
 
     private readonly IKilnLog _log;
-    private readonly Func<bool> _kvmUsable;
+    private readonly Func<ArchProfile, bool> _kvmUsable;
 
     /// <param name="kvmUsable">Overrides KVM detection (tests); defaults to <see cref="KvmUsable"/>.</param>
-    public QemuRunner(IKilnLog log, Func<bool>? kvmUsable = null)
+    public QemuRunner(IKilnLog log, Func<ArchProfile, bool>? kvmUsable = null)
     {
         _log = log;
         _kvmUsable = kvmUsable ?? KvmUsable;
     }
 
-    /// <summary>KVM is usable when /dev/kvm opens read-write (it exists but is denied in many containers).</summary>
-    public static bool KvmUsable()
+    /// <summary>
+    /// KVM is usable when the guest has the host's architecture, /dev/kvm opens read-write (it exists but
+    /// is denied in many containers), and on x86 the CPU shows hardware virtualisation (vmx/svm).
+    /// The last rule matters in nested VMs: PVM (kvm_pvm) provides a working /dev/kvm that can only run
+    /// PVM-enabled guest kernels, and an ordinary kernel hangs there without a single line of output.
+    /// </summary>
+    public static bool KvmUsable(ArchProfile guest)
     {
+        var host = RuntimeInformation.OSArchitecture;
+        var sameArch = guest.Arch switch
+        {
+            GuestArch.X86_64 => host == Architecture.X64,
+            GuestArch.Arm64 => host == Architecture.Arm64,
+            _ => false,
+        };
+        if (!sameArch) return false;
         try
         {
-            using var _ = new FileStream(KvmDevice, FileMode.Open, FileAccess.ReadWrite);
-            return true;
+            using (new FileStream(KvmDevice, FileMode.Open, FileAccess.ReadWrite)) { }
+            return host != Architecture.X64 || HasHardwareVirtualisation(File.ReadLines(CpuInfo));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -75,12 +90,16 @@ public sealed class QemuRunner
         }
     }
 
+    internal static bool HasHardwareVirtualisation(IEnumerable<string> cpuinfo) =>
+        cpuinfo.Where(l => l.StartsWith("flags", StringComparison.Ordinal))
+            .Any(l => l.Split(' ', '\t').Any(f => f is "vmx" or "svm"));
+
     /// <summary>TCG emulates every instruction, so it gets twice KVM's time.</summary>
     public static TimeSpan DefaultTimeout(Accelerator accelerator) =>
         accelerator == Accelerator.Kvm ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(120);
 
     public Accelerator ChooseAccelerator(QemuSpec spec) =>
-        spec.Accelerator ?? (_kvmUsable() ? Accelerator.Kvm : Accelerator.Tcg);
+        spec.Accelerator ?? (_kvmUsable(spec.Arch) ? Accelerator.Kvm : Accelerator.Tcg);
 
     /// <summary>The QEMU command for <paramref name="spec"/>; the console goes to QEMU's stdout.</summary>
     public Command BuildCommand(QemuSpec spec, Accelerator accelerator, Action<string>? onConsoleLine = null)

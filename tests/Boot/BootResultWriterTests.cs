@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Xml.Linq;
+using Kiln.Kernel.Boot;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Boot;
+
+public class BootResultWriterTests
+{
+    private string _dir = "";
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("kiln-results-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private BootTestResult Result(params BootCheck[] checks) => new()
+    {
+        Spec = new BootTestSpec { KernelPath = "/k/bzImage", OutputDirectory = _dir, ExpectedRelease = "6.1.192-1" },
+        Checks = checks,
+        Qemu = new QemuRunResult("qemu-system-x86_64 -M pc", Accelerator.Tcg, TimeSpan.FromSeconds(120), false, 0,
+            TimeSpan.FromSeconds(1.9), Path.Combine(_dir, "serial.log"), Array.Empty<string>()),
+        Log = new BootLogAnalysis(Array.Empty<KernelError>(), 0.98, 1.1),
+        Nonce = "n",
+        Release = "6.1.192-1",
+        SerialLogPath = Path.Combine(_dir, "serial.log"),
+        ReportPath = Path.Combine(_dir, "report.log"),
+        ResultsJsonPath = Path.Combine(_dir, "results.json"),
+        JUnitPath = Path.Combine(_dir, "junit.xml"),
+    };
+
+    [Test]
+    public void JUnit_has_one_testcase_per_check_and_a_failure_element_for_failures()
+    {
+        var result = Result(
+            new BootCheck("uname", true, "release 6.1.192-1", TimeSpan.Zero),
+            new BootCheck("no-kernel-errors", false, "panic at serial.log:3: Kernel panic", TimeSpan.Zero, "serial.log:3: Kernel \u001b[0mpanic\0"),
+            new BootCheck("test:a.sh", true, "exit code 0", TimeSpan.FromSeconds(0.25)));
+
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+
+        var suite = XDocument.Load(result.JUnitPath).Root!.Element("testsuite")!;
+        Assert.That((string?)suite.Attribute("tests"), Is.EqualTo("3"));
+        Assert.That((string?)suite.Attribute("failures"), Is.EqualTo("1"));
+        var cases = suite.Elements("testcase").ToList();
+        Assert.That(cases.Select(c => (string?)c.Attribute("name")), Is.EqualTo(new[] { "uname", "no-kernel-errors", "test:a.sh" }));
+        Assert.That(cases.Select(c => (string?)c.Attribute("classname")).Distinct(), Is.EqualTo(new[] { "kiln.boot.x86_64" }));
+        Assert.That((string?)cases[2].Attribute("time"), Is.EqualTo("0.250"));
+        var failure = cases[1].Element("failure")!;
+        Assert.That((string?)failure.Attribute("message"), Does.StartWith("panic at serial.log:3"));
+        Assert.That(failure.Value, Is.EqualTo("serial.log:3: Kernel [0mpanic"), "control characters are dropped");
+        Assert.That(cases[0].Element("failure"), Is.Null);
+    }
+
+    [Test]
+    public void Json_carries_the_verdict_and_every_check()
+    {
+        var result = Result(new BootCheck("qemu-exit", false, "timed out after 15.0 s", TimeSpan.FromSeconds(15), "tail"));
+
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(result.ResultsJsonPath));
+        var root = json.RootElement;
+        Assert.That(root.GetProperty("passed").GetBoolean(), Is.False);
+        Assert.That(root.GetProperty("exitCode").GetInt32(), Is.EqualTo(1));
+        Assert.That(root.GetProperty("release").GetString(), Is.EqualTo("6.1.192-1"));
+        Assert.That(root.GetProperty("secondsToInit").GetDouble(), Is.EqualTo(0.98));
+        var check = root.GetProperty("checks")[0];
+        Assert.That(check.GetProperty("name").GetString(), Is.EqualTo("qemu-exit"));
+        Assert.That(check.GetProperty("durationSeconds").GetDouble(), Is.EqualTo(15));
+        Assert.That(check.GetProperty("details").GetString(), Is.EqualTo("tail"));
+        Assert.That(File.Exists(result.ResultsJsonPath + ".tmp"), Is.False);
+    }
+}

@@ -1,0 +1,111 @@
+using System.IO.Compression;
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Diagnostics;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Boot;
+
+public class InitramfsBuilderTests
+{
+    private string _dir = "";
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("kiln-initramfs-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static void RequireStaticBusybox()
+    {
+        if (!File.Exists(InitramfsSpec.DefaultBusybox)) Assert.Ignore("busybox-static is not installed");
+    }
+
+    private static List<CpioEntry> ReadImage(string path)
+    {
+        using var gzip = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+        var cpio = new MemoryStream();
+        gzip.CopyTo(cpio);
+        return CpioReader.Read(cpio.ToArray());
+    }
+
+    [Test]
+    public void Builds_an_image_with_busybox_devices_tests_and_an_init_carrying_the_nonce()
+    {
+        RequireStaticBusybox();
+        var first = Path.Combine(_dir, "check net.sh");
+        var second = Path.Combine(_dir, "sub", "check net.sh");
+        File.WriteAllText(first, "echo one\n");
+        Directory.CreateDirectory(Path.GetDirectoryName(second)!);
+        File.WriteAllText(second, "echo two\n");
+        var output = Path.Combine(_dir, "out", "initramfs.cpio.gz");
+
+        var tests = new InitramfsBuilder(new RecordingLog()).Build(
+            new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "feedfacecafebeef", TestScripts = new[] { first, second } }, output);
+
+        Assert.That(tests.Select(t => t.Name), Is.EqualTo(new[] { "check_net.sh", "check_net.sh-2" }));
+        var entries = ReadImage(output).ToDictionary(e => e.Name);
+        Assert.That((entries["dev/console"].RdevMajor, entries["dev/console"].RdevMinor), Is.EqualTo((5u, 1u)));
+        Assert.That((entries["dev/ttyS1"].RdevMajor, entries["dev/ttyS1"].RdevMinor), Is.EqualTo((4u, 65u)));
+        Assert.That(entries["bin/busybox"].Data.Length, Is.EqualTo(new FileInfo(InitramfsSpec.DefaultBusybox).Length));
+        Assert.That(entries["kiln/tests/check_net.sh-2"].Text, Is.EqualTo("echo two\n"));
+        var init = entries["init"];
+        Assert.That(init.Permissions, Is.EqualTo(0x1EDu));
+        Assert.That(init.Text, Does.StartWith("#!/bin/sh\n"));
+        Assert.That(init.Text, Does.Contain("KILN feedfacecafebeef").And.Contain("exec 3>/dev/ttyS1").And.Contain("reboot -f"));
+        Assert.That(init.Text.IndexOf("run_test check_net.sh "), Is.LessThan(init.Text.IndexOf("run_test check_net.sh-2 ")));
+        Assert.That(Directory.GetFiles(Path.GetDirectoryName(output)!), Is.EqualTo(new[] { output }), "no temp file left");
+    }
+
+    [Test]
+    public void The_same_inputs_give_the_same_bytes()
+    {
+        RequireStaticBusybox();
+        var spec = new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "0000000000000001" };
+        var builder = new InitramfsBuilder(new RecordingLog());
+        builder.Build(spec, Path.Combine(_dir, "a.gz"));
+        builder.Build(spec, Path.Combine(_dir, "b.gz"));
+        Assert.That(File.ReadAllBytes(Path.Combine(_dir, "a.gz")), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "b.gz"))));
+    }
+
+    [Test]
+    public void The_arm64_init_reports_on_hvc0()
+    {
+        var init = InitramfsBuilder.InitScript("n", ArchProfile.Arm64, Array.Empty<GuestTest>());
+        Assert.That(init, Does.Contain("exec 3>/dev/hvc0"));
+    }
+
+    [Test]
+    public void A_missing_busybox_names_the_debian_package()
+    {
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(Path.Combine(_dir, "busybox"), ArchProfile.X86_64));
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain("busybox-static"));
+    }
+
+    [Test]
+    public void A_dynamic_busybox_is_rejected()
+    {
+        // /bin/sh on Debian is dash, a dynamically linked x86_64 ELF.
+        var dynamic = new FileInfo("/bin/sh").ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? "/bin/sh";
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(dynamic, ArchProfile.X86_64));
+        Assert.That(e!.Message, Does.Contain("dynamically linked").And.Contain("busybox-static"));
+    }
+
+    [Test]
+    public void A_busybox_for_another_arch_is_rejected()
+    {
+        RequireStaticBusybox();
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(InitramfsSpec.DefaultBusybox, ArchProfile.Arm64));
+        Assert.That(e!.Message, Does.Contain("not built for arm64"));
+    }
+
+    [Test]
+    public void A_missing_test_script_is_bad_input()
+    {
+        RequireStaticBusybox();
+        var e = Assert.Throws<KilnException>(() => new InitramfsBuilder(new RecordingLog()).Build(
+            new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "n", TestScripts = new[] { Path.Combine(_dir, "nope.sh") } },
+            Path.Combine(_dir, "i.gz")));
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+    }
+}

@@ -1,0 +1,110 @@
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Diagnostics;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Boot;
+
+public class QemuRunnerTests
+{
+    private static QemuSpec Spec(ArchProfile arch, string? extra = null) => new()
+    {
+        Arch = arch,
+        KernelPath = "/k/bzImage",
+        InitrdPath = "/k/initramfs.cpio.gz",
+        ReportPath = "/out,1/report.log",
+        ExtraKernelArgs = extra,
+    };
+
+    private static List<string> Args(ArchProfile arch, bool kvm, string? extra = null)
+    {
+        var runner = new QemuRunner(new RecordingLog(), _ => kvm);
+        var spec = Spec(arch, extra);
+        return runner.BuildCommand(spec, runner.ChooseAccelerator(spec)).Arguments;
+    }
+
+    private static string After(List<string> args, string option) => args[args.IndexOf(option) + 1];
+
+    [Test]
+    public void X86_tcg_command_line()
+    {
+        var args = Args(ArchProfile.X86_64, kvm: false, extra: "loglevel=7 ");
+
+        Assert.That(args.Take(4), Is.EqualTo(new[] { "-M", "pc", "-accel", "tcg" }));
+        Assert.That(After(args, "-m"), Is.EqualTo("256M"));
+        Assert.That(args, Is.SupersetOf(new[] { "-no-reboot", "-display", "none", "-monitor" }));
+        Assert.That(After(args, "-kernel"), Is.EqualTo("/k/bzImage"));
+        Assert.That(After(args, "-initrd"), Is.EqualTo("/k/initramfs.cpio.gz"));
+        Assert.That(After(args, "-append"), Is.EqualTo("console=ttyS0 panic=-1 loglevel=7"));
+        // Console on the first UART, the report file (commas doubled) on the second.
+        Assert.That(args.Skip(args.IndexOf("-serial")), Is.EqualTo(new[]
+            { "-serial", "stdio", "-chardev", "file,id=kilnreport,path=/out,,1/report.log", "-serial", "chardev:kilnreport" }));
+    }
+
+    [Test]
+    public void X86_kvm_when_usable()
+    {
+        Assert.That(After(Args(ArchProfile.X86_64, kvm: true), "-accel"), Is.EqualTo("kvm"));
+        Assert.That(QemuRunner.DefaultTimeout(Accelerator.Kvm), Is.EqualTo(TimeSpan.FromSeconds(60)));
+        Assert.That(QemuRunner.DefaultTimeout(Accelerator.Tcg), Is.EqualTo(TimeSpan.FromSeconds(120)));
+    }
+
+    [Test]
+    public void An_explicit_accelerator_wins_over_detection()
+    {
+        var runner = new QemuRunner(new RecordingLog(), _ => true);
+        Assert.That(runner.ChooseAccelerator(Spec(ArchProfile.X86_64) with { Accelerator = Accelerator.Tcg }), Is.EqualTo(Accelerator.Tcg));
+    }
+
+    [Test]
+    public void Arm64_command_line_uses_virt_pl011_console_and_a_virtio_console_report()
+    {
+        var runner = new QemuRunner(new RecordingLog(), _ => false);
+        var command = runner.BuildCommand(Spec(ArchProfile.Arm64) with { Memory = "512M" }, Accelerator.Tcg);
+        var args = command.Arguments;
+
+        Assert.That(command.FileName, Is.EqualTo("qemu-system-aarch64"));
+        Assert.That(args.Take(6), Is.EqualTo(new[] { "-M", "virt", "-cpu", "max", "-accel", "tcg" }));
+        Assert.That(After(args, "-m"), Is.EqualTo("512M"));
+        Assert.That(After(args, "-append"), Is.EqualTo("console=ttyAMA0 panic=-1"));
+        Assert.That(args, Is.SupersetOf(new[] { "virtio-serial-device", "virtconsole,chardev=kilnreport" }));
+        Assert.That(ArchProfile.Arm64.ReportDevice, Is.EqualTo("hvc0"));
+    }
+
+    [Test]
+    public void Hardware_virtualisation_flags_decide_kvm_on_x86()
+    {
+        Assert.That(QemuRunner.HasHardwareVirtualisation(new[] { "flags\t\t: fpu vme vmx sse" }), Is.True);
+        Assert.That(QemuRunner.HasHardwareVirtualisation(new[] { "flags\t\t: fpu svm" }), Is.True);
+        Assert.That(QemuRunner.HasHardwareVirtualisation(new[] { "flags\t\t: fpu hypervisor", "vmx flags\t: ept" }), Is.False);
+    }
+
+    [TestCase("x86_64", "qemu-system-x86_64")]
+    [TestCase("amd64", "qemu-system-x86_64")]
+    [TestCase("aarch64", "qemu-system-aarch64")]
+    public void Parses_arch_names(string name, string binary) =>
+        Assert.That(ArchProfile.Parse(name).QemuBinary, Is.EqualTo(binary));
+
+    [Test]
+    public void Unknown_arch_is_bad_input() =>
+        Assert.That(Assert.Throws<KilnException>(() => ArchProfile.Parse("riscv64"))!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+
+    [Test]
+    public void Missing_qemu_is_an_infrastructure_error_naming_the_package()
+    {
+        var old = Environment.GetEnvironmentVariable("PATH");
+        var dir = Directory.CreateTempSubdirectory("kiln-nopath-").FullName;
+        try
+        {
+            Environment.SetEnvironmentVariable("PATH", dir);
+            var runner = new QemuRunner(new RecordingLog(), _ => false);
+            var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(ArchProfile.Arm64) with { ReportPath = Path.Combine(dir, "r") }, Path.Combine(dir, "serial.log")));
+            Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
+            Assert.That(e.Message, Does.Contain("qemu-system-arm"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", old);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
