@@ -111,13 +111,13 @@ internal sealed partial class KconfigReader
                 _currentBlock = null;
                 return;
             case "endmenu":
-                EndBlock(BlockKind.Menu, location);
+                EndBlock(BlockKind.Menu);
                 return;
             case "endchoice":
-                EndBlock(BlockKind.Choice, location);
+                EndBlock(BlockKind.Choice);
                 return;
             case "endif":
-                EndBlock(BlockKind.If, location);
+                EndBlock(BlockKind.If);
                 return;
             case "comment" or "mainmenu":
                 ClearCurrent();
@@ -129,7 +129,7 @@ internal sealed partial class KconfigReader
                 return;
         }
 
-        if (_currentDefinition is { } definition) ReadDefinitionAttribute(definition, keyword, rest);
+        if (_currentDefinition is { } definition) ReadDefinitionAttribute(definition, keyword, rest, location);
         else if (_currentBlock is { } current) ReadBlockAttribute(current, keyword, rest, location);
         else if (!_ignoreAttributes && !VariableAssignmentRegex().IsMatch(text) && !text.StartsWith("$(") && !IsIgnoredAttribute(keyword))
             throw new KconfigSyntaxException($"unknown keyword '{keyword}'");
@@ -162,7 +162,7 @@ internal sealed partial class KconfigReader
         return block;
     }
 
-    private void EndBlock(BlockKind kind, SourceLocation location)
+    private void EndBlock(BlockKind kind)
     {
         if (_blocks.Count == 0 || _blocks[^1].Kind != kind)
             throw new KconfigSyntaxException($"'end{kind.ToString().ToLowerInvariant()}' without a matching '{kind.ToString().ToLowerInvariant()}'");
@@ -177,7 +177,7 @@ internal sealed partial class KconfigReader
         _ignoreAttributes = false;
     }
 
-    private void ReadDefinitionAttribute(KconfigDefinition definition, string keyword, string rest)
+    private void ReadDefinitionAttribute(KconfigDefinition definition, string keyword, string rest, SourceLocation location)
     {
         var tokens = new KconfigTokens(rest);
         switch (keyword)
@@ -193,12 +193,12 @@ internal sealed partial class KconfigReader
                 ReadPrompt(definition, tokens);
                 return;
             case "depends":
-                definition.DependsOnList.Add(new KconfigCondition(KconfigConditionKind.DependsOn, ReadDependsOn(tokens), definition.Location));
+                definition.DependsOnList.Add(new KconfigCondition(KconfigConditionKind.DependsOn, ReadDependsOn(tokens), location));
                 return;
             case "select" or "imply":
                 var target = tokens.Next();
                 if (target.Kind != KconfigTokenKind.Word) throw new KconfigSyntaxException($"expected a symbol after '{keyword}'");
-                var reverse = new KconfigReverseDependency(definition.Symbol, tokens.ParseOptionalIf(), definition.Location);
+                var reverse = new KconfigReverseDependency(definition.Symbol, tokens.ParseOptionalIf(), location);
                 var symbol = GetSymbol(target.Text);
                 (keyword == "select" ? symbol.SelectedByList : symbol.ImpliedByList).Add(reverse);
                 return;

@@ -1,0 +1,243 @@
+namespace Kiln.Kernel.Config;
+
+/// <summary>
+/// Checks that every requested option holds in a final .config and, for each one that does not,
+/// works out why from the Kconfig index: unknown symbol, unmet dependency, no prompt, or another value.
+/// </summary>
+public sealed class ConfigVerifier
+{
+    private const int MaxListed = 8;
+    private readonly KconfigIndex _index;
+    private readonly AllowList _allowList;
+
+    public ConfigVerifier(KconfigIndex index, AllowList? allowList = null)
+    {
+        _index = index;
+        _allowList = allowList ?? AllowList.Empty;
+    }
+
+    public ConfigVerification Verify(IReadOnlyList<RequestedOption> requested, KernelConfig config)
+    {
+        var byName = requested.ToDictionary(r => r.Symbol);
+        var dropped = new List<DroppedOption>();
+        var warnings = new List<string>();
+        foreach (var request in requested)
+        {
+            var final = config.Get(request.Symbol);
+            if (ConfigValues.Equivalent(request.Value, final))
+            {
+                // "is not set" holds trivially for a symbol nobody defines, but it is usually a typo or a removed option.
+                if (request.Value == "n" && _index.Find(request.Symbol) is null)
+                    warnings.Add($"{request.Display} requested in {request.Origin}: no Kconfig file defines {ConfigValues.Prefix}{request.Symbol}" +
+                                 SuggestionSuffix(request.Symbol) + ".");
+                continue;
+            }
+            var (reason, why, details) = new Explanation(this, request, config, byName).Explain();
+            var state = final is null or "n" ? "not set" : $"set to {final}";
+            dropped.Add(new DroppedOption(request, final, reason,
+                $"{request.Display} requested in {request.Origin} but {state}: {why}", details,
+                _allowList.TryGetReason(request.Symbol, out var allowed) ? allowed : null));
+        }
+        return new ConfigVerification(requested, dropped, warnings, config.Path, _allowList.Path);
+    }
+
+    private string SuggestionSuffix(string symbol)
+    {
+        var suggestions = _index.Suggest(symbol);
+        return suggestions.Count == 0 ? "" : $" (did you mean {string.Join(" or ", suggestions.Select(s => ConfigValues.Prefix + s))}?)";
+    }
+
+    /// <summary>The reasoning for one dropped option; a class so the helpers share the request and config.</summary>
+    private sealed class Explanation(ConfigVerifier verifier, RequestedOption request, KernelConfig config,
+        IReadOnlyDictionary<string, RequestedOption> requested)
+    {
+        private readonly List<string> _details = new();
+
+        public (DropReason, string, IReadOnlyList<string>) Explain()
+        {
+            var (reason, why) = Analyze();
+            return (reason, why, _details);
+        }
+
+        private (DropReason, string) Analyze()
+        {
+            if (verifier._index.Find(request.Symbol) is not { } symbol)
+                return (DropReason.UnknownSymbol, "not defined in any Kconfig file of this kernel for this architecture" +
+                                                  verifier.SuggestionSuffix(request.Symbol));
+            if (request.Value == "n") return ExplainForcedOn(symbol);
+            if (request.Value == "m" && symbol.Type == KconfigType.Bool)
+                return (DropReason.ValueDiffers, $"{ConfigValues.Prefix}{symbol.Name} is a bool option, it cannot be m");
+            if (request.Value == "m" && config.Get("MODULES") != "y")
+            {
+                Hint("MODULES");
+                return (DropReason.ValueDiffers, "m needs loadable module support: MODULES [=" + ConfigValues.NormalizeUnset(config.Get("MODULES")) + "]");
+            }
+            if (ExplainDependencies(symbol) is { } unmet) return (DropReason.UnmetDependency, unmet);
+            if (!HasVisiblePrompt(symbol)) return (DropReason.NoPrompt, ExplainNoPrompt(symbol));
+            if (ExplainChoice(symbol) is { } choice) return (DropReason.ValueDiffers, choice);
+            DescribeDefinitions(symbol);
+            return (DropReason.ValueDiffers, $"its dependencies hold, but kconfig chose {ConfigValues.NormalizeUnset(config.Get(symbol.Name))}" +
+                                             (symbol.Type is KconfigType.Int or KconfigType.Hex ? " (is the value outside the option's range?)" : ""));
+        }
+
+        /// <summary>The value a dependency must reach: y for y (and for non-tristate values), m for m.</summary>
+        private Tristate Needed => request.Value == "m" ? Tristate.M : Tristate.Y;
+
+        private string? ExplainDependencies(KconfigSymbol symbol)
+        {
+            var best = symbol.Definitions.Max(d => d.Dependency?.Evaluate(config) ?? Tristate.Y);
+            var needed = symbol.Type is KconfigType.Bool or KconfigType.Tristate ? Needed : Tristate.M;
+            if (best >= needed) return null;
+
+            string? summary = null;
+            foreach (var definition in symbol.Definitions)
+            {
+                var failing = definition.Conditions
+                    .SelectMany(c => c.Expression.Conjuncts().Select(e => (Condition: c, Expression: e)))
+                    .Where(f => f.Expression.Evaluate(config) < needed)
+                    .ToList();
+                if (failing.Count == 0) continue;
+                summary ??= "depends on " + KconfigExpr.AndAll(failing.Select(f => f.Expression))!.Display(config) +
+                            (best == Tristate.M ? ", which limits it to m" : "");
+                _details.Add($"{definition.Location}: depends on {definition.Dependency!.Display(config)}");
+                foreach (var (condition, expression) in failing.Where(f => f.Condition.Kind != KconfigConditionKind.DependsOn))
+                    _details.Add($"{expression.Display(config)}: {condition.Describe()}");
+                foreach (var (blocker, wantOn) in Blockers(failing.Select(f => f.Expression)))
+                    Hint(blocker, wantOn);
+            }
+            return summary;
+        }
+
+        /// <summary>
+        /// Symbols whose values make the failing conditions fail, and whether they would have to be on
+        /// (a plain reference) or off (under '!').
+        /// </summary>
+        private IEnumerable<(string Symbol, bool WantOn)> Blockers(IEnumerable<KconfigExpr> failing)
+        {
+            var found = new List<(string, bool)>();
+            foreach (var expression in failing) Collect(expression, wantOn: true, found);
+            return found.Distinct();
+        }
+
+        private void Collect(KconfigExpr expression, bool wantOn, List<(string, bool)> found)
+        {
+            switch (expression)
+            {
+                case KconfigSymbolRef symbol:
+                    if (Holds(symbol) != wantOn) found.Add((symbol.Name, wantOn));
+                    break;
+                case KconfigNot not:
+                    Collect(not.Operand, !wantOn, found);
+                    break;
+                case KconfigAnd and:
+                    CollectOperands(and.Left, and.Right, wantOn, found);
+                    break;
+                case KconfigOr or:
+                    CollectOperands(or.Left, or.Right, wantOn, found);
+                    break;
+                case KconfigComparison comparison:
+                    found.AddRange(comparison.Symbols().Select(s => (s, wantOn)));
+                    break;
+            }
+        }
+
+        /// <summary>Only operands on the wrong side matter: the failing ones under a failing &amp;&amp;, all of them under a failing ||.</summary>
+        private void CollectOperands(KconfigExpr left, KconfigExpr right, bool wantOn, List<(string, bool)> found)
+        {
+            if (Holds(left) != wantOn) Collect(left, wantOn, found);
+            if (Holds(right) != wantOn) Collect(right, wantOn, found);
+        }
+
+        private bool Holds(KconfigExpr expression) => expression.Evaluate(config) >= Needed;
+
+        /// <summary>Says what to do about a symbol that blocks the request: request it too, or look at why it dropped as well.</summary>
+        private void Hint(string blocker, bool wantOn = true)
+        {
+            var value = ConfigValues.NormalizeUnset(config.Get(blocker));
+            if (verifier._index.Find(blocker) is null)
+                _details.Add($"{blocker} [={value}] is not defined for this architecture, so this cannot be met here");
+            else if (requested.TryGetValue(blocker, out var other))
+                _details.Add($"{blocker} [={value}]: {other.Display} is requested in {other.Origin}" +
+                             (ConfigValues.Equivalent(other.Value, config.Get(blocker)) ? "" : " but did not hold either (see its entry)"));
+            else if (wantOn)
+                _details.Add($"{blocker} [={value}] is {(value == "m" ? "only m" : "off")}: request {ConfigValues.Prefix}{blocker}=y as well");
+            else
+                _details.Add($"{blocker} [={value}] is on and must be off: request {ConfigValues.Format(blocker, "n")} or change what sets it");
+        }
+
+        private bool HasVisiblePrompt(KconfigSymbol symbol) =>
+            symbol.Definitions.Any(d =>
+                d.Prompts.Any(p => (p.Condition?.Evaluate(config) ?? Tristate.Y) > Tristate.N) &&
+                d.Visibility.All(v => v.Evaluate(config) > Tristate.N));
+
+        private string ExplainNoPrompt(KconfigSymbol symbol)
+        {
+            DescribeSelectors(symbol.SelectedBy, "selected by");
+            DescribeSelectors(symbol.ImpliedBy, "implied by");
+            if (!symbol.HasPrompt)
+                return "it has no prompt, so only a 'select' from another option (or its default) can set it";
+            var conditions = symbol.Definitions
+                .SelectMany(d => d.Prompts.Where(p => p.Condition is not null).Select(p => p.Condition!.Display(config))
+                    .Concat(d.Visibility.Select(v => "menu visible if " + v.Display(config))))
+                .Distinct();
+            return "its prompt is hidden (" + string.Join("; ", conditions) + "), so only a 'select' (or its default) can set it";
+        }
+
+        private void DescribeSelectors(IReadOnlyList<KconfigReverseDependency> selectors, string relation)
+        {
+            if (selectors.Count == 0)
+            {
+                if (relation == "selected by") _details.Add("nothing selects it");
+                return;
+            }
+            var listed = selectors.Take(MaxListed)
+                .Select(s => $"{s.Symbol} [={ConfigValues.NormalizeUnset(config.Get(s.Symbol))}]" +
+                             (s.Condition is null ? "" : " if " + s.Condition.Display(config)));
+            _details.Add($"{relation}: {string.Join(", ", listed)}" +
+                         (selectors.Count > MaxListed ? $" and {selectors.Count - MaxListed} more" : ""));
+        }
+
+        private string? ExplainChoice(KconfigSymbol symbol)
+        {
+            var choice = symbol.Definitions.Select(d => d.Choice).FirstOrDefault(c => c is not null);
+            if (choice is null) return null;
+            var chosen = choice.Members.Where(m => m != symbol.Name && config.Get(m) == "y").Distinct().ToList();
+            if (chosen.Count == 0) return null;
+            foreach (var member in chosen.Where(requested.ContainsKey))
+                _details.Add($"{requested[member].Display} in {requested[member].Origin} picks the other member");
+            return $"it is a member of the choice at {choice.Location}" +
+                   (choice.Prompt is null ? "" : $" ({choice.Prompt})") +
+                   $" and {string.Join(", ", chosen.Select(c => c + " [=y]"))} is chosen instead";
+        }
+
+        private (DropReason, string) ExplainForcedOn(KconfigSymbol symbol)
+        {
+            var active = symbol.SelectedBy
+                .Where(s => config.IsEnabled(s.Symbol) && (s.Condition?.Evaluate(config) ?? Tristate.Y) > Tristate.N)
+                .ToList();
+            if (active.Count > 0)
+            {
+                foreach (var selector in active.Where(s => requested.ContainsKey(s.Symbol)))
+                    _details.Add($"{requested[selector.Symbol].Display} is requested in {requested[selector.Symbol].Origin}");
+                return (DropReason.ValueDiffers, "a select overrides the request: selected by " +
+                                                 string.Join(", ", active.Select(s => $"{s.Symbol} [={config.Get(s.Symbol)}] ({s.Location})")));
+            }
+            if (!HasVisiblePrompt(symbol))
+            {
+                DescribeDefinitions(symbol);
+                return (DropReason.NoPrompt, "it has no visible prompt, so its default decides and cannot be turned off");
+            }
+            if (symbol.Definitions.Select(d => d.Choice).FirstOrDefault(c => c is not null) is { } choice)
+                return (DropReason.ValueDiffers, $"it is the chosen member of the choice at {choice.Location}, which needs one; request another member =y instead");
+            DescribeDefinitions(symbol);
+            return (DropReason.ValueDiffers, $"kconfig kept it at {config.Get(symbol.Name)}");
+        }
+
+        private void DescribeDefinitions(KconfigSymbol symbol)
+        {
+            foreach (var definition in symbol.Definitions)
+                _details.Add($"defined at {definition.Location}" +
+                             (definition.Dependency is { } dependency ? $": depends on {dependency.Display(config)}" : ""));
+        }
+    }
+}
