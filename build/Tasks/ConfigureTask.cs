@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using Cake.Frosting;
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Build.Tasks;
+
+[TaskName(nameof(Configure))]
+[IsDependentOn(typeof(Patch))]
+[TaskDescription("Merge configs/fragments onto the base config (tinyconfig) with merge_config.sh + olddefconfig and prove every requested option holds.")]
+public sealed class Configure : FrostingTask<BuildContext>
+{
+    public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Configure));
+
+    public override void Run(BuildContext context)
+    {
+        var watch = Stopwatch.StartNew();
+        var tree = context.Require(context.PatchedTree, nameof(Patch));
+        var fragments = context.SelectFragments();
+        var allowListPath = Path.Combine(context.RepoRoot, "configs", "allow-dropped.conf");
+        var request = new ConfigureRequest(tree.Path, context.BuildDir, KernelArch.Parse(context.Arch), fragments)
+        {
+            BaseConfig = context.BaseConfig,
+            AllowList = File.Exists(allowListPath) ? AllowList.Load(allowListPath) : AllowList.Empty,
+        };
+        ConfigureResult result;
+        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
+            result = new KernelConfigurator(context.Log).Configure(request);
+        result.Verification.Report(context.Log);
+        result.Verification.ThrowIfFailed();
+
+        context.Fragments = fragments.Fragments.Select(f => f.DisplayName).ToList();
+        context.ConfigureDuration = watch.Elapsed;
+        context.Log.Info($"Configured {context.BuildDir}: {result.Verification.Checked.Count} requested options from {fragments.Fragments.Count} fragments all hold");
+    }
+}
