@@ -26,7 +26,6 @@ public sealed class Configure : FrostingTask<BuildContext>
         ConfigureResult result;
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
             result = new KernelConfigurator(context.Log).Configure(request);
-        result.Verification.Report(context.Log);
         result.Verification.ThrowIfFailed();
 
         context.Fragments = fragments.Fragments.Select(f => f.DisplayName).ToList();

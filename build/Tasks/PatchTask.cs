@@ -19,9 +19,9 @@ public sealed class Patch : FrostingTask<BuildContext>
         var trees = Path.Combine(context.CacheDir, "trees");
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"trees-{context.Version}.lock"), context.Log))
             context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}", source.Provenance.Sha256);
-        var tree = context.PatchedTree;
-        context.Log.Info(series.IsEmpty
-            ? $"No patches for {context.Version.SeriesName}.x; building the pristine tree"
-            : $"{series.Patches.Count} patch(es) from {series.Directory} {(tree.Reused ? "already applied in" : "applied to")} {tree.Path}");
+        if (series.IsEmpty)
+            context.Log.Info($"No patches for {context.Version.SeriesName}.x; building the pristine tree");
+        else if (context.PatchedTree.Reused)
+            context.Log.Info($"{series.Patches.Count} patch(es) from {series.Directory} already applied in {context.PatchedTree.Path}");
     }
 }
