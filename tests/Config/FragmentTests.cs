@@ -1,0 +1,165 @@
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Config;
+
+public class FragmentTests
+{
+    [Test]
+    public void ParsesOptionsWithValuesAndLines()
+    {
+        var fragment = ConfigFragment.Parse(
+            "# comment\nCONFIG_PCI=y\nCONFIG_EXT4_FS=m\n# CONFIG_IPV6 is not set\nCONFIG_CMDLINE=\"console=ttyS0 quiet\"\nCONFIG_NR_CPUS=8\nCONFIG_PHYSICAL_START=0x1000000\n\n",
+            "/x/common/a.conf", "common/a.conf");
+
+        Assert.That(fragment.Options.Select(o => (o.Symbol, o.Value, o.Origin.Line)), Is.EqualTo(new[]
+        {
+            ("PCI", "y", 2), ("EXT4_FS", "m", 3), ("IPV6", "n", 4), ("CMDLINE", "\"console=ttyS0 quiet\"", 5),
+            ("NR_CPUS", "8", 6), ("PHYSICAL_START", "0x1000000", 7),
+        }));
+        Assert.That(fragment.Options[0].Origin.ToString(), Is.EqualTo("common/a.conf:2"));
+        Assert.That(fragment.ExcludedArches, Is.Empty);
+    }
+
+    [TestCase("CONFIG_PCI y")]
+    [TestCase("PCI=y")]
+    [TestCase("CONFIG_PCI=yes")]
+    [TestCase("CONFIG_PCI=y # trailing comment")]
+    [TestCase("CONFIG_CMDLINE=\"unterminated")]
+    public void MalformedLineIsBadInputNamingFileAndLine(string line)
+    {
+        var error = Assert.Throws<KilnException>(() => ConfigFragment.Parse("CONFIG_A=y\n" + line + "\n", "/x/b.conf", "common/b.conf"));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.StartWith("common/b.conf:2:"));
+    }
+
+    [Test]
+    public void FirstLineTagsExcludeArches()
+    {
+        var fragment = ConfigFragment.Parse("# !arm64 !s390x\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
+        Assert.That(fragment.ExcludedArches, Is.EqualTo(new[] { "arm64", "s390x" }));
+        Assert.That(fragment.AppliesTo(KernelArch.Arm64), Is.False);
+        Assert.That(fragment.AppliesTo(KernelArch.X86_64), Is.True);
+    }
+
+    [Test]
+    public void TagsCountOnlyOnTheFirstLine()
+    {
+        var fragment = ConfigFragment.Parse("# guest options\n# !arm64\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
+        Assert.That(fragment.ExcludedArches, Is.Empty);
+    }
+
+    [Test]
+    public void SelectionOrderIsCommonThenArchThenVariantSortedByName()
+    {
+        using var root = new TempDirectory();
+        root.Write("common/b.conf", "CONFIG_B=y\n");
+        root.Write("common/a.conf", "CONFIG_A=y\n");
+        root.Write("common/notx86.conf", "# !x86_64\nCONFIG_ARMONLY=y\n");
+        root.Write("x86_64/x.conf", "# !arm64\nCONFIG_X=y\n");
+        root.Write("arm64/arm.conf", "CONFIG_ARM=y\n");
+        root.Write("debug/d.conf", "CONFIG_DEBUG_KERNEL=y\n");
+        root.Write("common/README.md", "not a fragment");
+
+        var x86 = FragmentSet.Select(root.Path, KernelArch.X86_64, new[] { "dbg" });
+        Assert.That(x86.Fragments.Select(f => f.DisplayName),
+            Is.EqualTo(new[] { "common/a.conf", "common/b.conf", "x86_64/x.conf", "debug/d.conf" }));
+
+        var arm = FragmentSet.Select(root.Path, KernelArch.Arm64);
+        Assert.That(arm.Fragments.Select(f => f.DisplayName),
+            Is.EqualTo(new[] { "common/a.conf", "common/b.conf", "common/notx86.conf", "arm64/arm.conf" }));
+    }
+
+    [Test]
+    public void UnknownVariantIsBadInputListingKnownOnes()
+    {
+        using var root = new TempDirectory();
+        root.Write("common/a.conf", "CONFIG_A=y\n");
+        root.Write("debug/d.conf", "CONFIG_D=y\n");
+        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, KernelArch.X86_64, new[] { "fast" }));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.Contain("Known: dbg"));
+    }
+
+    [Test]
+    public void ConflictingRequestsAreReportedAndTheLaterWins()
+    {
+        var first = ConfigFragment.Parse("CONFIG_A=y\nCONFIG_B=y\n", "/x/1.conf", "common/1.conf");
+        var second = ConfigFragment.Parse("# CONFIG_A is not set\nCONFIG_B=y\n", "/x/2.conf", "debug/2.conf");
+        var set = new FragmentSet(new[] { first, second });
+
+        Assert.That(set.Requested.Select(r => (r.Symbol, r.Value)), Is.EqualTo(new[] { ("A", "n"), ("B", "y") }));
+        Assert.That(set.Requested[0].Origin.ToString(), Is.EqualTo("debug/2.conf:1"));
+        Assert.That(set.Conflicts, Has.Count.EqualTo(1));
+        Assert.That(set.Conflicts[0].ToString(), Is.EqualTo("CONFIG_A=n in debug/2.conf:1 overrides CONFIG_A=y from common/1.conf:1"));
+    }
+
+    [Test]
+    public void RepositoryFragmentsParseForBothArches()
+    {
+        var root = Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments");
+        foreach (var arch in KernelArch.All)
+        {
+            var set = FragmentSet.Select(root, arch, new[] { "dbg" });
+            Assert.That(set.Fragments.Any(f => f.DisplayName.StartsWith(arch.Name + "/")), Is.True, arch.Name);
+            Assert.That(set.Fragments.Any(f => !f.AppliesTo(arch)), Is.False);
+            Assert.That(set.Conflicts, Is.Empty, arch.Name);
+        }
+    }
+}
+
+public class KernelConfigTests
+{
+    [Test]
+    public void ReadsValuesAndNotSet()
+    {
+        var config = KernelConfig.Parse("#\n# Automatically generated\nCONFIG_PCI=y\n# CONFIG_IPV6 is not set\nCONFIG_CMDLINE=\"a b\"\nCONFIG_NR_CPUS=8\n");
+        Assert.That(config.Get("PCI"), Is.EqualTo("y"));
+        Assert.That(config.Get("IPV6"), Is.EqualTo("n"));
+        Assert.That(config.Get("CMDLINE"), Is.EqualTo("\"a b\""));
+        Assert.That(config.Get("NR_CPUS"), Is.EqualTo("8"));
+        Assert.That(config.Get("MISSING"), Is.Null);
+        Assert.That(config.IsEnabled("PCI"), Is.True);
+        Assert.That(config.IsEnabled("IPV6"), Is.False);
+    }
+
+    [TestCase("n", null, true)]
+    [TestCase("0x10", "0X10", true)]
+    [TestCase("16", "0x10", true)]
+    [TestCase("y", "m", false)]
+    [TestCase("\"a\"", "\"b\"", false)]
+    public void ValuesCompareAsKconfigMeansThem(string requested, string? final, bool equivalent) =>
+        Assert.That(ConfigValues.Equivalent(requested, final), Is.EqualTo(equivalent));
+}
+
+public class AllowListTests
+{
+    [Test]
+    public void ReadsEntriesWithReasons()
+    {
+        var list = AllowList.Parse("# options that may drop\n\nCONFIG_KPROBES   # needs MODULES, not in tinyconfig guests\n", "configs/allow-dropped.conf");
+        Assert.That(list.TryGetReason("KPROBES", out var reason), Is.True);
+        Assert.That(reason, Is.EqualTo("needs MODULES, not in tinyconfig guests"));
+        Assert.That(list.TryGetReason("PCI", out _), Is.False);
+    }
+
+    [TestCase("CONFIG_KPROBES")]
+    [TestCase("CONFIG_KPROBES #")]
+    [TestCase("KPROBES # reason")]
+    [TestCase("CONFIG_KPROBES=y # reason")]
+    public void EntryWithoutReasonOrMalformedIsBadInput(string line)
+    {
+        var error = Assert.Throws<KilnException>(() => AllowList.Parse("# header\n" + line + "\n", "allow.conf"));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.StartWith("allow.conf:2:"));
+    }
+
+    [Test]
+    public void RepositoryAllowListParses()
+    {
+        var path = Path.Combine(TestPaths.RepositoryRoot, "configs", "allow-dropped.conf");
+        Assert.That(File.Exists(path), Is.True);
+        Assert.DoesNotThrow(() => AllowList.Load(path));
+    }
+}
