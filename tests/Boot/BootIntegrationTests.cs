@@ -17,9 +17,8 @@ public class BootIntegrationTests
     [SetUp]
     public void SetUp()
     {
-        var kernel = Environment.GetEnvironmentVariable("KILN_TEST_BZIMAGE");
-        if (string.IsNullOrEmpty(kernel)) Assert.Ignore("Set KILN_TEST_BZIMAGE to a bzImage to run boot tests.");
-        if (!File.Exists(kernel)) Assert.Fail($"KILN_TEST_BZIMAGE={kernel} does not exist");
+        var kernel = Kiln.Tests.Integration.TestKernel.BzImage;
+        if (!File.Exists(kernel)) Assert.Fail($"The test kernel {kernel} does not exist");
         _kernel = kernel;
         _dir = Directory.CreateTempSubdirectory("kiln-boot-").FullName;
         _log = new RecordingLog();

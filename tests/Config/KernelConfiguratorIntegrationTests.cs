@@ -6,7 +6,7 @@ namespace Kiln.Tests.Config;
 
 /// <summary>
 /// Runs tinyconfig, merge_config.sh and olddefconfig against a real kernel tree (a few seconds each).
-/// The tree is /tmp/manual/linux-source-6.1 or $KILN_TEST_KERNEL_SRC; without one the tests are ignored.
+/// The tree is $KILN_TEST_KERNEL_SRC or the shared test build's Debian 6.1 source.
 /// </summary>
 [Category("Integration")]
 public class KernelConfiguratorIntegrationTests
@@ -17,11 +17,9 @@ public class KernelConfiguratorIntegrationTests
     [OneTimeSetUp]
     public void FindTree()
     {
-        _source = Environment.GetEnvironmentVariable("KILN_TEST_KERNEL_SRC") is { Length: > 0 } configured
-            ? configured
-            : "/tmp/manual/linux-source-6.1";
+        _source = Kiln.Tests.Integration.TestKernel.SourceTree;
         if (!File.Exists(Path.Combine(_source, "Kconfig")))
-            Assert.Ignore($"No kernel source tree at {_source} (set KILN_TEST_KERNEL_SRC).");
+            Assert.Fail($"No kernel source tree at {_source} (KILN_TEST_KERNEL_SRC or the shared test build).");
     }
 
     [SetUp]

@@ -28,3 +28,25 @@ public static class SharedKernel
 
     public static string BzImage => Path.Combine(OutDir, "bzImage");
 }
+
+/// <summary>
+/// Paths the domain-level integration tests use: an environment variable when set (to test another
+/// kernel), otherwise the shared 6.1 build and its extracted Debian source tree.
+/// </summary>
+public static class TestKernel
+{
+    public static string BzImage =>
+        Environment.GetEnvironmentVariable("KILN_TEST_BZIMAGE") is { Length: > 0 } path ? path : SharedKernel.BzImage;
+
+    public static string SourceTree
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("KILN_TEST_KERNEL_SRC") is { Length: > 0 } path) return path;
+            _ = SharedKernel.OutDir;
+            var sources = Path.Combine(KilnRun.SharedCacheDir, "sources");
+            return Directory.GetDirectories(sources, "6.1.*-debian-*").OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
+                   ?? throw new InvalidOperationException($"The shared build left no 6.1 source tree under {sources}");
+        }
+    }
+}

@@ -7,7 +7,6 @@ namespace Kiln.Tests.Patches;
 /// <summary>The series in patches/ as shipped: lint clean, and applicable to a real kernel tree.</summary>
 public class ShippedSeriesTests
 {
-    private const string DebianTree = "/tmp/manual/linux-source-6.1";
 
     private static PatchSeries Series61() => PatchSeries.ForKernel(Path.Combine(PatchFixtures.RepoRoot(), "patches"), "6.1");
 
@@ -32,9 +31,9 @@ public class ShippedSeriesTests
     [Test, Category("Integration")]
     public void Series61AppliesToTheRealTreeWithoutTouchingIt()
     {
-        var source = Environment.GetEnvironmentVariable("KILN_TEST_KERNEL_SRC") is { Length: > 0 } env ? env : DebianTree;
+        var source = Kiln.Tests.Integration.TestKernel.SourceTree;
         if (!File.Exists(Path.Combine(source, "init", "main.c")))
-            Assert.Ignore($"No 6.1 kernel tree at {source}; set KILN_TEST_KERNEL_SRC to an extracted linux-6.1 tree.");
+            Assert.Fail($"No 6.1 kernel tree at {source} (KILN_TEST_KERNEL_SRC or the shared test build).");
 
         var pristineMain = File.ReadAllText(Path.Combine(source, "init", "main.c"));
         // Next to the source when possible so cp -al can hard-link; the applier falls back to a copy otherwise.
