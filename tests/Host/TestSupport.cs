@@ -101,4 +101,6 @@ public static class BuildHost
     }
 
     public static HostResult Run(params string[] args) => Run(null, null, args);
+
+    public static HostResult RunIn(string root, params string[] args) => Run(root, null, args);
 }
