@@ -28,6 +28,10 @@ public sealed class LockFile
         {
             var entries = JsonSerializer.Deserialize<SortedDictionary<string, LockEntry>>(File.ReadAllText(path), Json)
                           ?? new SortedDictionary<string, LockEntry>();
+            // Valid JSON with a missing entry or field (a hand edit, a merge) would otherwise fail later with a NullReferenceException.
+            foreach (var (name, entry) in entries)
+                if (entry is null || entry.RecipeHash is null || entry.Version is null || entry.Files is null)
+                    throw KilnException.BadInput($"{path}: entry \"{name}\" lacks ConfigVersion, RecipeHash, Version or Files: not a valid lock file. Restore it from git or delete it and run --target=CacheKey --update-lock.");
             return new LockFile(path, new SortedDictionary<string, LockEntry>(entries, StringComparer.Ordinal));
         }
         catch (JsonException e)

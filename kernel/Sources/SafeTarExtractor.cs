@@ -16,6 +16,7 @@ public static class SafeTarExtractor
         var root = Path.GetFullPath(destination).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         using var decompressed = OpenDecompressed(archive, out var decompressor);
         var count = 0;
+        var realDirectories = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             using var reader = new TarReader(decompressed);
@@ -24,7 +25,14 @@ public static class SafeTarExtractor
                 var relative = StripLeadingDirectory(entry.Name);
                 if (relative.Length == 0 || entry.EntryType is TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes)
                     continue;
+                if (entry.Name.Split('/').Contains(".."))
+                    throw Escape(archive, entry.Name, "'..' in the path");
                 var target = Inside(root, relative, archive, entry.Name);
+                // Link targets are checked lexically, so nothing may be written through a link on disk
+                // (a link "x" -> "y/.." with "y" -> "." resolves outside though it looks inside), and an
+                // entry replaces a link at its own path instead of writing to where the link points.
+                NoLinkOnTheWay(root, target, archive, entry.Name, realDirectories);
+                if (new FileInfo(target).LinkTarget is not null) File.Delete(target);
                 switch (entry.EntryType)
                 {
                     case TarEntryType.Directory:
@@ -48,7 +56,12 @@ public static class SafeTarExtractor
                         File.CreateSymbolicLink(target, entry.LinkName);
                         break;
                     case TarEntryType.HardLink:
+                        if (entry.LinkName.Split('/').Contains(".."))
+                            throw Escape(archive, entry.LinkName, "'..' in a hard link");
                         var source = Inside(root, StripLeadingDirectory(entry.LinkName), archive, entry.LinkName);
+                        NoLinkOnTheWay(root, source, archive, entry.LinkName, realDirectories);
+                        if (new FileInfo(source).LinkTarget is not null)
+                            throw Escape(archive, entry.Name, $"hard link to the symbolic link {entry.LinkName}");
                         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                         File.Copy(source, target, overwrite: true);
                         break;
@@ -111,6 +124,19 @@ public static class SafeTarExtractor
         if (!full.StartsWith(root, StringComparison.Ordinal))
             throw Escape(archive, entryName, "path outside the tree");
         return full;
+    }
+
+    /// <summary>Every existing directory between the root and <paramref name="path"/> must be a real directory, not a link.</summary>
+    private static void NoLinkOnTheWay(string root, string path, string archive, string entryName, HashSet<string> realDirectories)
+    {
+        var rootDir = root.TrimEnd(Path.DirectorySeparatorChar);
+        for (var dir = Path.GetDirectoryName(path); dir is not null && dir.Length > rootDir.Length && !realDirectories.Contains(dir); dir = Path.GetDirectoryName(dir))
+        {
+            var info = new DirectoryInfo(dir);
+            if (info.LinkTarget is not null)
+                throw Escape(archive, entryName, $"path through the symbolic link {Path.GetRelativePath(rootDir, dir)}");
+            if (info.Exists) realDirectories.Add(dir);
+        }
     }
 
     private static KilnException Escape(string archive, string entry, string what) =>

@@ -9,9 +9,12 @@ public static class ConfigVersion
     {
         if (!File.Exists(path))
             throw KilnException.BadInput($"{path}: not found. It holds one integer, the config version counter (start with 1).");
-        var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
-        if (lines.Count != 1 || !int.TryParse(lines[0], System.Globalization.NumberStyles.None, null, out var counter))
-            throw KilnException.BadInput($"{path}:1: expected one non-negative integer (such as 83), found '{string.Join(" ", lines)}'.");
+        var lines = File.ReadAllLines(path).Select((l, i) => (Text: l.Trim(), Number: i + 1))
+            .Where(l => l.Text.Length > 0 && !l.Text.StartsWith('#')).ToList();
+        // Name the line of the offending value (the first value line, or the second when there are two).
+        var line = lines.Count switch { 0 => 1, 1 => lines[0].Number, _ => lines[1].Number };
+        if (lines.Count != 1 || !int.TryParse(lines[0].Text, System.Globalization.NumberStyles.None, null, out var counter))
+            throw KilnException.BadInput($"{path}:{line}: expected one non-negative integer (such as 83), found '{string.Join(" ", lines.Select(l => l.Text))}'.");
         return counter;
     }
 }

@@ -14,8 +14,16 @@ public sealed record KernelVersion(int Major, int Minor, int? Sublevel)
         version = null!;
         var m = Pattern.Match(text ?? "");
         if (!m.Success) return false;
-        version = new KernelVersion(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value),
-            m.Groups[3].Success ? int.Parse(m.Groups[3].Value) : null);
+        // \d+ also matches numbers too large for an int: those are not versions either (no OverflowException).
+        static bool Number(Group g, out int n) => int.TryParse(g.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n);
+        if (!Number(m.Groups[1], out var major) || !Number(m.Groups[2], out var minor)) return false;
+        int? sublevel = null;
+        if (m.Groups[3].Success)
+        {
+            if (!Number(m.Groups[3], out var s)) return false;
+            sublevel = s;
+        }
+        version = new KernelVersion(major, minor, sublevel);
         return true;
     }
 
