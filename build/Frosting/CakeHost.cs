@@ -68,6 +68,8 @@ public sealed class CakeHost
     public int Run(IEnumerable<string> args)
     {
         var console = AnsiConsole.Console;
+        // Piped output (CI logs) gets a wide layout instead of Spectre's 80-column default.
+        if (Console.IsOutputRedirected) console.Profile.Width = 160;
         CommandLine commandLine;
         try
         {

@@ -60,7 +60,7 @@ public sealed class LockFile
     /// <summary>Writes atomically, so an interrupted run never leaves a torn lock file.</summary>
     public void Save()
     {
-        var temp = Path + ".tmp";
+        var temp = $"{Path}.tmp-{Environment.ProcessId}";
         File.WriteAllText(temp, JsonSerializer.Serialize(Entries, Json) + "\n");
         File.Move(temp, Path, overwrite: true);
     }

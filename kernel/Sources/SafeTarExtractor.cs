@@ -17,6 +17,7 @@ public static class SafeTarExtractor
         using var decompressed = OpenDecompressed(archive, out var decompressor);
         var count = 0;
         var realDirectories = new HashSet<string>(StringComparer.Ordinal);
+        var completed = false;
         try
         {
             using var reader = new TarReader(decompressed);
@@ -71,6 +72,9 @@ public static class SafeTarExtractor
                 }
                 count++;
             }
+            // Read xz's output to the end (tar padding) so it never dies of a closed pipe on a good archive.
+            decompressed.CopyTo(Stream.Null);
+            completed = true;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
         {
@@ -78,6 +82,7 @@ public static class SafeTarExtractor
         }
         finally
         {
+            if (!completed && decompressor is { HasExited: false }) decompressor.Kill();
             decompressor?.WaitForExit();
         }
         if (decompressor is { ExitCode: not 0 })

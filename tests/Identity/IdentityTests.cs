@@ -22,16 +22,17 @@ public class CacheKeyTests
         using var repo = new TempDir();
         repo.File("configs/fragments/common/a.conf", "CONFIG_A=y\n");
         var recipe = BuildRecipe.Collect(repo.Path, V, "x86_64", "dbg");
-        var id = CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 12.2.0");
+        var id = CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 12.2.0", "tinyconfig");
         Assert.That(id.Key, Is.EqualTo("6.1.192-2-dbg"));
         Assert.That(id.Hash, Does.Match("^[0-9a-f]{64}$"));
         Assert.That(id.EntryName, Is.EqualTo("6.1.192-2-dbg-" + id.Hash[..12]));
 
         // Everything that changes the binary changes the hash.
-        Assert.That(CacheIdentity.For(recipe, 2, new string('b', 64), "gcc 12.2.0").Hash, Is.Not.EqualTo(id.Hash));
-        Assert.That(CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 13.1.0").Hash, Is.Not.EqualTo(id.Hash));
-        Assert.That(CacheIdentity.For(recipe, 3, new string('a', 64), "gcc 12.2.0").Hash, Is.Not.EqualTo(id.Hash));
-        Assert.That(CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 12.2.0"), Is.EqualTo(id), "deterministic");
+        Assert.That(CacheIdentity.For(recipe, 2, new string('b', 64), "gcc 12.2.0", "tinyconfig").Hash, Is.Not.EqualTo(id.Hash));
+        Assert.That(CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 13.1.0", "tinyconfig").Hash, Is.Not.EqualTo(id.Hash));
+        Assert.That(CacheIdentity.For(recipe, 3, new string('a', 64), "gcc 12.2.0", "tinyconfig").Hash, Is.Not.EqualTo(id.Hash));
+        Assert.That(CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 12.2.0", "defconfig").Hash, Is.Not.EqualTo(id.Hash));
+        Assert.That(CacheIdentity.For(recipe, 2, new string('a', 64), "gcc 12.2.0", "tinyconfig"), Is.EqualTo(id), "deterministic");
     }
 }
 
