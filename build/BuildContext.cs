@@ -52,7 +52,8 @@ public sealed class BuildContext : FrostingContext
         Append = Argument(BuildArguments.Append) ?? "";
     }
 
-    public IKilnLog Log { get; }
+    /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
+    public new IKilnLog Log { get; }
     public string RepoRoot { get; }
     public string Arch { get; }
     public string Variant { get; }
