@@ -30,6 +30,9 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
         if (context.NoCache)
             context.Log.Info("--no-cache: the kernel will be rebuilt");
+        else if (source.Provenance.IsLocalTree)
+            // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
+            context.Log.Info("Local source tree: the kernel cache is not used; make rebuilds what changed");
         else
             context.CachedKernel = new KernelCache(context.CacheDir).Find(context.Identity, context.Log);
     }
