@@ -72,7 +72,7 @@ public static class DeterministicTar
             using Stream? data = item.SourceFile is not null ? System.IO.File.OpenRead(item.SourceFile)
                 : item.Content is not null ? new MemoryStream(item.Content, writable: false)
                 : null;
-            entry.DataStream = data;
+            if (data is not null) entry.DataStream = data;
             writer.WriteEntry(entry);
         }
     }
