@@ -47,6 +47,7 @@ public sealed class KernelPackagerTests
     }
 
     [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Kata_layout_uses_kata_names_and_links()
     {
         using var fake = new FakeKernel();
