@@ -50,6 +50,12 @@ public sealed class BuildContext : FrostingContext
         foreach (var test in Tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
         Append = Argument(BuildArguments.Append) ?? "";
+        KataPrefix = Argument(BuildArguments.Prefix) ?? "/usr";
+        KataDestDir = Path.GetFullPath(Argument(BuildArguments.DestDir)
+                                       ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("DESTDIR"))
+                                       ?? Path.Combine(OutDir, "kata"));
+        PushRepository = Argument(BuildArguments.Push);
+        PushInsecure = Flag(BuildArguments.PushInsecure);
     }
 
     /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
@@ -76,6 +82,12 @@ public sealed class BuildContext : FrostingContext
     public int? TimeoutSeconds { get; }
     public IReadOnlyList<string> Tests { get; }
     public string Append { get; }
+    /// <summary>PackageStage1: Kata's install prefix and DESTDIR.</summary>
+    public string KataPrefix { get; }
+    public string KataDestDir { get; }
+    /// <summary>PackageStage1: where to push the OCI image (a skopeo destination without tag), if anywhere.</summary>
+    public string? PushRepository { get; }
+    public bool PushInsecure { get; }
 
     public SourceCache SourceCache => new(CacheDir);
 
