@@ -37,7 +37,8 @@ public sealed class BuildContext : FrostingContext
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
         Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
         Jobs = ParsePositive(BuildArguments.Jobs, System.Environment.ProcessorCount);
-        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts"));
+        // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
+        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
         CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
                                     ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_DIR"))
                                     ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".cache", "kiln"));
@@ -108,6 +109,9 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }
+
+    /// <summary>Set by Setup: the static busybox for the guest's arch.</summary>
+    public string GuestBusybox { get; set; } = Kiln.Kernel.HostSetup.GuestBusybox.HostBusybox;
 
     /// <summary>Set by Setup: the exact identity of the kernel these inputs build.</summary>
     public CacheIdentity? Identity { get; set; }

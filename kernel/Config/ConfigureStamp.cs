@@ -39,7 +39,10 @@ public static class ConfigureStamp
     public static void Write(string buildDir, string inputsHash) =>
         File.WriteAllLines(Path.Combine(buildDir, FileName), new[] { inputsHash, FileSha(Path.Combine(buildDir, ".config")) });
 
-    public static void Clear(string buildDir) => File.Delete(Path.Combine(buildDir, FileName));
+    public static void Clear(string buildDir)
+    {
+        if (Directory.Exists(buildDir)) File.Delete(Path.Combine(buildDir, FileName));
+    }
 
     private static string FileSha(string path)
     {

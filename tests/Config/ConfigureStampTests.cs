@@ -39,5 +39,6 @@ public sealed class ConfigureStampTests
 
         ConfigureStamp.Clear(build);
         Assert.That(ConfigureStamp.IsCurrent(build, inputs), Is.False);
+        Assert.DoesNotThrow(() => ConfigureStamp.Clear(Path.Combine(_dir, "never-configured")));
     }
 }
