@@ -36,6 +36,7 @@ public sealed class BuildContext : FrostingContext
 
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
         Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
+        Keyring = Argument(BuildArguments.Keyring) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_KEYRING"));
         Jobs = ParsePositive(BuildArguments.Jobs, System.Environment.ProcessorCount);
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
         OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
@@ -73,6 +74,7 @@ public sealed class BuildContext : FrostingContext
     public string CacheKey { get; }
     public string SourceChoice { get; }
     public string? Mirror { get; }
+    public string? Keyring { get; }
     public int Jobs { get; }
     public string OutDir { get; }
     public string CacheDir { get; }
