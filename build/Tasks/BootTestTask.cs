@@ -36,10 +36,19 @@ public sealed class BootTest : FrostingTask<BuildContext>
         var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
         context.Log.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
 
+        context.CiOutput.Set("boot-result", result.Passed ? "pass" : "fail");
+        context.CiOutput.Set("results-json", result.ResultsJsonPath);
+        context.CiOutput.Set("junit", result.JUnitPath);
+        context.CiOutput.Set("serial-log", result.SerialLogPath);
+
         if (!result.Passed)
             throw KilnException.KernelFailed(
                 $"Boot test of Linux {kernel.Metadata.Release} failed: " +
                 string.Join("; ", result.Failures.Select(f => $"{f.Name}: {f.Message}")) + $". Serial log: {result.SerialLogPath}");
         context.Log.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
+
+        // Only a kernel that built and booted is shared; one pulled in this run is there already.
+        if (context.RemoteCache is { } remote && !context.PulledFromRemote)
+            context.CiOutput.Set("pushed", remote.Push(kernel, context.Require(context.Identity, nameof(Setup))) ? "true" : "false");
     }
 }

@@ -28,9 +28,23 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.Identity = CacheIdentity.For(context.Recipe, context.ConfigVersion, source.Provenance.Sha256,
             context.Toolchain.Describe(context.Log), baseConfig);
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
+        context.CiOutput.Set("identity", context.Identity.Hash);
         if (context.NoCache)
+        {
             context.Log.Info("--no-cache: the kernel will be rebuilt");
-        else
-            context.CachedKernel = new KernelCache(context.CacheDir).Find(context.Identity, context.Log);
+            context.CiOutput.Set("cache", "skipped");
+            return;
+        }
+
+        var local = new KernelCache(context.CacheDir);
+        context.CachedKernel = local.Find(context.Identity, context.Log);
+        if (context.CachedKernel is null && context.RemoteCache is { } remote)
+        {
+            context.CachedKernel = remote.TryPull(context.Identity, local);
+            context.PulledFromRemote = context.CachedKernel is not null;
+        }
+        context.CiOutput.Set("cache", context.PulledFromRemote ? "pulled" : context.CachedKernel is not null ? "local" : "miss");
+        if (context.CachedKernel is null)
+            context.Log.Info($"No cached kernel for {context.Identity.EntryName}: BuildKernel will compile it");
     }
 }
