@@ -24,8 +24,6 @@ public sealed class RemoteKernelCache : IDisposable
 
     private readonly OciRegistryClient _client;
     private readonly IKilnLog _log;
-    // Tags this run found broken: a later push replaces them instead of trusting they are there.
-    private readonly HashSet<string> _rejected = new(StringComparer.Ordinal);
 
     public RemoteKernelCache(RegistryReference registry, IKilnLog log, RegistryCredentials? credentials = null, TimeSpan? connectTimeout = null)
     {
@@ -80,8 +78,10 @@ public sealed class RemoteKernelCache : IDisposable
         }
         catch (InvalidArtifactException e)
         {
-            _rejected.Add(tag);
-            _log.Warning($"Ignoring {Describe(tag)} from the remote cache: {e.Message}. The kernel will be built locally and pushed again.");
+            // A registry never replaces a blob it holds (distribution skips uploads of a known digest), so a
+            // corrupt blob stays until someone removes it: say so rather than promise a repairing push.
+            _log.Warning($"Ignoring {Describe(tag)} from the remote cache: {e.Message}. The kernel will be built locally; " +
+                         "delete that tag and garbage-collect the registry so a later push can replace it.");
             return null;
         }
         finally
@@ -91,8 +91,8 @@ public sealed class RemoteKernelCache : IDisposable
     }
 
     /// <summary>
-    /// Pushes a verified local entry (after it built and booted). Skips when the registry already holds this
-    /// identity intact; returns whether it pushed. Registry trouble is a warning: the build has succeeded.
+    /// Pushes a verified local entry (after it built and booted). Skips when the registry already has a manifest
+    /// for this identity; returns whether it pushed. Registry trouble is a warning: the build has succeeded.
     /// </summary>
     public bool Push(CachedKernel entry, CacheIdentity identity)
     {
@@ -100,7 +100,7 @@ public sealed class RemoteKernelCache : IDisposable
         var watch = Stopwatch.StartNew();
         try
         {
-            if (!_rejected.Contains(tag) && HasIntactManifest(tag, identity))
+            if (HasManifestFor(tag, identity))
             {
                 _log.Info($"Remote cache: {Describe(tag)} is already there; not pushing");
                 return false;
@@ -137,7 +137,7 @@ public sealed class RemoteKernelCache : IDisposable
         }
     }
 
-    private bool HasIntactManifest(string tag, CacheIdentity identity)
+    private bool HasManifestFor(string tag, CacheIdentity identity)
     {
         try
         {
