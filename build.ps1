@@ -16,8 +16,8 @@ if (-not (Get-Command dotnet -ErrorAction SilentlyContinue)) {
 $stamp = Join-Path $hostDir '.stamp'
 $stale = -not (Test-Path $stamp)
 if (-not $stale) {
-    $built = (Get-Item $stamp).LastWriteTimeUtc
-    $stale = [bool](Get-ChildItem -Recurse -File (Join-Path $root 'build'), (Join-Path $root 'kernel') |
+    $built = (Get-Item -Force $stamp).LastWriteTimeUtc
+    $stale = [bool](Get-ChildItem -Recurse -File -Force (Join-Path $root 'build'), (Join-Path $root 'kernel') |
         Where-Object { $_.FullName -notmatch '[\\/](bin|obj)[\\/]' -and $_.LastWriteTimeUtc -gt $built } |
         Select-Object -First 1)
 }

@@ -20,6 +20,10 @@ public static class BuildArguments
     public const string Timeout = "timeout";
     public const string Test = "test";
     public const string Append = "append";
+    public const string Prefix = "prefix";
+    public const string DestDir = "destdir";
+    public const string Push = "push";
+    public const string PushInsecure = "push-insecure";
     public const string CacheRegistry = "cache-registry";
     public const string CiOutput = "ci-output";
 
@@ -40,6 +44,10 @@ public static class BuildArguments
         new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
         new HostArgument(Test, "BootTest: a shell script to run in the guest; it passes when it exits 0 (repeatable).", "FILE"),
         new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),
+        new HostArgument(Prefix, "PackageStage1: Kata install prefix; files go to DESTDIR/PREFIX/share/kata-containers.", "DIR", "/usr"),
+        new HostArgument(DestDir, "PackageStage1: staging root of the Kata install layout (env DESTDIR).", "DIR", "<out>/kata"),
+        new HostArgument(Push, "PackageStage1: push the OCI image with skopeo to this repository, tagged with the cache key (docker://HOST/REPO).", "REPO"),
+        new HostArgument(PushInsecure, "PackageStage1: push over plain HTTP / without TLS verification (a local registry)."),
         new HostArgument(CacheRegistry, "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
             "Setup pulls the verified kernel for this identity, BootTest pushes it after a pass; an unreachable registry only warns.", "HOST[:PORT]/REPO"),
         new HostArgument(CiOutput, "Append key=value lines for CI (cache key, cache status, artifact and result paths) to FILE (env KILN_CI_OUTPUT; $GITHUB_OUTPUT too when set).", "FILE"),

@@ -51,6 +51,12 @@ public sealed class BuildContext : FrostingContext
         foreach (var test in Tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
         Append = Argument(BuildArguments.Append) ?? "";
+        KataPrefix = Argument(BuildArguments.Prefix) ?? "/usr";
+        KataDestDir = Path.GetFullPath(Argument(BuildArguments.DestDir)
+                                       ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("DESTDIR"))
+                                       ?? Path.Combine(OutDir, "kata"));
+        PushRepository = Argument(BuildArguments.Push);
+        PushInsecure = Flag(BuildArguments.PushInsecure);
 
         var registry = Argument(BuildArguments.CacheRegistry) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY"));
         if (registry is not null)
@@ -66,7 +72,8 @@ public sealed class BuildContext : FrostingContext
         }.OfType<string>());
     }
 
-    public IKilnLog Log { get; }
+    /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
+    public new IKilnLog Log { get; }
     public string RepoRoot { get; }
     public string Arch { get; }
     public string Variant { get; }
@@ -89,6 +96,12 @@ public sealed class BuildContext : FrostingContext
     public int? TimeoutSeconds { get; }
     public IReadOnlyList<string> Tests { get; }
     public string Append { get; }
+    /// <summary>PackageStage1: Kata's install prefix and DESTDIR.</summary>
+    public string KataPrefix { get; }
+    public string KataDestDir { get; }
+    /// <summary>PackageStage1: where to push the OCI image (a skopeo destination without tag), if anywhere.</summary>
+    public string? PushRepository { get; }
+    public bool PushInsecure { get; }
 
     /// <summary>The remote kernel cache (--cache-registry), or null when none is configured.</summary>
     public RemoteKernelCache? RemoteCache { get; }

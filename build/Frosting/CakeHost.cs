@@ -158,8 +158,8 @@ public sealed class CakeHost
             switch (e)
             {
                 case AggregateException { InnerExceptions.Count: 1 } a: e = a.InnerExceptions[0]; continue;
-                case TargetInvocationException { InnerException: not null } t: e = t.InnerException; continue;
-                case CakeReportException { InnerException: not null } r: e = r.InnerException; continue;
+                case TargetInvocationException { InnerException: { } inner }: e = inner; continue;
+                case CakeReportException { InnerException: { } inner }: e = inner; continue;
                 default: return e;
             }
         }

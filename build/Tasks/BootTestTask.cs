@@ -47,8 +47,9 @@ public sealed class BootTest : FrostingTask<BuildContext>
                 string.Join("; ", result.Failures.Select(f => $"{f.Name}: {f.Message}")) + $". Serial log: {result.SerialLogPath}");
         context.Log.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
 
-        // Only a kernel that built and booted is shared; one pulled in this run is there already.
-        if (context.RemoteCache is { } remote && !context.PulledFromRemote)
+        // Only a kernel that built and booted is shared; one pulled in this run is there already, and a local
+        // tree's build is not named by its identity (the tree changes in place), so it is never shared.
+        if (context.RemoteCache is { } remote && !context.PulledFromRemote && context.Source?.Provenance.IsLocalTree != true)
             context.CiOutput.Set("pushed", remote.Push(kernel, context.Require(context.Identity, nameof(Setup))) ? "true" : "false");
     }
 }

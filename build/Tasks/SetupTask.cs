@@ -35,6 +35,13 @@ public sealed class Setup : FrostingTask<BuildContext>
             context.CiOutput.Set("cache", "skipped");
             return;
         }
+        if (source.Provenance.IsLocalTree)
+        {
+            // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
+            context.Log.Info("Local source tree: the kernel cache is not used; make rebuilds what changed");
+            context.CiOutput.Set("cache", "skipped");
+            return;
+        }
 
         var local = new KernelCache(context.CacheDir);
         context.CachedKernel = local.Find(context.Identity, context.Log);

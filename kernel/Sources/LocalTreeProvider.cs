@@ -14,7 +14,7 @@ public sealed class LocalTreeProvider : ISourceProvider
 
     public LocalTreeProvider(string path) => _path = Path.GetFullPath(path);
 
-    public string Name => "local:" + _path;
+    public string Name => SourceProvenance.LocalPrefix + _path;
 
     public SourceTree Acquire(KernelVersion requested, SourceCache cache, IKilnLog log)
     {

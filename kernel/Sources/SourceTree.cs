@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Kiln.Kernel.Versions;
 
 namespace Kiln.Kernel.Sources;
@@ -14,6 +15,11 @@ public sealed record SourceProvenance(
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public const string FileName = ".kiln-source.json";
+    public const string LocalPrefix = "local:";
+
+    /// <summary>A developer's own tree: it changes in place, so no content hash can stand for it.</summary>
+    [JsonIgnore]
+    public bool IsLocalTree => Provider.StartsWith(LocalPrefix, StringComparison.Ordinal);
 
     public void WriteTo(string directory) =>
         File.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, Json));

@@ -1,0 +1,130 @@
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Packaging;
+
+/// <summary>What to package and where.</summary>
+/// <param name="ImageName">The compressed kernel's name in the cache entry: bzImage (x86_64) or Image (arm64).</param>
+/// <param name="PackageDirectory">Receives the ACI, OCI layout, release tarball and SHA256SUMS; emptied first.</param>
+/// <param name="Stage1Template">stage1/manifest.json.in.</param>
+public sealed record PackageRequest(
+    CachedKernel Kernel,
+    string ImageName,
+    string PackageDirectory,
+    string Stage1Template,
+    string KataPrefix,
+    string KataDestDir);
+
+public sealed record PackageResult(
+    AciImage Aci,
+    KataInstall Kata,
+    OciImage Oci,
+    string ReleaseTarball,
+    string Sums,
+    IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Packages one cached, boot-tested kernel for every consumer: rkt (stage1-kvm ACI), Kata (install
+/// layout), LinuxKit-style OCI image, and a release tarball, all covered by SHA256SUMS. Everything is
+/// derived from the cache entry alone, so packaging the same build twice gives identical bytes.
+/// </summary>
+public static class KernelPackager
+{
+    public const string AnnotationPrefix = "dev.kiln.";
+
+    public static PackageResult Package(PackageRequest request, IKilnLog log)
+    {
+        var kernel = request.Kernel;
+        var metadata = kernel.Metadata;
+        var image = kernel.File(request.ImageName);
+        var outDir = request.PackageDirectory;
+        if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        Directory.CreateDirectory(outDir);
+        var notes = new List<string>();
+
+        var template = File.ReadAllText(request.Stage1Template);
+        var manifest = AciManifest.Render(template, new Dictionary<string, string>
+        {
+            ["VERSION"] = metadata.Key,
+            ["KERNEL_RELEASE"] = metadata.Release,
+            ["ARCH"] = AciManifest.AppcArch(metadata.Arch),
+            ["IDENTITY"] = metadata.IdentityHash,
+            ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
+            ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
+        }, Path.GetFileName(Path.GetDirectoryName(request.Stage1Template)) + "/" + Path.GetFileName(request.Stage1Template));
+        var aci = AciWriter.Write(manifest, image, request.ImageName, outDir, $"stage1-kvm-{metadata.Key}-{metadata.Arch}");
+        log.Info($"ACI {aci.TarPath} ({aci.ImageId[..(7 + 32)]}…), gzip'd {aci.GzipPath}");
+
+        var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
+        log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");
+
+        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, OciArch(metadata.Arch),
+            OciContent(kernel, image, notes), OciAnnotations(metadata)));
+        log.Info($"OCI layout {oci.Directory}:{oci.Tag} manifest {oci.ManifestDigest}");
+
+        var baseName = $"kiln-linux-{metadata.Key}-{metadata.Arch}";
+        var tarball = ReleaseArchive.Write(ReleaseContent(kernel, baseName), outDir, baseName, log);
+        log.Info($"Release tarball {tarball}");
+
+        var outputs = Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Concat(kata.Files);
+        var sums = ReleaseArchive.WriteSums(outDir, outputs);
+        foreach (var note in notes) log.Info(note);
+        return new PackageResult(aci, kata, oci, tarball, sums, notes);
+    }
+
+    /// <summary>The OCI/Go architecture name for a Kiln arch.</summary>
+    public static string OciArch(string arch) => arch switch
+    {
+        "x86_64" => "amd64",
+        "arm64" => "arm64",
+        _ => throw KilnException.BadInput($"No OCI architecture for {arch}"),
+    };
+
+    /// <summary>
+    /// LinuxKit's kernel image layout: <c>/kernel</c> and <c>/System.map</c>. <c>/kernel.tar</c> (modules) and
+    /// <c>/kernel-dev.tar</c> (headers) need outputs the kernel cache does not hold; the notes say why they are absent.
+    /// </summary>
+    private static IReadOnlyList<TarItem> OciContent(CachedKernel kernel, string image, List<string> notes)
+    {
+        notes.Add(KernelConfig.Load(kernel.File("config")).IsEnabled("MODULES")
+            ? "OCI image: CONFIG_MODULES=y, but BuildKernel does not collect modules, so there is no /kernel.tar"
+            : "OCI image: the kernel has no loadable modules (CONFIG_MODULES is off), so there is no /kernel.tar");
+        notes.Add("OCI image: the build cache holds no kernel headers, so there is no /kernel-dev.tar");
+        return new[]
+        {
+            TarItem.File("kernel", image),
+            TarItem.File("System.map", kernel.File("System.map")),
+        };
+    }
+
+    private static Dictionary<string, string> OciAnnotations(BuildMetadata metadata)
+    {
+        var annotations = new Dictionary<string, string>
+        {
+            ["org.opencontainers.image.title"] = "kiln-linux",
+            ["org.opencontainers.image.description"] = $"Linux {metadata.Release} guest kernel ({metadata.Arch}) built by Kiln",
+            ["org.opencontainers.image.version"] = metadata.Key,
+            ["org.opencontainers.image.revision"] = metadata.IdentityHash,
+            [AnnotationPrefix + "kernel.release"] = metadata.Release,
+            [AnnotationPrefix + "kernel.arch"] = metadata.Arch,
+            [AnnotationPrefix + "kernel.variant"] = metadata.Variant,
+            [AnnotationPrefix + "source.provider"] = metadata.Source.Provider,
+            [AnnotationPrefix + "source.version"] = metadata.Source.Version,
+            [AnnotationPrefix + "source.origin"] = metadata.Source.Origin,
+            [AnnotationPrefix + "source.sha256"] = metadata.Source.Sha256,
+        };
+        // image.source is meant to be a URL; a local path or package stays in the dev.kiln.* annotations only.
+        if (Uri.TryCreate(metadata.Source.Origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            annotations["org.opencontainers.image.source"] = metadata.Source.Origin;
+        return annotations;
+    }
+
+    /// <summary>The build's artifacts and metadata.json under one top directory named like the tarball.</summary>
+    private static IEnumerable<TarItem> ReleaseContent(CachedKernel kernel, string baseName)
+    {
+        yield return TarItem.Directory(baseName);
+        foreach (var name in kernel.Metadata.Files.Keys.Append(BuildMetadata.FileName))
+            yield return TarItem.File($"{baseName}/{name}", kernel.File(name));
+    }
+}

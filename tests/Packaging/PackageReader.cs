@@ -1,0 +1,107 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Packaging;
+using Kiln.Kernel.Processes;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Tests.Packaging;
+
+/// <summary>One entry as read back from a tar.</summary>
+public sealed record ReadEntry(TarEntryType Type, string LinkName, byte[] Data, int Uid, int Gid, DateTimeOffset Mtime, UnixFileMode Mode);
+
+/// <summary>Reads packages back the way their consumers do, independently of the writers.</summary>
+public static class PackageReader
+{
+    public static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+
+    public static Dictionary<string, ReadEntry> ReadTar(Stream stream)
+    {
+        var entries = new Dictionary<string, ReadEntry>(StringComparer.Ordinal);
+        using var reader = new TarReader(stream);
+        while (reader.GetNextEntry() is { } entry)
+        {
+            using var data = new MemoryStream();
+            entry.DataStream?.CopyTo(data);
+            entries.Add(entry.Name, new ReadEntry(entry.EntryType, entry.LinkName, data.ToArray(), entry.Uid, entry.Gid, entry.ModificationTime, entry.Mode));
+        }
+        return entries;
+    }
+
+    public static Dictionary<string, ReadEntry> ReadTar(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return ReadTar(stream);
+    }
+
+    public static Dictionary<string, ReadEntry> ReadGzipTar(string path)
+    {
+        using var gzip = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+        return ReadTar(gzip);
+    }
+
+    /// <summary>Decompresses a .tar.zst / .tar.xz with the real tool, as a user would.</summary>
+    public static Dictionary<string, ReadEntry> ReadCompressedTar(string path)
+    {
+        var program = path.EndsWith(".zst", StringComparison.Ordinal) ? "zstd" : "xz";
+        var tar = Path.Combine(Path.GetTempPath(), "kiln-read-" + Guid.NewGuid().ToString("N")[..8] + ".tar");
+        try
+        {
+            new Command("sh", "-c", $"{program} -d -q -c '{path}' > '{tar}'").Run(new RecordingLog());
+            return ReadTar(tar);
+        }
+        finally
+        {
+            File.Delete(tar);
+        }
+    }
+
+    public static JsonNode Blob(string ociDir, string digest) => JsonNode.Parse(File.ReadAllBytes(OciLayout.BlobPath(ociDir, digest)))!;
+
+    /// <summary>Every file under a directory by relative path, with its sha256 (symlinks by their target).</summary>
+    public static SortedDictionary<string, string> Fingerprint(string directory)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in Directory.GetFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            var info = new FileInfo(file);
+            result[Path.GetRelativePath(directory, file)] = info.LinkTarget is { } target ? "-> " + target : Sha256(file);
+        }
+        return result;
+    }
+}
+
+/// <summary>A small fake cache entry: bytes that stand in for a kernel, with real metadata.json.</summary>
+public sealed class FakeKernel : IDisposable
+{
+    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n")
+    {
+        Root = Directory.CreateTempSubdirectory("kiln-fake-kernel").FullName;
+        var dir = Path.Combine(Root, "entry");
+        Directory.CreateDirectory(dir);
+        var random = new Random(42);
+        byte[] Bytes(int n) { var b = new byte[n]; random.NextBytes(b); return b; }
+        File.WriteAllBytes(Path.Combine(dir, "bzImage"), Bytes(300_000));
+        File.WriteAllBytes(Path.Combine(dir, "vmlinux"), Bytes(500_000));
+        File.WriteAllText(Path.Combine(dir, "System.map"), "ffffffff81000000 T _text\nffffffff81000000 T startup_64\n");
+        File.WriteAllText(Path.Combine(dir, "config"), config);
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in new[] { "bzImage", "vmlinux", "System.map", "config" })
+            files[name] = SourceCache.FileSha256(Path.Combine(dir, name));
+        var key = "6.1.192-1" + (variant.Length > 0 ? "-" + variant : "");
+        var metadata = new BuildMetadata(key, new string('1', 64), new string('2', 64), "6.1.192", key, "x86_64", variant, "tinyconfig",
+            new SourceProvenance("debian:linux-source-6.1", "6.1.192", "/usr/src/linux-source-6.1.tar.xz", new string('3', 64)),
+            new Dictionary<string, string> { ["compiler"] = "gcc 12" }, new Dictionary<string, double> { ["build"] = 1 }, files,
+            new[] { "0001-x.patch" }, new[] { "common/base.conf" });
+        metadata.Write(Path.Combine(dir, BuildMetadata.FileName));
+        Kernel = new CachedKernel(dir, metadata);
+    }
+
+    public string Root { get; }
+    public CachedKernel Kernel { get; }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
