@@ -36,10 +36,10 @@ public sealed class BootTest : FrostingTask<BuildContext>
         var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
         context.Log.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
 
-        context.CiOutput.Set("boot-result", result.Passed ? "pass" : "fail");
-        context.CiOutput.Set("results-json", result.ResultsJsonPath);
-        context.CiOutput.Set("junit", result.JUnitPath);
-        context.CiOutput.Set("serial-log", result.SerialLogPath);
+        context.CiOutput.Set(CiKeys.BootResult, result.Passed ? "pass" : "fail");
+        context.CiOutput.Set(CiKeys.ResultsJson, result.ResultsJsonPath);
+        context.CiOutput.Set(CiKeys.JUnit, result.JUnitPath);
+        context.CiOutput.Set(CiKeys.SerialLog, result.SerialLogPath);
 
         if (!result.Passed)
             throw KilnException.KernelFailed(
@@ -50,6 +50,6 @@ public sealed class BootTest : FrostingTask<BuildContext>
         // Only a kernel that built and booted is shared; one pulled in this run is there already, and a local
         // tree's build is not named by its identity (the tree changes in place), so it is never shared.
         if (context.RemoteCache is { } remote && !context.PulledFromRemote && context.Source?.Provenance.IsLocalTree != true)
-            context.CiOutput.Set("pushed", remote.Push(kernel, context.Require(context.Identity, nameof(Setup))) ? "true" : "false");
+            context.CiOutput.Set(CiKeys.Pushed, remote.Push(kernel, context.Require(context.Identity, nameof(Setup))) ? "true" : "false");
     }
 }

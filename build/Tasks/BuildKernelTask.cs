@@ -64,9 +64,9 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
     private static void WriteCiOutput(BuildContext context)
     {
         var kernel = context.Kernel!;
-        context.CiOutput.Set("release", kernel.Metadata.Release);
-        context.CiOutput.Set("artifacts-dir", context.OutDir);
-        context.CiOutput.Set("kernel-image", Path.Combine(context.OutDir, context.Toolchain.ImageName));
-        context.CiOutput.Set("metadata", Path.Combine(context.OutDir, BuildMetadata.FileName));
+        context.CiOutput.Set(CiKeys.Release, kernel.Metadata.Release);
+        context.CiOutput.Set(CiKeys.ArtifactsDir, context.OutDir);
+        context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(context.OutDir, context.Toolchain.ImageName));
+        context.CiOutput.Set(CiKeys.Metadata, Path.Combine(context.OutDir, BuildMetadata.FileName));
     }
 }

@@ -28,18 +28,18 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.Identity = CacheIdentity.For(context.Recipe, context.ConfigVersion, source.Provenance.Sha256,
             context.Toolchain.Describe(context.Log), baseConfig);
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
-        context.CiOutput.Set("identity", context.Identity.Hash);
+        context.CiOutput.Set(CiKeys.Identity, context.Identity.Hash);
         if (context.NoCache)
         {
             context.Log.Info("--no-cache: the kernel will be rebuilt");
-            context.CiOutput.Set("cache", "skipped");
+            context.CiOutput.Set(CiKeys.Cache, "skipped");
             return;
         }
         if (source.Provenance.IsLocalTree)
         {
             // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
             context.Log.Info("Local source tree: the kernel cache is not used; make rebuilds what changed");
-            context.CiOutput.Set("cache", "skipped");
+            context.CiOutput.Set(CiKeys.Cache, "skipped");
             return;
         }
 
@@ -50,7 +50,7 @@ public sealed class Setup : FrostingTask<BuildContext>
             context.CachedKernel = remote.TryPull(context.Identity, local);
             context.PulledFromRemote = context.CachedKernel is not null;
         }
-        context.CiOutput.Set("cache", context.PulledFromRemote ? "pulled" : context.CachedKernel is not null ? "local" : "miss");
+        context.CiOutput.Set(CiKeys.Cache, context.PulledFromRemote ? "pulled" : context.CachedKernel is not null ? "local" : "miss");
         if (context.CachedKernel is null)
             context.Log.Info($"No cached kernel for {context.Identity.EntryName}: BuildKernel will compile it");
     }

@@ -68,8 +68,8 @@ public sealed class CiRunTests
         var secondOut = ReadCiOutput(Path.Combine(_work, "second.env"));
         Assert.That(secondOut["cache"], Is.EqualTo("pulled"));
         Assert.That(secondOut["identity"], Is.EqualTo(firstOut["identity"]));
-        Assert.That(secondOut["boot-result"], Is.EqualTo("pass"));
-        foreach (var key in new[] { "kernel-image", "metadata", "results-json", "junit", "serial-log" })
+        Assert.That(secondOut["boot_result"], Is.EqualTo("pass"));
+        foreach (var key in new[] { "kernel_image", "metadata", "results_json", "junit", "serial_log" })
             Assert.That(File.Exists(secondOut[key]), Is.True, key);
     }
 
