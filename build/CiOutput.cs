@@ -29,6 +29,7 @@ public static class CiKeys
     public const string Sha256Sums = "sha256sums";
     public const string Aci = "aci";
     public const string OciLayout = "oci_layout";
+    public const string AnalysisReport = "analysis_report";
 
     public static readonly IReadOnlyList<string> All = typeof(CiKeys).GetFields()
         .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Patches;
+
+namespace Kiln.Kernel.Analysis;
+
+/// <summary>The analysis of a series: findings per patch, sparse findings on lines no patch added, the report file.</summary>
+public sealed record AnalysisResult(IReadOnlyList<PatchFindings> Patches, IReadOnlyList<Finding> PreExisting,
+    IReadOnlyList<string> SparseChecked, IReadOnlyList<string> SparseSkipped, string ReportPath)
+{
+    public int Errors => Patches.Sum(p => p.Errors);
+    public int Warnings => Patches.Sum(p => p.Warnings);
+}
+
+/// <summary>
+/// Static analysis of a patch series as mkt's CI does it: checkpatch on every patch, sparse on the C files the
+/// series touches. A sparse finding counts against a patch when it is on a line that patch adds (new-side line
+/// numbers of its hunks; a later patch that moves those lines can shift this); the rest were there before.
+/// </summary>
+public static class SeriesAnalyzer
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    /// <param name="pristineTree">A source tree of the kernel being patched: its checkpatch.pl is used.</param>
+    /// <param name="build">The patched tree and its configured build directory, for sparse.</param>
+    public static AnalysisResult Analyze(PatchSeries series, string pristineTree, BuildRequest build, string outputDir, IKilnLog log)
+    {
+        var additions = series.Patches.ToDictionary(p => p.FileName, p => PatchAdditions.Read(p.FullPath), StringComparer.Ordinal);
+        var touched = additions.Values.SelectMany(a => a.Keys).Where(f => f.EndsWith(".c", StringComparison.Ordinal))
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+        // Only files this config compiles have an object to check; others would need options that are off.
+        var checkedFiles = touched.Where(f => File.Exists(Path.Combine(build.BuildDir, Path.ChangeExtension(f, ".o")))).ToList();
+        var skipped = touched.Except(checkedFiles).ToList();
+        var sparse = Sparse.Run(build, checkedFiles, log);
+
+        var attributed = new HashSet<Finding>();
+        var patches = new List<PatchFindings>();
+        foreach (var patch in series.Patches)
+        {
+            var findings = Checkpatch.Run(pristineTree, patch.FullPath, log).ToList();
+            var added = additions[patch.FileName];
+            foreach (var finding in sparse.Where(f => added.TryGetValue(f.File, out var lines) && lines.Contains(f.Line)))
+            {
+                findings.Add(finding);
+                attributed.Add(finding);
+            }
+            patches.Add(new PatchFindings(patch.FileName, findings));
+        }
+        var preExisting = sparse.Where(f => !attributed.Contains(f)).ToList();
+
+        Directory.CreateDirectory(outputDir);
+        var report = Path.Combine(outputDir, "analysis.json");
+        var temp = report + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(new
+        {
+            series = series.Directory,
+            errors = patches.Sum(p => p.Errors),
+            warnings = patches.Sum(p => p.Warnings),
+            patches = patches.Select(p => new { patch = p.Patch, errors = p.Errors, warnings = p.Warnings, findings = p.Findings }),
+            sparse_checked = checkedFiles,
+            sparse_not_built = skipped,
+            sparse_preexisting = preExisting,
+        }, Json) + "\n");
+        File.Move(temp, report, overwrite: true);
+        return new AnalysisResult(patches, preExisting, checkedFiles, skipped, report);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text.RegularExpressions;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
+
+namespace Kiln.Kernel.Analysis;
+
+/// <summary>
+/// sparse through kbuild (<c>make C=2 CHECK=sparse dir/file.o</c>) on the C files a series touches, in the
+/// configured build directory, with the same make variables and environment as the build so nothing else
+/// is rebuilt. C=2 checks the files even when their objects are up to date. sparse's raw output goes to the request's log file.
+/// </summary>
+public static partial class Sparse
+{
+    // "/path/init/main.c:195:12: warning: symbol 'envp_init' was not declared. Should it be static?"
+    [GeneratedRegex(@"^(?<file>[^:\s]+\.[ch]):(?<line>\d+):(?<col>\d+): (?<sev>warning|error): (?<msg>.*)$")]
+    private static partial Regex DiagnosticLine();
+
+    /// <summary>The findings sparse reports in <paramref name="sourceFiles"/> (tree-relative .c paths).</summary>
+    public static IReadOnlyList<Finding> Run(BuildRequest build, IReadOnlyList<string> sourceFiles, IKilnLog log)
+    {
+        if (sourceFiles.Count == 0) return Array.Empty<Finding>();
+        var objects = sourceFiles.Select(f => Path.ChangeExtension(f, ".o"));
+        var lines = new List<string>();
+        var make = new Command("make", new[] { "-C", build.SourceDir, "O=" + build.BuildDir, "-j" + build.Jobs }
+            .Concat(build.Toolchain.MakeVariables(ccache: true))
+            .Concat(new[] { "LOCALVERSION=" + build.LocalVersion, "C=2", "CHECK=sparse" })
+            .Concat(objects).ToArray())
+        {
+            CaptureOutput = false,
+            OnError = line => { lock (lines) lines.Add(line); },
+            OnOutput = log.Verbose,
+            Purpose = "sparse (make C=2)",
+        };
+        foreach (var (k, v) in KernelBuilder.ReproducibleEnvironment(build)) make.Environment[k] = v;
+        make.Run(log);
+        Directory.CreateDirectory(Path.GetDirectoryName(build.LogFile)!);
+        File.WriteAllLines(build.LogFile, lines);
+        return Parse(lines, build.SourceDir, sourceFiles);
+    }
+
+    public static IReadOnlyList<Finding> Parse(IEnumerable<string> lines, string sourceDir, IReadOnlyCollection<string> sourceFiles)
+    {
+        var wanted = sourceFiles.ToHashSet(StringComparer.Ordinal);
+        var findings = new List<Finding>();
+        foreach (var line in lines)
+        {
+            var m = DiagnosticLine().Match(line.Trim());
+            if (!m.Success) continue;
+            var file = m.Groups["file"].Value;
+            if (Path.IsPathRooted(file)) file = Path.GetRelativePath(sourceDir, file);
+            // Headers a touched file includes are reported too; only the touched files are the series' concern.
+            if (!wanted.Contains(file)) continue;
+            findings.Add(new Finding("sparse", m.Groups["sev"].Value == "error" ? Severity.Error : Severity.Warning,
+                file, int.Parse(m.Groups["line"].Value), "", m.Groups["msg"].Value));
+        }
+        return findings;
+    }
+}
