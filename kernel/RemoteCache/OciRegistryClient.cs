@@ -33,7 +33,9 @@ public sealed partial class OciRegistryClient : IDisposable
     private readonly HttpClient _http;
     private readonly RegistryReference _registry;
     private readonly RegistryCredentials? _credentials;
-    private bool? _authenticatedForPush;
+    // null: not authorized yet; false: for pulls; true: for pushes too (or the registry is anonymous).
+    private bool? _authorizedForPush;
+    private AuthenticationHeaderValue? _challenge;
 
     public OciRegistryClient(RegistryReference registry, RegistryCredentials? credentials = null, TimeSpan? connectTimeout = null)
     {
@@ -152,30 +154,37 @@ public sealed partial class OciRegistryClient : IDisposable
         await EnsureAsync(response, "put manifest " + tag, cancel, HttpStatusCode.Created);
     }
 
-    /// <summary>Answers the registry's challenge once per session, before the first request that needs it.</summary>
+    /// <summary>
+    /// Answers the registry's challenge before the first request that needs it: the probe of /v2/ (sent without
+    /// credentials) says whether and how; a pull-only token is replaced by a pull,push one before a push.
+    /// </summary>
     public async Task AuthenticateAsync(bool push, CancellationToken cancel = default)
     {
-        if (_authenticatedForPush == true || (_authenticatedForPush == false && !push)) return;
-        using var probe = new HttpRequestMessage(HttpMethod.Get, "v2/");
-        using var response = await SendAsync(probe, cancel);
-        if (response.StatusCode != HttpStatusCode.Unauthorized)
+        if (_authorizedForPush == true || (_authorizedForPush == false && !push)) return;
+        if (_challenge is null)
         {
-            await EnsureAsync(response, "reach the registry API", cancel, HttpStatusCode.OK);
-            _authenticatedForPush = true;
-            return;
+            using var probe = new HttpRequestMessage(HttpMethod.Get, "v2/");
+            using var response = await SendAsync(probe, cancel);
+            if (response.StatusCode != HttpStatusCode.Unauthorized)
+            {
+                await EnsureAsync(response, "reach the registry API", cancel, HttpStatusCode.OK);
+                _authorizedForPush = true;  // anonymous access: nothing to ask for
+                return;
+            }
+            _challenge = response.Headers.WwwAuthenticate.FirstOrDefault()
+                         ?? throw new RegistryUnavailableException("the registry requires authentication but sent no challenge");
         }
-        var challenge = response.Headers.WwwAuthenticate.FirstOrDefault()
-                        ?? throw new RegistryUnavailableException("the registry requires authentication but sent no challenge");
-        if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+        if (_challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
         {
             var credentials = _credentials ?? throw new RegistryUnavailableException("the registry requires a user name and password (KILN_CACHE_REGISTRY_USER, KILN_CACHE_REGISTRY_PASSWORD)");
             _http.DefaultRequestHeaders.Authorization = BasicHeader(credentials);
+            _authorizedForPush = true;
+            return;
         }
-        else if (challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FetchTokenAsync(challenge.Parameter ?? "", push, cancel));
-        else
-            throw new RegistryUnavailableException($"the registry asks for {challenge.Scheme} authentication, which Kiln does not speak");
-        _authenticatedForPush = push;
+        if (!_challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+            throw new RegistryUnavailableException($"the registry asks for {_challenge.Scheme} authentication, which Kiln does not speak");
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FetchTokenAsync(_challenge.Parameter ?? "", push, cancel));
+        _authorizedForPush = push;
     }
 
     [GeneratedRegex("(\\w+)=\"([^\"]*)\"")]

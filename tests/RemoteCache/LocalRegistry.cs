@@ -25,7 +25,8 @@ public sealed class LocalRegistry : IDisposable
     public string Storage => Path.Combine(Root, "storage");
     public string Address(string repository = "kiln/kernels") => $"127.0.0.1:{Port}/{repository}";
 
-    public static LocalRegistry Start()
+    /// <param name="auth">An <c>auth:</c> section for the registry's config (already indented by two spaces per level).</param>
+    public static LocalRegistry Start(string? auth = null)
     {
         if (!File.Exists(Binary))
             Assert.Fail($"{Binary} is missing: apt-get install -y docker-registry (.ci/run installs it)");
@@ -41,7 +42,7 @@ public sealed class LocalRegistry : IDisposable
                 rootdirectory: {Path.Combine(root, "storage")}
             http:
               addr: 127.0.0.1:{port}
-            """);
+            """ + (auth is null ? "" : "\n" + auth));
         var psi = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add(config);
@@ -62,7 +63,9 @@ public sealed class LocalRegistry : IDisposable
             }
             try
             {
-                if (http.GetAsync($"http://127.0.0.1:{port}/v2/").GetAwaiter().GetResult().StatusCode == HttpStatusCode.OK) return registry;
+                // 401 is an answer too: a registry with auth configured is up.
+                if (http.GetAsync($"http://127.0.0.1:{port}/v2/").GetAwaiter().GetResult().StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized)
+                    return registry;
             }
             catch (HttpRequestException) { }
             catch (TaskCanceledException) { }
