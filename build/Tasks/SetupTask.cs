@@ -47,8 +47,16 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.CachedKernel = local.Find(context.Identity, context.Log);
         if (context.CachedKernel is null && context.RemoteCache is { } remote)
         {
-            context.CachedKernel = remote.TryPull(context.Identity, local);
-            context.PulledFromRemote = context.CachedKernel is not null;
+            // Runs sharing a cache dir pull once: whoever waited on the lock finds the entry the other pulled.
+            using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"pull-{context.Identity.EntryName}.lock"), context.Log))
+            {
+                context.CachedKernel = local.Find(context.Identity, context.Log);
+                if (context.CachedKernel is null)
+                {
+                    context.CachedKernel = remote.TryPull(context.Identity, local);
+                    context.PulledFromRemote = context.CachedKernel is not null;
+                }
+            }
         }
         context.CiOutput.Set(CiKeys.Cache, context.PulledFromRemote ? "pulled" : context.CachedKernel is not null ? "local" : "miss");
         if (context.CachedKernel is null)
