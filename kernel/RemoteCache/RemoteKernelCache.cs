@@ -56,7 +56,7 @@ public sealed class RemoteKernelCache : IDisposable
             var found = _client.GetManifestAsync(tag).GetAwaiter().GetResult();
             if (found is null)
             {
-                _log.Info($"Remote cache: {Describe(tag)} is not there yet; building");
+                _log.Info($"Remote cache: {Describe(tag)} is not there yet");
                 return null;
             }
             var manifest = OciManifest.Parse(found.Value.Body) ?? throw new InvalidArtifactException("its manifest is not an OCI image manifest");
