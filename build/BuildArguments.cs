@@ -10,6 +10,7 @@ public static class BuildArguments
     public const string Variant = "variant";
     public const string Source = "source";
     public const string Mirror = "mirror";
+    public const string Keyring = "keyring";
     public const string Jobs = "jobs";
     public const string Out = "out";
     public const string CacheDir = "cache-dir";
@@ -34,8 +35,9 @@ public static class BuildArguments
         new HostArgument(Variant, "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", "NAME", "none"),
         new HostArgument(Source, "Where the source comes from: auto (versions.yaml order), kernel.org, debian, or a PATH to a kernel tree.", "SOURCE", "auto"),
         new HostArgument(Mirror, "Base URL of a kernel.org-layout mirror (env KILN_MIRROR).", "URL"),
+        new HostArgument(Keyring, "gpg keyring to verify the signature of sha256sums.asc with gpgv (env KILN_KEYRING).", "FILE"),
         new HostArgument(Jobs, "Parallel make jobs.", "N", "number of CPUs"),
-        new HostArgument(Out, "Directory for artifacts and reports.", "DIR", "artifacts/"),
+        new HostArgument(Out, "Directory for artifacts and reports.", "DIR", "artifacts/<key>-<arch>/"),
         new HostArgument(CacheDir, "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", "DIR", "~/.cache/kiln"),
         new HostArgument(NoCache, "Do not reuse a cached kernel build (sources and ccache are still used)."),
         new HostArgument(InstallDeps, "Install missing Debian packages with apt-get (the default when running as root)."),

@@ -37,8 +37,10 @@ public sealed class BuildContext : FrostingContext
 
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
         Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
+        Keyring = Argument(BuildArguments.Keyring) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_KEYRING"));
         Jobs = ParsePositive(BuildArguments.Jobs, System.Environment.ProcessorCount);
-        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts"));
+        // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
+        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
         CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
                                     ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_DIR"))
                                     ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".cache", "kiln"));
@@ -86,6 +88,7 @@ public sealed class BuildContext : FrostingContext
     public string CacheKey { get; }
     public string SourceChoice { get; }
     public string? Mirror { get; }
+    public string? Keyring { get; }
     public int Jobs { get; }
     public string OutDir { get; }
     public string CacheDir { get; }
@@ -128,6 +131,9 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }
+
+    /// <summary>Set by Setup: the static busybox for the guest's arch.</summary>
+    public string GuestBusybox { get; set; } = Kiln.Kernel.HostSetup.GuestBusybox.HostBusybox;
 
     /// <summary>Set by Setup: the exact identity of the kernel these inputs build.</summary>
     public CacheIdentity? Identity { get; set; }

@@ -24,6 +24,7 @@ public sealed class BootTest : FrostingTask<BuildContext>
             TestScripts = context.Tests,
             Timeout = context.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             ExtraKernelArgs = context.Append.Length > 0 ? context.Append : null,
+            BusyboxPath = context.GuestBusybox,
         };
         context.Log.Info($"Booting Linux {kernel.Metadata.Release} in QEMU ({spec.Arch.QemuBinary})");
         var result = new BootTester(context.Log).Run(spec);

@@ -31,7 +31,5 @@ public sealed class Patch : FrostingTask<BuildContext>
             context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}", source.Provenance.Sha256);
         if (series.IsEmpty)
             context.Log.Info($"No patches for {context.Version.SeriesName}.x; building the pristine tree");
-        else if (context.PatchedTree.Reused)
-            context.Log.Info($"{series.Patches.Count} patch(es) from {series.Directory} already applied in {context.PatchedTree.Path}");
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
 using Kiln.Kernel.Versions;
 
 namespace Kiln.Kernel.Sources;
@@ -14,11 +15,14 @@ public sealed class KernelOrgProvider : ISourceProvider
 {
     private readonly string _baseUrl;
     private readonly HttpClient _http;
+    private readonly string? _keyring;
 
-    public KernelOrgProvider(string baseUrl, HttpClient http)
+    /// <param name="keyring">A keyring (gpg --export of kernel.org's signing keys) to check sha256sums.asc's signature with gpgv.</param>
+    public KernelOrgProvider(string baseUrl, HttpClient http, string? keyring = null)
     {
         _baseUrl = baseUrl.EndsWith('/') ? baseUrl : baseUrl + "/";
         _http = http;
+        _keyring = keyring;
     }
 
     public string Name => "kernel.org";
@@ -41,6 +45,7 @@ public sealed class KernelOrgProvider : ISourceProvider
 
         var sumsUrl = _baseUrl + "sha256sums.asc";
         var sums = Get(sumsUrl, () => _http.GetStringAsync(sumsUrl).GetAwaiter().GetResult());
+        var signature = VerifySignature(sumsUrl, sums, log);
         var expected = Sha256Sums.Find(sums, fileName)
                        ?? throw new SourceUnavailableException($"{sumsUrl} does not list {fileName}");
 
@@ -51,9 +56,43 @@ public sealed class KernelOrgProvider : ISourceProvider
         else
             Download(url, archive, expected, log);
 
-        var provenance = new SourceProvenance(Name, version.ToString(), url, expected, "sha256 verified against " + sumsUrl);
+        var provenance = new SourceProvenance(Name, version.ToString(), url, expected, $"sha256 verified against {sumsUrl} ({signature})");
         var dir = cache.InstallTree(treeName, archive, provenance, log);
         return new SourceTree(dir, version, provenance, Reused: false);
+    }
+
+    /// <summary>
+    /// With a keyring, the clear-signed checksum list must carry a good signature from it (gpgv), or
+    /// nothing is downloaded. Without one, the checksums only protect against damaged downloads.
+    /// </summary>
+    private string VerifySignature(string sumsUrl, string sums, IKilnLog log)
+    {
+        if (_keyring is null)
+        {
+            log.Verbose($"{sumsUrl}: signature not checked (no --keyring)");
+            return "signature not checked";
+        }
+        if (!File.Exists(_keyring))
+            throw KilnException.BadInput($"--keyring={_keyring}: no such file. Export kernel.org's signing keys with gpg --export KEYID > FILE.");
+        var temp = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(temp, sums);
+            var result = new Command("gpgv", "--keyring", Path.GetFullPath(_keyring), temp)
+            {
+                AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
+                Purpose = "gpgv",
+            }.Run(log);
+            if (result.ExitCode != 0)
+                throw new KilnException(ExitCodes.Infrastructure,
+                    $"{sumsUrl}: the signature does not verify against {_keyring}: {result.StandardError.Trim()}. Nothing was downloaded; check the mirror and the keyring.");
+            log.Info($"{sumsUrl}: good signature ({_keyring})");
+            return "signature verified with " + Path.GetFileName(_keyring);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     /// <summary>Streams to a temporary file while hashing, and renames it into the cache only if the hash matches.</summary>

@@ -1,0 +1,52 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Kiln.Kernel.Config;
+
+/// <summary>
+/// Remembers which inputs produced a build directory's verified .config, so an unchanged rerun skips
+/// tinyconfig + merge + olddefconfig (seconds that dominate an incremental rebuild). Any change to the
+/// inputs or to .config itself invalidates it.
+/// </summary>
+public static class ConfigureStamp
+{
+    private const string FileName = ".kiln-configured";
+
+    /// <summary>The inputs that decide .config: tree, fragments (by content), base config, allow-list.</summary>
+    public static string InputsHash(string sourceDir, FragmentSet fragments, string baseConfig, AllowList allowList)
+    {
+        var text = new StringBuilder();
+        text.Append("tree ").Append(Path.GetFullPath(sourceDir)).Append('\n');
+        text.Append("base ").Append(baseConfig).Append('\n');
+        if (File.Exists(baseConfig)) text.Append("base-sha ").Append(FileSha(baseConfig)).Append('\n');
+        foreach (var fragment in fragments.Fragments)
+            text.Append("fragment ").Append(fragment.DisplayName).Append(' ').Append(FileSha(fragment.Path)).Append('\n');
+        foreach (var (symbol, reason) in allowList.Entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+            text.Append("allow ").Append(symbol).Append(' ').Append(reason).Append('\n');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    public static bool IsCurrent(string buildDir, string inputsHash)
+    {
+        var stamp = Path.Combine(buildDir, FileName);
+        var config = Path.Combine(buildDir, ".config");
+        if (!File.Exists(stamp) || !File.Exists(config)) return false;
+        var lines = File.ReadAllLines(stamp);
+        return lines.Length == 2 && lines[0] == inputsHash && lines[1] == FileSha(config);
+    }
+
+    /// <summary>Written only after verification passed, so a stamp always stands for a verified .config.</summary>
+    public static void Write(string buildDir, string inputsHash) =>
+        File.WriteAllLines(Path.Combine(buildDir, FileName), new[] { inputsHash, FileSha(Path.Combine(buildDir, ".config")) });
+
+    public static void Clear(string buildDir)
+    {
+        if (Directory.Exists(buildDir)) File.Delete(Path.Combine(buildDir, FileName));
+    }
+
+    private static string FileSha(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}
