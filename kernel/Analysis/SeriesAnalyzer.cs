@@ -28,6 +28,25 @@ public static class SeriesAnalyzer
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>
+    /// Each patch's checkpatch findings plus the sparse findings on lines it adds; the sparse findings no patch
+    /// added are returned apart (they were in the file before the series).
+    /// </summary>
+    public static (List<PatchFindings> Patches, List<Finding> PreExisting) Attribute(
+        IReadOnlyList<(string Patch, IReadOnlyDictionary<string, IReadOnlySet<int>> Added, IReadOnlyList<Finding> Checkpatch)> patches,
+        IReadOnlyList<Finding> sparse)
+    {
+        var attributed = new HashSet<Finding>();
+        var result = new List<PatchFindings>();
+        foreach (var (patch, added, checkpatch) in patches)
+        {
+            var mine = sparse.Where(f => added.TryGetValue(f.File, out var lines) && lines.Contains(f.Line)).ToList();
+            attributed.UnionWith(mine);
+            result.Add(new PatchFindings(patch, checkpatch.Concat(mine).ToList()));
+        }
+        return (result, sparse.Where(f => !attributed.Contains(f)).ToList());
+    }
+
     /// <param name="pristineTree">A source tree of the kernel being patched: its checkpatch.pl is used.</param>
     /// <param name="build">The patched tree and its configured build directory, for sparse.</param>
     public static AnalysisResult Analyze(PatchSeries series, string pristineTree, BuildRequest build, string outputDir, IKilnLog log)
@@ -40,20 +59,8 @@ public static class SeriesAnalyzer
         var skipped = touched.Except(checkedFiles).ToList();
         var sparse = Sparse.Run(build, checkedFiles, log);
 
-        var attributed = new HashSet<Finding>();
-        var patches = new List<PatchFindings>();
-        foreach (var patch in series.Patches)
-        {
-            var findings = Checkpatch.Run(pristineTree, patch.FullPath, log).ToList();
-            var added = additions[patch.FileName];
-            foreach (var finding in sparse.Where(f => added.TryGetValue(f.File, out var lines) && lines.Contains(f.Line)))
-            {
-                findings.Add(finding);
-                attributed.Add(finding);
-            }
-            patches.Add(new PatchFindings(patch.FileName, findings));
-        }
-        var preExisting = sparse.Where(f => !attributed.Contains(f)).ToList();
+        var checkpatch = series.Patches.Select(p => (p.FileName, additions[p.FileName], Checkpatch.Run(pristineTree, p.FullPath, log))).ToList();
+        var (patches, preExisting) = Attribute(checkpatch, sparse);
 
         Directory.CreateDirectory(outputDir);
         var report = Path.Combine(outputDir, "analysis.json");

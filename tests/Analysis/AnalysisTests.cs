@@ -76,6 +76,25 @@ public sealed class AnalysisParsingTests
     }
 
     [Test]
+    public void Sparse_findings_count_against_the_patch_that_added_their_line_and_the_rest_are_pre_existing()
+    {
+        var onAddedLine = new Finding("sparse", Severity.Error, "init/main.c", 13, "", "bad constant expression");
+        var elsewhere = new Finding("sparse", Severity.Warning, "init/main.c", 195, "", "symbol 'envp_init' was not declared");
+        var otherFile = new Finding("sparse", Severity.Warning, "kernel/fork.c", 13, "", "not this patch's file");
+        var style = new Finding("checkpatch", Severity.Warning, "0001-a.patch", 7, "COMMIT_MESSAGE", "Missing commit description");
+        var (patches, preExisting) = SeriesAnalyzer.Attribute(new (string, IReadOnlyDictionary<string, IReadOnlySet<int>>, IReadOnlyList<Finding>)[]
+        {
+            ("0001-a.patch", new Dictionary<string, IReadOnlySet<int>> { ["init/main.c"] = new HashSet<int> { 2, 13 } }, new[] { style }),
+            ("0002-b.patch", new Dictionary<string, IReadOnlySet<int>> { ["kernel/fork.c"] = new HashSet<int> { 40 } }, Array.Empty<Finding>()),
+        }, new[] { onAddedLine, elsewhere, otherFile });
+
+        Assert.That(patches[0].Findings, Is.EqualTo(new[] { style, onAddedLine }));
+        Assert.That((patches[0].Errors, patches[0].Warnings), Is.EqualTo((1, 1)));
+        Assert.That(patches[1].Findings, Is.Empty);
+        Assert.That(preExisting, Is.EqualTo(new[] { elsewhere, otherFile }));
+    }
+
+    [Test]
     public void Sparse_findings_are_kept_for_the_touched_files_only_with_tree_relative_paths()
     {
         var findings = Sparse.Parse(new[]
