@@ -43,8 +43,9 @@ public sealed class Analyze : FrostingTask<BuildContext>
             foreach (var finding in patch.Findings.Where(f => f.Severity != Severity.Check))
                 (finding.Severity == Severity.Error ? (Action<string>)context.Log.Warning : context.Log.Info)("  " + finding);
         }
+        foreach (var (file, why) in result.SparseNotBuilt)
+            context.Log.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {build.LogFile}");
         context.Log.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
-                         (result.SparseSkipped.Count > 0 ? $"; not built by this config: {string.Join(", ", result.SparseSkipped)}" : "") +
                          (result.PreExisting.Count > 0 ? $"; {result.PreExisting.Count} finding(s) on lines the series does not add (in {result.ReportPath})" : ""));
         if (result.Errors > 0)
             throw KilnException.KernelFailed($"Static analysis found {result.Errors} error(s) in {series.Directory}: " +

@@ -6,9 +6,12 @@ using Kiln.Kernel.Patches;
 
 namespace Kiln.Kernel.Analysis;
 
-/// <summary>The analysis of a series: findings per patch, sparse findings on lines no patch added, the report file.</summary>
+/// <summary>
+/// The analysis of a series: findings per patch, sparse findings on lines no patch added, the files sparse
+/// checked and those whose objects make could not build (with why), and the report file.
+/// </summary>
 public sealed record AnalysisResult(IReadOnlyList<PatchFindings> Patches, IReadOnlyList<Finding> PreExisting,
-    IReadOnlyList<string> SparseChecked, IReadOnlyList<string> SparseSkipped, string ReportPath)
+    IReadOnlyList<string> SparseChecked, IReadOnlyDictionary<string, string> SparseNotBuilt, string ReportPath)
 {
     public int Errors => Patches.Sum(p => p.Errors);
     public int Warnings => Patches.Sum(p => p.Warnings);
@@ -54,10 +57,9 @@ public static class SeriesAnalyzer
         var additions = series.Patches.ToDictionary(p => p.FileName, p => PatchAdditions.Read(p.FullPath), StringComparer.Ordinal);
         var touched = additions.Values.SelectMany(a => a.Keys).Where(f => f.EndsWith(".c", StringComparison.Ordinal))
             .Distinct().Order(StringComparer.Ordinal).ToList();
-        // Only files this config compiles have an object to check; others would need options that are off.
-        var checkedFiles = touched.Where(f => File.Exists(Path.Combine(build.BuildDir, Path.ChangeExtension(f, ".o")))).ToList();
-        var skipped = touched.Except(checkedFiles).ToList();
-        var sparse = Sparse.Run(build, checkedFiles, log);
+        // A touched file the patched tree no longer has (deleted by the series) has nothing to check.
+        var existing = touched.Where(f => File.Exists(Path.Combine(build.SourceDir, f))).ToList();
+        var (sparse, checkedFiles, failed) = Sparse.Run(build, existing, log);
 
         var checkpatch = series.Patches.Select(p => (p.FileName, additions[p.FileName], Checkpatch.Run(pristineTree, p.FullPath, log))).ToList();
         var (patches, preExisting) = Attribute(checkpatch, sparse);
@@ -72,10 +74,10 @@ public static class SeriesAnalyzer
             warnings = patches.Sum(p => p.Warnings),
             patches = patches.Select(p => new { patch = p.Patch, errors = p.Errors, warnings = p.Warnings, findings = p.Findings }),
             sparse_checked = checkedFiles,
-            sparse_not_built = skipped,
+            sparse_not_built = failed,
             sparse_preexisting = preExisting,
         }, Json) + "\n");
         File.Move(temp, report, overwrite: true);
-        return new AnalysisResult(patches, preExisting, checkedFiles, skipped, report);
+        return new AnalysisResult(patches, preExisting, checkedFiles, failed, report);
     }
 }

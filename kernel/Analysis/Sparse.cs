@@ -8,7 +8,8 @@ namespace Kiln.Kernel.Analysis;
 /// <summary>
 /// sparse through kbuild (<c>make C=2 CHECK=sparse dir/file.o</c>) on the C files a series touches, in the
 /// configured build directory, with the same make variables and environment as the build so nothing else
-/// is rebuilt. C=2 checks the files even when their objects are up to date. sparse's raw output goes to the request's log file.
+/// is rebuilt. C=2 checks a file even when its object is up to date; in a fresh build directory make first
+/// prepares the tree and compiles the object (ccache makes that cheap). sparse's raw output goes to the request's log file.
 /// </summary>
 public static partial class Sparse
 {
@@ -16,27 +17,47 @@ public static partial class Sparse
     [GeneratedRegex(@"^(?<file>[^:\s]+\.[ch]):(?<line>\d+):(?<col>\d+): (?<sev>warning|error): (?<msg>.*)$")]
     private static partial Regex DiagnosticLine();
 
-    /// <summary>The findings sparse reports in <paramref name="sourceFiles"/> (tree-relative .c paths).</summary>
-    public static IReadOnlyList<Finding> Run(BuildRequest build, IReadOnlyList<string> sourceFiles, IKilnLog log)
+    /// <summary>
+    /// The findings sparse reports in <paramref name="sourceFiles"/> (tree-relative .c paths), one make per file:
+    /// a file whose object make cannot build with this config (kbuild compiles even disabled files on request, so
+    /// this means it does not compile) is listed
+    /// in <c>Failed</c> with make's last words instead of failing the whole check.
+    /// </summary>
+    public static (IReadOnlyList<Finding> Findings, IReadOnlyList<string> Checked, IReadOnlyDictionary<string, string> Failed) Run(
+        BuildRequest build, IReadOnlyList<string> sourceFiles, IKilnLog log)
     {
-        if (sourceFiles.Count == 0) return Array.Empty<Finding>();
-        var objects = sourceFiles.Select(f => Path.ChangeExtension(f, ".o"));
-        var lines = new List<string>();
-        var make = new Command("make", new[] { "-C", build.SourceDir, "O=" + build.BuildDir, "-j" + build.Jobs }
-            .Concat(build.Toolchain.MakeVariables(ccache: true))
-            .Concat(new[] { "LOCALVERSION=" + build.LocalVersion, "C=2", "CHECK=sparse" })
-            .Concat(objects).ToArray())
+        var all = new List<string>();
+        var findings = new List<Finding>();
+        var checkedFiles = new List<string>();
+        var failed = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in sourceFiles)
         {
-            CaptureOutput = false,
-            OnError = line => { lock (lines) lines.Add(line); },
-            OnOutput = log.Verbose,
-            Purpose = "sparse (make C=2)",
-        };
-        foreach (var (k, v) in KernelBuilder.ReproducibleEnvironment(build)) make.Environment[k] = v;
-        make.Run(log);
+            var lines = new List<string>();
+            var make = new Command("make", new[] { "-C", build.SourceDir, "O=" + build.BuildDir, "-j" + build.Jobs }
+                .Concat(build.Toolchain.MakeVariables(ccache: true))
+                .Concat(new[] { "LOCALVERSION=" + build.LocalVersion, "C=2", "CHECK=sparse", Path.ChangeExtension(file, ".o") })
+                .ToArray())
+            {
+                CaptureOutput = false,
+                OnError = line => { lock (lines) lines.Add(line); },
+                OnOutput = log.Verbose,
+                AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
+                Purpose = "sparse " + file,
+            };
+            foreach (var (k, v) in KernelBuilder.ReproducibleEnvironment(build)) make.Environment[k] = v;
+            var result = make.Run(log);
+            all.AddRange(lines);
+            if (result.ExitCode != 0)
+            {
+                failed[file] = $"make exited {result.ExitCode}: {lines.LastOrDefault(l => l.Trim().Length > 0)?.Trim() ?? "no output"}";
+                continue;
+            }
+            checkedFiles.Add(file);
+            findings.AddRange(Parse(lines, build.SourceDir, new[] { file }));
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(build.LogFile)!);
-        File.WriteAllLines(build.LogFile, lines);
-        return Parse(lines, build.SourceDir, sourceFiles);
+        File.WriteAllLines(build.LogFile, all);
+        return (findings, checkedFiles, failed);
     }
 
     public static IReadOnlyList<Finding> Parse(IEnumerable<string> lines, string sourceDir, IReadOnlyCollection<string> sourceFiles)
