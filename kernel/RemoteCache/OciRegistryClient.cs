@@ -30,6 +30,7 @@ public sealed record RegistryCredentials(string User, string Password);
 /// </summary>
 public sealed partial class OciRegistryClient : IDisposable
 {
+    private const long MaxManifestBytes = 4 << 20;
     private readonly HttpClient _http;
     private readonly RegistryReference _registry;
     private readonly RegistryCredentials? _credentials;
@@ -60,7 +61,12 @@ public sealed partial class OciRegistryClient : IDisposable
         using var response = await SendAsync(request, cancel);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         await EnsureAsync(response, "get manifest " + reference, cancel, HttpStatusCode.OK);
+        // Registries cap manifests at 4 MiB; a larger answer is not one, and is not read into memory.
+        if (response.Content.Headers.ContentLength is > MaxManifestBytes)
+            throw new InvalidArtifactException($"manifest {reference} is {response.Content.Headers.ContentLength} bytes, more than a manifest may be");
         var body = await response.Content.ReadAsByteArrayAsync(cancel);
+        if (body.Length > MaxManifestBytes)
+            throw new InvalidArtifactException($"manifest {reference} is {body.Length} bytes, more than a manifest may be");
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         // The registry names the digest it stored; bytes that do not hash to it were changed on the way or at rest.
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var claimed) && claimed.FirstOrDefault() is { } stated && stated != digest)
