@@ -25,6 +25,8 @@ public static class BuildArguments
     public const string DestDir = "destdir";
     public const string Push = "push";
     public const string PushInsecure = "push-insecure";
+    public const string CacheRegistry = "cache-registry";
+    public const string CiOutput = "ci-output";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -48,5 +50,8 @@ public static class BuildArguments
         new HostArgument(DestDir, "PackageStage1: staging root of the Kata install layout (env DESTDIR).", "DIR", "<out>/kata"),
         new HostArgument(Push, "PackageStage1: push the OCI image with skopeo to this repository, tagged with the cache key (docker://HOST/REPO).", "REPO"),
         new HostArgument(PushInsecure, "PackageStage1: push over plain HTTP / without TLS verification (a local registry)."),
+        new HostArgument(CacheRegistry, "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
+            "Setup pulls the verified kernel for this identity, BootTest pushes it after a pass; an unreachable registry only warns.", "HOST[:PORT]/REPO"),
+        new HostArgument(CiOutput, "Append key=value lines for CI (cache key, cache status, artifact and result paths) to FILE (env KILN_CI_OUTPUT; $GITHUB_OUTPUT too when set).", "FILE"),
     };
 }

@@ -5,6 +5,7 @@ using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Patches;
+using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Sources;
 using Kiln.Kernel.Versions;
 
@@ -58,6 +59,19 @@ public sealed class BuildContext : FrostingContext
                                        ?? Path.Combine(OutDir, "kata"));
         PushRepository = Argument(BuildArguments.Push);
         PushInsecure = Flag(BuildArguments.PushInsecure);
+
+        var registry = Argument(BuildArguments.CacheRegistry) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY"));
+        if (registry is not null)
+        {
+            var user = NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY_USER"));
+            var credentials = user is null ? null : new RegistryCredentials(user, System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY_PASSWORD") ?? "");
+            RemoteCache = new RemoteKernelCache(RegistryReference.Parse(registry), Log, credentials);
+        }
+        CiOutput = new CiOutput(new[]
+        {
+            Argument(BuildArguments.CiOutput) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CI_OUTPUT")),
+            NullIfEmpty(System.Environment.GetEnvironmentVariable("GITHUB_OUTPUT")),
+        }.OfType<string>());
     }
 
     /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
@@ -92,6 +106,12 @@ public sealed class BuildContext : FrostingContext
     public string? PushRepository { get; }
     public bool PushInsecure { get; }
 
+    /// <summary>The remote kernel cache (--cache-registry), or null when none is configured.</summary>
+    public RemoteKernelCache? RemoteCache { get; }
+
+    /// <summary>Where machine-readable results go for CI (--ci-output, $GITHUB_OUTPUT).</summary>
+    public CiOutput CiOutput { get; }
+
     public SourceCache SourceCache => new(CacheDir);
 
     public Toolchain Toolchain => Toolchain.For(Arch);
@@ -120,6 +140,9 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>Set by Setup when the local cache already holds this identity (and --no-cache is off).</summary>
     public CachedKernel? CachedKernel { get; set; }
+
+    /// <summary>Set by Setup when <see cref="CachedKernel"/> came from the remote cache in this run.</summary>
+    public bool PulledFromRemote { get; set; }
 
     /// <summary>Set by Patch: the tree to build, with the series applied.</summary>
     public PatchedTree? PatchedTree { get; set; }

@@ -37,10 +37,20 @@ public sealed class BootTest : FrostingTask<BuildContext>
         var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
         context.Log.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
 
+        context.CiOutput.Set(CiKeys.BootResult, result.Passed ? "pass" : "fail");
+        context.CiOutput.Set(CiKeys.ResultsJson, result.ResultsJsonPath);
+        context.CiOutput.Set(CiKeys.JUnit, result.JUnitPath);
+        context.CiOutput.Set(CiKeys.SerialLog, result.SerialLogPath);
+
         if (!result.Passed)
             throw KilnException.KernelFailed(
                 $"Boot test of Linux {kernel.Metadata.Release} failed: " +
                 string.Join("; ", result.Failures.Select(f => $"{f.Name}: {f.Message}")) + $". Serial log: {result.SerialLogPath}");
         context.Log.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
+
+        // Only a kernel that built and booted is shared; one pulled in this run is there already, and a local
+        // tree's build is not named by its identity (the tree changes in place), so it is never shared.
+        if (context.RemoteCache is { } remote && !context.PulledFromRemote && context.Source?.Provenance.IsLocalTree != true)
+            context.CiOutput.Set(CiKeys.Pushed, remote.Push(kernel, context.Require(context.Identity, nameof(Setup))) ? "true" : "false");
     }
 }

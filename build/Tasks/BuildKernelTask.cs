@@ -17,6 +17,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
             KernelCache.Export(hit, context.OutDir);
             context.Kernel = hit;
             context.Log.Info($"Cache hit: Linux {hit.Metadata.Release} ({context.Identity!.ShortHash}) from {hit.Directory} copied to {context.OutDir}");
+            WriteCiOutput(context);
             return;
         }
 
@@ -57,5 +58,15 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
             context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments));
         KernelCache.Export(context.Kernel, context.OutDir);
         context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
+        WriteCiOutput(context);
+    }
+
+    private static void WriteCiOutput(BuildContext context)
+    {
+        var kernel = context.Kernel!;
+        context.CiOutput.Set(CiKeys.Release, kernel.Metadata.Release);
+        context.CiOutput.Set(CiKeys.ArtifactsDir, context.OutDir);
+        context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(context.OutDir, context.Toolchain.ImageName));
+        context.CiOutput.Set(CiKeys.Metadata, Path.Combine(context.OutDir, BuildMetadata.FileName));
     }
 }

@@ -18,6 +18,8 @@ public sealed class CacheKey : FrostingTask<BuildContext>
         Console.WriteLine($"key={context.CacheKey}");
         Console.WriteLine($"input-hash={recipe.Hash}");
         Console.WriteLine($"lock={check.Status}");
+        context.CiOutput.Set(CiKeys.Key, context.CacheKey);
+        context.CiOutput.Set(CiKeys.InputHash, recipe.Hash);
 
         if (context.UpdateLock)
         {

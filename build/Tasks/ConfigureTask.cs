@@ -12,7 +12,10 @@ public sealed class Configure : FrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Configure));
 
-    public override void Run(BuildContext context)
+    public override void Run(BuildContext context) => Apply(context);
+
+    /// <summary>Also used by Analyze, which needs the configured build directory even when the kernel is cached.</summary>
+    internal static void Apply(BuildContext context)
     {
         var watch = Stopwatch.StartNew();
         var tree = context.Require(context.PatchedTree, nameof(Patch));

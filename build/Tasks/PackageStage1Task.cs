@@ -44,6 +44,11 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         else
             context.Log.Warning("skopeo is not installed (apt-get install skopeo): the OCI layout was checked by Kiln only, not by skopeo inspect");
 
+        context.CiOutput.Set(CiKeys.PackageDir, Path.Combine(context.OutDir, "package"));
+        context.CiOutput.Set(CiKeys.ReleaseTarball, result.ReleaseTarball);
+        context.CiOutput.Set(CiKeys.Sha256Sums, result.Sums);
+        context.CiOutput.Set(CiKeys.Aci, result.Aci.TarPath);
+        context.CiOutput.Set(CiKeys.OciLayout, oci);
         context.Log.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[context.Toolchain.ImageName]}):");
         context.Log.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
         context.Log.Info($"  Kata layout  {result.Kata.ShareDirectory}");

@@ -11,7 +11,10 @@ public sealed class Patch : FrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Patch));
 
-    public override void Run(BuildContext context)
+    public override void Run(BuildContext context) => Apply(context);
+
+    /// <summary>Also used by Analyze, which needs the patched tree even when the kernel is cached.</summary>
+    internal static void Apply(BuildContext context)
     {
         var series = context.Patches;
         PatchLint.ThrowIfProblems(series);

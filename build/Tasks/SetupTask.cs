@@ -29,12 +29,38 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.Identity = CacheIdentity.For(context.Recipe, context.ConfigVersion, source.Provenance.Sha256,
             context.Toolchain.Describe(context.Log), baseConfig);
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
+        context.CiOutput.Set(CiKeys.Identity, context.Identity.Hash);
         if (context.NoCache)
+        {
             context.Log.Info("--no-cache: the kernel will be rebuilt");
-        else if (source.Provenance.IsLocalTree)
+            context.CiOutput.Set(CiKeys.Cache, "skipped");
+            return;
+        }
+        if (source.Provenance.IsLocalTree)
+        {
             // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
             context.Log.Info("Local source tree: the kernel cache is not used; make rebuilds what changed");
-        else
-            context.CachedKernel = new KernelCache(context.CacheDir).Find(context.Identity, context.Log);
+            context.CiOutput.Set(CiKeys.Cache, "skipped");
+            return;
+        }
+
+        var local = new KernelCache(context.CacheDir);
+        context.CachedKernel = local.Find(context.Identity, context.Log);
+        if (context.CachedKernel is null && context.RemoteCache is { } remote)
+        {
+            // Runs sharing a cache dir pull once: whoever waited on the lock finds the entry the other pulled.
+            using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"pull-{context.Identity.EntryName}.lock"), context.Log))
+            {
+                context.CachedKernel = local.Find(context.Identity, context.Log);
+                if (context.CachedKernel is null)
+                {
+                    context.CachedKernel = remote.TryPull(context.Identity, local);
+                    context.PulledFromRemote = context.CachedKernel is not null;
+                }
+            }
+        }
+        context.CiOutput.Set(CiKeys.Cache, context.PulledFromRemote ? "pulled" : context.CachedKernel is not null ? "local" : "miss");
+        if (context.CachedKernel is null)
+            context.Log.Info($"No cached kernel for {context.Identity.EntryName}: BuildKernel will compile it");
     }
 }

@@ -26,15 +26,61 @@ public sealed class KernelCache
     {
         var dir = EntryDirectory(identity);
         if (!Directory.Exists(dir)) return null;
-        var metadata = BuildMetadata.Read(Path.Combine(dir, BuildMetadata.FileName));
-        var problem = metadata is null ? "metadata.json is missing or unreadable"
-            : metadata.IdentityHash != identity.Hash ? "it was built for other inputs"
-            : metadata.Files.Select(f => Verify(dir, f.Key, f.Value)).FirstOrDefault(p => p is not null);
+        var problem = Check(dir, identity, out var metadata);
         if (problem is null) return new CachedKernel(dir, metadata!);
         log.Warning($"Ignoring the damaged cache entry {dir}: {problem}. It will be rebuilt.");
         SourceCache.DeleteDirectory(dir);
         return null;
     }
+
+    /// <summary>
+    /// A fresh staging directory for an entry filled from elsewhere (the remote cache); it sits under
+    /// <see cref="Root"/> so <see cref="TryCommit"/> is a rename on the same file system.
+    /// </summary>
+    public string NewStagingDirectory(CacheIdentity identity)
+    {
+        var staging = Path.Combine(Root, $".{identity.EntryName}.pull-{Environment.ProcessId}");
+        SourceCache.DeleteDirectory(staging);
+        Directory.CreateDirectory(staging);
+        return staging;
+    }
+
+    /// <summary>
+    /// Verifies a staged entry exactly as <see cref="Find"/> would (identity and every file's sha256,
+    /// nothing unlisted) and renames it into place; returns null and the problem (deleting the staging directory) when it is not sound.
+    /// </summary>
+    public CachedKernel? TryCommit(CacheIdentity identity, string staging, out string? problem)
+    {
+        problem = Check(staging, identity, out var metadata);
+        if (problem is null)
+        {
+            var listed = metadata!.Files.Keys.Append(BuildMetadata.FileName).ToHashSet(StringComparer.Ordinal);
+            var extra = Directory.EnumerateFileSystemEntries(staging).Select(Path.GetFileName).FirstOrDefault(n => !listed.Contains(n!));
+            if (extra is not null) problem = $"{extra} is not listed in metadata.json";
+        }
+        if (problem is not null)
+        {
+            SourceCache.DeleteDirectory(staging);
+            return null;
+        }
+        var final = EntryDirectory(identity);
+        SourceCache.DeleteDirectory(final);
+        Directory.Move(staging, final);
+        return new CachedKernel(final, metadata!);
+    }
+
+    private static string? Check(string dir, CacheIdentity identity, out BuildMetadata? metadata)
+    {
+        metadata = BuildMetadata.Read(Path.Combine(dir, BuildMetadata.FileName));
+        return metadata is null ? "metadata.json is missing or unreadable"
+            : metadata.IdentityHash != identity.Hash ? $"it was built for other inputs (identity {metadata.IdentityHash[..Math.Min(12, metadata.IdentityHash.Length)]}, expected {identity.ShortHash})"
+            : metadata.Files.Keys.Any(n => !IsPlainFileName(n)) ? "metadata.json lists a file outside the entry"
+            : metadata.Files.Select(f => Verify(dir, f.Key, f.Value)).FirstOrDefault(p => p is not null);
+    }
+
+    /// <summary>Entry file names are single path components: a name from metadata.json or a registry never leaves the entry.</summary>
+    public static bool IsPlainFileName(string name) =>
+        name.Length > 0 && name != "." && name != ".." && name.IndexOfAny(new[] { '/', '\\', '\0' }) < 0;
 
     /// <summary>Copies the artifacts into a staging directory, then renames it into place.</summary>
     public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor)

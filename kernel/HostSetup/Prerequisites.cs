@@ -34,9 +34,14 @@ public static class Prerequisites
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(string arch, bool mayInstall, IKilnLog log)
+    public static void Ensure(string arch, bool mayInstall, IKilnLog log) => Ensure(For(arch), mayInstall, log);
+
+    /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
+    public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };
+
+    public static void Ensure(IReadOnlyList<Prerequisite> wanted, bool mayInstall, IKilnLog log)
     {
-        var missing = Missing(For(arch));
+        var missing = Missing(wanted);
         if (missing.Count == 0)
         {
             log.Verbose("Host prerequisites present");

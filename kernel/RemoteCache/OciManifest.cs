@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Kiln.Kernel.RemoteCache;
+
+/// <summary>An OCI content descriptor: what a manifest says about one blob.</summary>
+public sealed record OciDescriptor(
+    string MediaType,
+    string Digest,
+    long Size,
+    IReadOnlyDictionary<string, string>? Annotations = null);
+
+/// <summary>
+/// An OCI image manifest used as an artifact (OCI 1.1: artifactType plus the empty config), the form ORAS
+/// pushes, so <c>oras pull</c> or <c>skopeo inspect</c> can read what Kiln stores.
+/// </summary>
+public sealed record OciManifest(
+    int SchemaVersion,
+    string MediaType,
+    string? ArtifactType,
+    OciDescriptor Config,
+    IReadOnlyList<OciDescriptor> Layers,
+    IReadOnlyDictionary<string, string>? Annotations = null)
+{
+    public const string ManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
+    public const string EmptyMediaType = "application/vnd.oci.empty.v1+json";
+    /// <summary>The title annotation ORAS uses for a layer's file name.</summary>
+    public const string TitleAnnotation = "org.opencontainers.image.title";
+
+    /// <summary>The OCI empty descriptor's content: the two bytes <c>{}</c>.</summary>
+    public static readonly byte[] EmptyConfig = "{}"u8.ToArray();
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    /// <summary>Parses a manifest; null when the bytes are not one (the caller reports the artifact as invalid).</summary>
+    public static OciManifest? Parse(byte[] json)
+    {
+        try
+        {
+            var manifest = JsonSerializer.Deserialize<OciManifest>(json, Json);
+            return manifest is { Config: not null, Layers: not null } ? manifest : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

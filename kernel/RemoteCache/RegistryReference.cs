@@ -1,0 +1,51 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.RemoteCache;
+
+/// <summary>
+/// Where the remote kernel cache lives: <c>HOST[:PORT]/REPO</c> (e.g. <c>127.0.0.1:5000/kiln/kernels</c>,
+/// <c>ghcr.io/org/kiln-cache</c>). Loopback hosts are spoken to over plain HTTP, as docker does for a local
+/// registry; any other host over HTTPS unless the value starts with <c>http://</c>.
+/// </summary>
+public sealed partial record RegistryReference(Uri BaseUri, string Repository)
+{
+    // The OCI distribution spec's repository name grammar.
+    [GeneratedRegex("^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$")]
+    private static partial Regex RepositoryName();
+
+    public string Host => BaseUri.IsDefaultPort ? BaseUri.Host : $"{BaseUri.Host}:{BaseUri.Port}";
+
+    public override string ToString() => $"{Host}/{Repository}";
+
+    public static RegistryReference Parse(string value)
+    {
+        var text = value.Trim();
+        string? scheme = null;
+        foreach (var prefix in new[] { "http://", "https://" })
+            if (text.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                scheme = prefix[..^3].ToLowerInvariant();
+                text = text[prefix.Length..];
+            }
+        var slash = text.IndexOf('/');
+        if (slash <= 0 || slash == text.Length - 1)
+            throw KilnException.BadInput($"--cache-registry={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
+        var host = text[..slash];
+        var repository = text[(slash + 1)..].TrimEnd('/');
+        if (!RepositoryName().IsMatch(repository))
+            throw KilnException.BadInput($"--cache-registry={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
+        scheme ??= IsLoopback(host) ? "http" : "https";
+        if (!Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
+            throw KilnException.BadInput($"--cache-registry={value}: '{host}' is not a valid HOST[:PORT].");
+        return new RegistryReference(baseUri, repository);
+    }
+
+    private static bool IsLoopback(string hostAndPort)
+    {
+        var host = Uri.TryCreate("http://" + hostAndPort, UriKind.Absolute, out var uri) ? uri.Host : hostAndPort;
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return true;
+        return IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address);
+    }
+}
