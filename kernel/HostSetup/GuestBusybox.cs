@@ -39,7 +39,7 @@ public static class GuestBusybox
         {
             log.Info($"Fetching {package} for the guest initramfs");
             // apt's sandbox user cannot write into a root-owned temp dir; a world-writable one keeps it quiet.
-            File.SetUnixFileMode(staging, (UnixFileMode)0x1ff);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(staging, (UnixFileMode)0x1ff);
             new Command("apt-get", "download", package) { WorkingDirectory = staging, Purpose = "apt-get download " + package }.Run(log);
             var deb = Directory.GetFiles(staging, "*.deb").Single();
             new Command("dpkg-deb", "-x", deb, Path.Combine(staging, "root")) { Purpose = "dpkg-deb -x" }.Run(log);

@@ -35,7 +35,7 @@ public sealed class SignedSumsTests
     private string NewKey(string name)
     {
         var home = Directory.CreateDirectory(Path.Combine(_work.Path, name)).FullName;
-        File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Gpg(home, "--quick-gen-key", $"{name} <{name}@kiln.test>", "ed25519", "sign", "never");
         return home;
     }
