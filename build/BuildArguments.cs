@@ -20,6 +20,11 @@ public static class BuildArguments
     public const string Timeout = "timeout";
     public const string Test = "test";
     public const string Append = "append";
+    public const string Repo = "repo";
+    public const string Good = "good";
+    public const string Bad = "bad";
+    public const string Patches = "patches";
+    public const string BisectPlan = "bisect-plan";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -38,5 +43,10 @@ public static class BuildArguments
         new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
         new HostArgument(Test, "BootTest: a shell script to run in the guest; it passes when it exits 0 (repeatable).", "FILE"),
         new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),
+        new HostArgument(Repo, "Bisect: the kernel git repository to bisect (it is not modified; steps run in a separate worktree).", "PATH"),
+        new HostArgument(Good, "Bisect: a commit, tag or branch known to work (must be an ancestor of --bad).", "REF"),
+        new HostArgument(Bad, "Bisect: a commit, tag or branch known to fail.", "REF"),
+        new HostArgument(Patches, "Bisect: find the first patch of patches/<series>.x/ that breaks the boot, instead of a --repo range."),
+        new HostArgument(BisectPlan, "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", "FILE"),
     };
 }

@@ -50,6 +50,11 @@ public sealed class BuildContext : FrostingContext
         foreach (var test in Tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
         Append = Argument(BuildArguments.Append) ?? "";
+        BisectRepo = Argument(BuildArguments.Repo);
+        BisectGood = Argument(BuildArguments.Good);
+        BisectBad = Argument(BuildArguments.Bad);
+        BisectPatches = Flag(BuildArguments.Patches);
+        BisectPlanPath = Argument(BuildArguments.BisectPlan);
     }
 
     public IKilnLog Log { get; }
@@ -75,8 +80,25 @@ public sealed class BuildContext : FrostingContext
     public int? TimeoutSeconds { get; }
     public IReadOnlyList<string> Tests { get; }
     public string Append { get; }
+    /// <summary>Bisect: the repository and range (--repo, --good, --bad), or the patch series (--patches).</summary>
+    public string? BisectRepo { get; }
+    public string? BisectGood { get; }
+    public string? BisectBad { get; }
+    public bool BisectPatches { get; }
+    /// <summary>BisectStep: the plan Bisect wrote for its steps.</summary>
+    public string? BisectPlanPath { get; }
 
     public SourceCache SourceCache => new(CacheDir);
+
+    /// <summary>Fetches (or reuses) the verified source of <see cref="Version"/> the way --source says.</summary>
+    public SourceTree AcquireSource()
+    {
+        using var http = KernelOrgProvider.CreateClient();
+        var acquirer = SourceAcquirer.For(SourceChoice, Pin, Manifest, Version, Mirror, MayInstall, http);
+        var cache = SourceCache;
+        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{Version}.lock"), Log))
+            return acquirer.Acquire(Version, cache, Log);
+    }
 
     public Toolchain Toolchain => Toolchain.For(Arch);
 

@@ -13,12 +13,7 @@ public sealed class Setup : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
-        using var http = KernelOrgProvider.CreateClient();
-        var acquirer = SourceAcquirer.For(context.SourceChoice, context.Pin, context.Manifest, context.Version,
-            context.Mirror, context.MayInstall, http);
-        var cache = context.SourceCache;
-        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{context.Version}.lock"), context.Log))
-            context.Source = acquirer.Acquire(context.Version, cache, context.Log);
+        context.Source = context.AcquireSource();
         var source = context.Source;
         context.Log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" +
                          (source.Reused ? " [cached]" : ""));
