@@ -20,8 +20,8 @@ public sealed class Bisect : FrostingTask<BuildContext>
 
     public override void Run(BuildContext context)
     {
-        var (repository, good, bad) = Target(context);
         Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
+        var (repository, good, bad) = Target(context);
         var range = BisectRange.Resolve(repository, good, bad, context.Log);
 
         // One work directory per repository, arch and variant: its build directory and worktree path stay
@@ -143,7 +143,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
             .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
             .AddColumn(new TableColumn("Exit").RightAligned()).AddColumn(new TableColumn("Configure").RightAligned())
             .AddColumn(new TableColumn("Build").RightAligned()).AddColumn(new TableColumn("Boot").RightAligned())
-            .AddColumn(new TableColumn("Total").RightAligned()).AddColumn("Detail");
+            .AddColumn(new TableColumn("Total").RightAligned());
         foreach (var s in outcome.Steps)
         {
             var verdict = s.Verdict switch
@@ -154,10 +154,11 @@ public sealed class Bisect : FrostingTask<BuildContext>
                 _ => "[red]abort[/]",
             };
             table.AddRow(s.Number.ToString(), s.ShortSha, Markup.Escape(s.Subject), verdict, s.ExitCode.ToString(),
-                $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s",
-                Markup.Escape(FirstLine(s.Message)));
+                $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s");
         }
         AnsiConsole.Write(table);
+        // Details below the table: a build error or a failed check does not fit a column.
+        foreach (var s in outcome.Steps) AnsiConsole.WriteLine($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
         AnsiConsole.WriteLine($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
                               $"(bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
                               $"in {outcome.Duration:hh\\:mm\\:ss}");
@@ -168,6 +169,6 @@ public sealed class Bisect : FrostingTask<BuildContext>
     private static string FirstLine(string text)
     {
         var line = text.Split('\n')[0];
-        return line.Length > 160 ? line[..157] + "..." : line;
+        return line.Length > 200 ? line[..197] + "..." : line;
     }
 }
