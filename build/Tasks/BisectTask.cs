@@ -53,7 +53,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
         var planPath = Path.Combine(stepsDirectory, "plan.json");
         plan.Save(planPath);
         var job = new BisectJob(range, plan.Worktree, StepCommand(planPath),
-            new Dictionary<string, string> { ["KILN_ROOT"] = context.RepoRoot }, plan.StepsFile);
+            new Dictionary<string, string> { ["KILN_ROOT"] = context.RepoRoot }, plan.StepsFile) { VerifyBad = context.BisectPatches };
 
         var outcome = RunInterruptibly(job, context.Log);
         Print(outcome);
@@ -66,6 +66,9 @@ public sealed class Bisect : FrostingTask<BuildContext>
                 var first = outcome.FirstBad!;
                 context.Log.Info($"First bad commit: {first.Sha} {first.Subject} ({first.Author}, {first.Date})" +
                                  (outcome.FirstBadTested ? "" : " — not built by this bisect: it is the first bad by elimination"));
+                break;
+            case BisectStatus.BadEndIsGood:
+                context.Log.Info($"Nothing to bisect: {outcome.Problem}");
                 break;
             case BisectStatus.Inconclusive:
                 throw KilnException.KernelFailed(

@@ -13,6 +13,8 @@ public enum BisectStatus
     Inconclusive,
     /// <summary>A step stopped the bisect (infrastructure failure), or git bisect run failed.</summary>
     Aborted,
+    /// <summary>The bad end was tested first (<see cref="BisectJob.VerifyBad"/>) and passed: there is nothing to find.</summary>
+    BadEndIsGood,
 }
 
 /// <summary>What to bisect and with which step command.</summary>
@@ -24,7 +26,14 @@ public sealed record BisectJob(
     IReadOnlyList<string> StepCommand,
     IReadOnlyDictionary<string, string> StepEnvironment,
     /// <summary>The steps file the step command appends to (see <see cref="BisectPlan.StepsFile"/>).</summary>
-    string StepsFile);
+    string StepsFile)
+{
+    /// <summary>
+    /// Test the bad end before bisecting. git bisect takes --bad on trust; a patch series has no one to vouch
+    /// for it, and without this a one-patch series would name its patch without building anything.
+    /// </summary>
+    public bool VerifyBad { get; init; }
+}
 
 /// <summary>The outcome of a bisect, for the console table and bisect.json.</summary>
 public sealed record BisectOutcome(
@@ -65,37 +74,58 @@ public sealed class BisectDriver
                   $"at most {BisectBound.MaxDecidingSteps(range.Commits)} builds plus skips");
 
         using var worktree = BisectWorktree.Add(range.Repository, job.WorktreePath, range.Bad.Sha, _log);
-        worktree.Git.Run("bisect", "start", range.Bad.Sha, range.Good.Sha);
-        var run = new Command("git", new[] { "bisect", "run" }.Concat(job.StepCommand).ToArray())
+        var max = BisectBound.MaxDecidingSteps(range.Commits);
+        if (job.VerifyBad)
         {
-            WorkingDirectory = worktree.Path,
-            Purpose = "git bisect run",
+            _log.Info($"Testing the bad end {range.Bad.ShortSha} first");
+            var verdict = BisectExitCodes.Read(Step(job, worktree.Path).Run(_log, cancellation).ExitCode);
+            var steps = StepRecord.ReadAll(job.StepsFile);
+            if (verdict == StepVerdict.Good)
+                return new BisectOutcome(BisectStatus.BadEndIsGood, range, null, false, [], steps, [], max, watch.Elapsed,
+                    $"{range.Bad.ShortSha} {range.Bad.Subject} passes: there is no failure to bisect");
+            if (verdict == StepVerdict.Abort)
+                return new BisectOutcome(BisectStatus.Aborted, range, null, false, [], steps, [], max, watch.Elapsed,
+                    steps.LastOrDefault()?.Message ?? "the step on the bad end could not run");
+        }
+
+        worktree.Git.Run("bisect", "start", range.Bad.Sha, range.Good.Sha);
+        var run = Step(job, worktree.Path, "bisect", "run");
+        var exit = run.Run(_log, cancellation).ExitCode;
+
+        var log = BisectLog.Parse(worktree.Git.Try("bisect", "log").StandardOutput);
+        var taken = StepRecord.ReadAll(job.StepsFile);
+        if (log.FirstBad is { } firstBad)
+        {
+            var commit = worktree.Git.Commit(firstBad.Sha);
+            return new BisectOutcome(BisectStatus.Found, range, commit, taken.Any(s => s.Sha == commit.Sha), [], taken, log.Lines, max, watch.Elapsed, null);
+        }
+        if (log.PossibleFirstBad.Count > 0)
+        {
+            var candidates = log.PossibleFirstBad.Select(e => worktree.Git.Commit(e.Sha)).ToList();
+            return new BisectOutcome(BisectStatus.Inconclusive, range, null, false, candidates, taken, log.Lines, max, watch.Elapsed,
+                "only commits that do not build are left to test");
+        }
+        var problem = taken.LastOrDefault(s => s.Verdict == StepVerdict.Abort) is { } aborted
+            ? $"step {aborted.Number} on {aborted.ShortSha} stopped the bisect: {aborted.Message}"
+            : $"git bisect run exited {exit} without naming a commit (see the output above)";
+        return new BisectOutcome(BisectStatus.Aborted, range, null, false, [], taken, log.Lines, max, watch.Elapsed, problem);
+    }
+
+    /// <summary>The step command in the worktree, alone or under <c>git bisect run</c>; exit codes are read by the caller.</summary>
+    private Command Step(BisectJob job, string worktree, params string[] gitPrefix)
+    {
+        var arguments = gitPrefix.Length > 0 ? gitPrefix.Concat(job.StepCommand).ToArray() : job.StepCommand.Skip(1).ToArray();
+        var command = new Command(gitPrefix.Length > 0 ? "git" : job.StepCommand[0], arguments)
+        {
+            WorkingDirectory = worktree,
+            Purpose = gitPrefix.Length > 0 ? "git bisect run" : "bisect step",
             CaptureOutput = false,
             OnOutput = _log.Info,
             OnError = _log.Info,
             // The verdict comes from the bisect log and the step records, not from git's exit code.
             AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
         };
-        foreach (var (name, value) in job.StepEnvironment) run.Environment[name] = value;
-        var exit = run.Run(_log, cancellation).ExitCode;
-
-        var log = BisectLog.Parse(worktree.Git.Try("bisect", "log").StandardOutput);
-        var steps = StepRecord.ReadAll(job.StepsFile);
-        var max = BisectBound.MaxDecidingSteps(range.Commits);
-        if (log.FirstBad is { } firstBad)
-        {
-            var commit = worktree.Git.Commit(firstBad.Sha);
-            return new BisectOutcome(BisectStatus.Found, range, commit, steps.Any(s => s.Sha == commit.Sha), [], steps, log.Lines, max, watch.Elapsed, null);
-        }
-        if (log.PossibleFirstBad.Count > 0)
-        {
-            var candidates = log.PossibleFirstBad.Select(e => worktree.Git.Commit(e.Sha)).ToList();
-            return new BisectOutcome(BisectStatus.Inconclusive, range, null, false, candidates, steps, log.Lines, max, watch.Elapsed,
-                "only commits that do not build are left to test");
-        }
-        var problem = steps.LastOrDefault(s => s.Verdict == StepVerdict.Abort) is { } aborted
-            ? $"step {aborted.Number} on {aborted.ShortSha} stopped the bisect: {aborted.Message}"
-            : $"git bisect run exited {exit} without naming a commit (see the output above)";
-        return new BisectOutcome(BisectStatus.Aborted, range, null, false, [], steps, log.Lines, max, watch.Elapsed, problem);
+        foreach (var (name, value) in job.StepEnvironment) command.Environment[name] = value;
+        return command;
     }
 }

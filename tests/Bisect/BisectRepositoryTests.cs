@@ -20,9 +20,9 @@ public sealed class BisectRepositoryTests
     public void TearDown() => Directory.Delete(_root, recursive: true);
 
     /// <summary>A fake kernel tree: base, then commits 1..n where commit <paramref name="firstBad"/> and later say "bad" in state.</summary>
-    private (GitFixture Repo, List<string> Commits) FakeKernel(int n, int firstBad)
+    private (GitFixture Repo, List<string> Commits) FakeKernel(int n, int firstBad, string name = "linux")
     {
-        var repo = GitFixture.Init(Path.Combine(_root, "linux"));
+        var repo = GitFixture.Init(Path.Combine(_root, name));
         var commits = new List<string> { repo.Commit("base", ("Makefile", Makefile), ("Kconfig", "# kconfig\n"), ("state", "good\n")) };
         for (var i = 1; i <= n; i++)
             commits.Add(repo.Commit($"change {i}", ("state", i >= firstBad ? $"bad {i}\n" : $"good {i}\n")));
@@ -94,6 +94,20 @@ public sealed class BisectRepositoryTests
             Is.LessThanOrEqualTo(BisectBound.MaxDecidingSteps(7)));
         Assert.That(repo.State(), Is.EqualTo(before));
         Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
+    }
+
+    [Test]
+    public void Verifying_the_bad_end_first_reports_a_range_without_a_failure()
+    {
+        var (repo, commits) = FakeKernel(3, 4);
+        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "grep -q good state") with { VerifyBad = true });
+        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.BadEndIsGood));
+        Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
+
+        var (failing, failingCommits) = FakeKernel(1, 1, "failing");
+        outcome = new BisectDriver(new RecordingLog()).Run(Job(failing, failingCommits[0], "grep -q good state") with { VerifyBad = true });
+        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Found), "a one-commit range is decided by the verification");
+        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(failingCommits[1]));
     }
 
     [Test]
