@@ -19,7 +19,10 @@ public sealed class BisectIntegrationTests
     [Test]
     public void Bisect_finds_the_commit_that_breaks_the_boot_skips_the_unbuildable_one_and_leaves_the_repo_alone()
     {
-        var root = Directory.CreateTempSubdirectory("kiln-bisect-it").FullName;
+        // A fixed path: the repository's bisect build directory in the shared cache is then reused by the next run.
+        var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        Directory.CreateDirectory(root);
         var repoPath = Path.Combine(root, "linux");
         CopyTree(TestKernel.SourceTree, repoPath);
         File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
@@ -73,6 +76,66 @@ public sealed class BisectIntegrationTests
         var work = Directory.GetDirectories(Path.Combine(KilnRun.SharedCacheDir, "bisect"), "linux-*").Single(d => Directory.Exists(Path.Combine(d, "build")));
         Assert.That(Directory.Exists(Path.Combine(work, "worktree")), Is.False, "the bisect worktree is removed");
         Directory.Delete(root, recursive: true);
+    }
+
+    [Test]
+    public void Bisect_of_the_patch_series_names_the_patch_that_breaks_the_boot()
+    {
+        var kilnRoot = KilnRun.CopyInputs();
+        var mainC = File.ReadAllLines(Path.Combine(TestKernel.SourceTree, "init", "main.c"));
+        File.WriteAllText(Path.Combine(kilnRoot, "patches", "6.1.x", "0002-init-panic-in-kernel_init.patch"), PanicPatch(mainC));
+        var outDir = Path.Combine(kilnRoot, "out");
+
+        var run = KilnRun.Run(new[] { "--target=Bisect", "--patches", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir },
+            repoRoot: kilnRoot, timeout: TimeSpan.FromMinutes(60));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, BisectReport.FileName)));
+        var json = report.RootElement;
+        Assert.That(json.GetProperty("firstBad").GetProperty("subject").GetString(), Is.EqualTo("init: panic in kernel_init"));
+        Assert.That(json.GetProperty("firstBad").GetProperty("author").GetString(), Is.EqualTo("Kiln Test <test@kiln.invalid>"));
+        Assert.That(json.GetProperty("commits").GetInt32(), Is.EqualTo(2));
+        var steps = json.GetProperty("steps").EnumerateArray().ToList();
+        TestContext.Progress.WriteLine(string.Join("\n", steps.Select(s =>
+            $"step {s.GetProperty("number")}: {s.GetProperty("subject").GetString()} {s.GetProperty("verdict")} " +
+            $"configure {s.GetProperty("configureSeconds")} s, build {s.GetProperty("buildSeconds")} s, boot {s.GetProperty("bootSeconds")} s")));
+        // The whole series is tested first, then the one patch before the last decides.
+        Assert.That(steps.Select(s => s.GetProperty("subject").GetString() + ":" + s.GetProperty("verdict").GetString()),
+            Is.EqualTo(new[] { "init: panic in kernel_init:bad", "init: print a Kiln marker after the Linux banner:good" }));
+        Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
+        Directory.Delete(kilnRoot, recursive: true);
+    }
+
+    /// <summary>A git format-patch style patch adding a panic after kernel_init_freeable(), on top of patch 0001 (two lines earlier in the file).</summary>
+    private static string PanicPatch(string[] mainC)
+    {
+        var at = Array.IndexOf(mainC, "\tkernel_init_freeable();");
+        Assert.That(at, Is.GreaterThan(3), "init/main.c calls kernel_init_freeable()");
+        var before = mainC[(at - 2)..(at + 1)];
+        var after = mainC[(at + 1)..(at + 4)];
+        var start = at - 2 + 1 + 2;
+        return $"""
+            From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+            From: Kiln Test <test@kiln.invalid>
+            Date: Thu, 1 Jan 2026 00:00:00 +0000
+            Subject: [PATCH] init: panic in kernel_init
+
+            Signed-off-by: Kiln Test <test@kiln.invalid>
+            ---
+             init/main.c | 1 +
+             1 file changed, 1 insertion(+)
+
+            diff --git a/init/main.c b/init/main.c
+            --- a/init/main.c
+            +++ b/init/main.c
+            @@ -{start},6 +{start},7 @@
+            {string.Join("\n", before.Select(l => " " + l))}
+            +{PanicLine.TrimEnd('\n')}
+            {string.Join("\n", after.Select(l => " " + l))}
+            -- 
+            2.39.5
+
+            """;
     }
 
     private static void CopyTree(string from, string to)
