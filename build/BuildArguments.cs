@@ -41,7 +41,7 @@ public static class BuildArguments
         new HostArgument(UpdateLock, "CacheKey: record the current inputs for this config version in kiln.lock."),
         new HostArgument(BaseConfig, "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", "CONFIG", "tinyconfig"),
         new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
-        new HostArgument(Test, "BootTest: a shell script to run in the guest; it passes when it exits 0 (repeatable).", "FILE"),
+        new HostArgument(Test, "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", "FILE"),
         new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),
         new HostArgument(Repo, "Bisect: the kernel git repository to bisect (it is not modified; steps run in a separate worktree).", "PATH"),
         new HostArgument(Good, "Bisect: a commit, tag or branch known to work (must be an ancestor of --bad).", "REF"),
