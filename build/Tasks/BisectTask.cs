@@ -21,7 +21,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
-        var (repository, good, bad) = Target(context);
+        var (repository, good, bad, expectations) = Target(context);
         var range = BisectRange.Resolve(repository, good, bad, context.Log);
 
         // One work directory per repository, arch and variant: its build directory and worktree path stay
@@ -47,6 +47,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
             Tests = context.Tests,
             TimeoutSeconds = context.TimeoutSeconds,
             Append = context.Append.Length > 0 ? context.Append : null,
+            PatchBootExpectations = expectations,
             StepsDirectory = stepsDirectory,
             StepsFile = Path.Combine(stepsDirectory, "steps.jsonl"),
         };
@@ -80,7 +81,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
     }
 
     /// <summary>The repository and range to bisect: --repo/--good/--bad, or the patch series' own history with --patches.</summary>
-    private static (string Repository, string Good, string Bad) Target(BuildContext context)
+    private static (string Repository, string Good, string Bad, IReadOnlyDictionary<string, IReadOnlyList<string>> BootExpectations) Target(BuildContext context)
     {
         if (context.BisectPatches)
         {
@@ -90,11 +91,12 @@ public sealed class Bisect : FrostingTask<BuildContext>
             var source = context.AcquireSource();
             var repository = PatchSeriesRepository.Create(source, series, Path.Combine(context.CacheDir, "bisect", "series"), context.Log);
             // Good is the pristine tree, bad the whole series: one commit per patch in between.
-            return (repository, $"{PatchSeriesRepository.Branch}~{series.Patches.Count}", PatchSeriesRepository.Branch);
+            var expectations = series.Patches.ToDictionary(p => p.FileName, p => (IReadOnlyList<string>)p.BootExpectations.Select(e => e.Value).ToList());
+            return (repository, $"{PatchSeriesRepository.Branch}~{series.Patches.Count}", PatchSeriesRepository.Branch, expectations);
         }
         if (context.BisectRepo is null || context.BisectGood is null || context.BisectBad is null)
             throw KilnException.BadInput("Bisect needs --repo=PATH --good=REF --bad=REF (or --patches to bisect the patch series).");
-        return (context.BisectRepo, context.BisectGood, context.BisectBad);
+        return (context.BisectRepo, context.BisectGood, context.BisectBad, new Dictionary<string, IReadOnlyList<string>>());
     }
 
     /// <summary>This host again (dotnet Build.dll, or the app host), running the BisectStep target with the plan.</summary>

@@ -25,6 +25,11 @@ public sealed record BisectPlan
     public IReadOnlyList<string> Tests { get; init; } = [];
     public int? TimeoutSeconds { get; init; }
     public string? Append { get; init; }
+    /// <summary>
+    /// --patches: each patch file's Kiln-Boot-Expect texts. A step expects those of the patches its commit
+    /// holds, as BootTest does for the whole series, so a patch that loses its marker counts as breaking the boot.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> PatchBootExpectations { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     /// <summary>Each step's build log and boot results go to a numbered directory here.</summary>
     public required string StepsDirectory { get; init; }
     /// <summary>JSON lines, one <see cref="StepRecord"/> per step, appended by the steps.</summary>

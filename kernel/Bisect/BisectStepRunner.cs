@@ -83,12 +83,19 @@ public sealed class BisectStepRunner
             Arch = ArchProfile.Parse(plan.Arch),
             ExpectedRelease = built.Release,
             ConfigOptions = fragments.Requested.Select(o => o.Display).ToList(),
+            ExpectedMessages = ExpectedMessages(plan),
             TestScripts = plan.Tests,
             Timeout = plan.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             ExtraKernelArgs = plan.Append,
         }, cancellation);
         return Judge(result.Checks, result.Release, plan.Tests.Count > 0);
     }
+
+    private IReadOnlyList<string> ExpectedMessages(BisectPlan plan) =>
+        plan.PatchBootExpectations.Count == 0
+            ? []
+            : PatchSeriesRepository.AppliedPatches(new Git(plan.Worktree, _log))
+                .SelectMany(patch => plan.PatchBootExpectations.GetValueOrDefault(patch) ?? []).ToList();
 
     /// <summary>With user tests, only their checks decide (a kernel that never runs them fails them); otherwise every boot check does.</summary>
     public static (StepVerdict Verdict, string Message) Judge(IReadOnlyList<BootCheck> checks, string? release, bool testsDecide)

@@ -15,6 +15,9 @@ public static class PatchSeriesRepository
     /// <summary>The branch holding the series; the repository is complete when it exists.</summary>
     public const string Branch = "kiln-series";
 
+    /// <summary>The commit trailer naming the patch file a commit applied.</summary>
+    public const string PatchTrailer = "Kiln-Patch";
+
     /// <summary>Returns the repository's path under <paramref name="root"/>, creating it when missing.</summary>
     public static string Create(SourceTree source, PatchSeries series, string root, IKilnLog log)
     {
@@ -46,7 +49,7 @@ public static class PatchSeriesRepository
                 if (applied.ExitCode != 0)
                     throw KilnException.KernelFailed($"{patch.FileName} does not apply on Linux {source.Version} and the patches before it:\n{applied.StandardError.Trim()}");
                 var message = patch.Title ?? patch.FileName;
-                var arguments = new List<string> { "commit", "--quiet", "--no-verify", "-m", message + "\n\nKiln-Patch: " + patch.FileName };
+                var arguments = new List<string> { "commit", "--quiet", "--no-verify", "-m", $"{message}\n\n{PatchTrailer}: {patch.FileName}" };
                 if (patch.From is { } from) arguments.Add("--author=" + from.Value);
                 if (patch.Date is { } date) arguments.Add("--date=" + date.Value);
                 Commit(git, Tree(arguments.ToArray()), log);
@@ -60,6 +63,11 @@ public static class PatchSeriesRepository
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
     }
+
+    /// <summary>The patch files applied in the commit checked out in <paramref name="worktree"/>, from their trailers.</summary>
+    public static IReadOnlyList<string> AppliedPatches(Git worktree) =>
+        worktree.Run("log", $"--format=%(trailers:key={PatchTrailer},valueonly)", "HEAD")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static void Commit(Git git, string[] arguments, IKilnLog log)
     {

@@ -183,6 +183,10 @@ public sealed class BisectRepositoryTests
         Assert.That(git.Run("ls-tree", "--name-only", PatchSeriesRepository.Branch + "~2"), Does.Not.Contain(SourceProvenance.FileName));
         Assert.That(Directory.GetFiles(tree, "*", SearchOption.AllDirectories), Has.Length.EqualTo(4), "the source tree is not written to");
 
+        var worktree = Path.Combine(_root, "series-worktree");
+        git.Run("worktree", "add", "--detach", "--quiet", worktree, PatchSeriesRepository.Branch + "~1");
+        Assert.That(PatchSeriesRepository.AppliedPatches(new Git(worktree, new RecordingLog())), Is.EqualTo(new[] { series.Patches[0].FileName }));
+
         var range = BisectRange.Resolve(repository, PatchSeriesRepository.Branch + "~2", PatchSeriesRepository.Branch, new RecordingLog());
         Assert.That(range.Commits, Is.EqualTo(2));
         Assert.That(PatchSeriesRepository.Create(source, series, Path.Combine(_root, "series"), new RecordingLog()), Is.EqualTo(repository), "reused");
