@@ -27,6 +27,11 @@ public static class BuildArguments
     public const string PushInsecure = "push-insecure";
     public const string CacheRegistry = "cache-registry";
     public const string CiOutput = "ci-output";
+    public const string Repo = "repo";
+    public const string Good = "good";
+    public const string Bad = "bad";
+    public const string Patches = "patches";
+    public const string BisectPlan = "bisect-plan";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -44,7 +49,7 @@ public static class BuildArguments
         new HostArgument(UpdateLock, "CacheKey: record the current inputs for this config version in kiln.lock."),
         new HostArgument(BaseConfig, "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", "CONFIG", "tinyconfig"),
         new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
-        new HostArgument(Test, "BootTest: a shell script to run in the guest; it passes when it exits 0 (repeatable).", "FILE"),
+        new HostArgument(Test, "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", "FILE"),
         new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),
         new HostArgument(Prefix, "PackageStage1: Kata install prefix; files go to DESTDIR/PREFIX/share/kata-containers.", "DIR", "/usr"),
         new HostArgument(DestDir, "PackageStage1: staging root of the Kata install layout (env DESTDIR).", "DIR", "<out>/kata"),
@@ -53,5 +58,10 @@ public static class BuildArguments
         new HostArgument(CacheRegistry, "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
             "Setup pulls the verified kernel for this identity, BootTest pushes it after a pass; an unreachable registry only warns.", "HOST[:PORT]/REPO"),
         new HostArgument(CiOutput, "Append key=value lines for CI (cache key, cache status, artifact and result paths) to FILE (env KILN_CI_OUTPUT; $GITHUB_OUTPUT too when set).", "FILE"),
+        new HostArgument(Repo, "Bisect: the kernel git repository to bisect (it is not modified; steps run in a separate worktree).", "PATH"),
+        new HostArgument(Good, "Bisect: a commit, tag or branch known to work (must be an ancestor of --bad).", "REF"),
+        new HostArgument(Bad, "Bisect: a commit, tag or branch known to fail.", "REF"),
+        new HostArgument(Patches, "Bisect: find the first patch of patches/<series>.x/ that breaks the boot, instead of a --repo range."),
+        new HostArgument(BisectPlan, "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", "FILE"),
     };
 }

@@ -72,6 +72,11 @@ public sealed class BuildContext : FrostingContext
             Argument(BuildArguments.CiOutput) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CI_OUTPUT")),
             NullIfEmpty(System.Environment.GetEnvironmentVariable("GITHUB_OUTPUT")),
         }.OfType<string>());
+        BisectRepo = Argument(BuildArguments.Repo);
+        BisectGood = Argument(BuildArguments.Good);
+        BisectBad = Argument(BuildArguments.Bad);
+        BisectPatches = Flag(BuildArguments.Patches);
+        BisectPlanPath = Argument(BuildArguments.BisectPlan);
     }
 
     /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
@@ -111,8 +116,25 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>Where machine-readable results go for CI (--ci-output, $GITHUB_OUTPUT).</summary>
     public CiOutput CiOutput { get; }
+    /// <summary>Bisect: the repository and range (--repo, --good, --bad), or the patch series (--patches).</summary>
+    public string? BisectRepo { get; }
+    public string? BisectGood { get; }
+    public string? BisectBad { get; }
+    public bool BisectPatches { get; }
+    /// <summary>BisectStep: the plan Bisect wrote for its steps.</summary>
+    public string? BisectPlanPath { get; }
 
     public SourceCache SourceCache => new(CacheDir);
+
+    /// <summary>Fetches (or reuses) the verified source of <see cref="Version"/> the way --source says.</summary>
+    public SourceTree AcquireSource()
+    {
+        using var http = KernelOrgProvider.CreateClient();
+        var acquirer = SourceAcquirer.For(SourceChoice, Pin, Manifest, Version, Mirror, MayInstall, http, Keyring);
+        var cache = SourceCache;
+        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{Version}.lock"), Log))
+            return acquirer.Acquire(Version, cache, Log);
+    }
 
     public Toolchain Toolchain => Toolchain.For(Arch);
 

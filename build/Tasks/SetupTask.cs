@@ -14,12 +14,7 @@ public sealed class Setup : FrostingTask<BuildContext>
     {
         Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
         context.GuestBusybox = GuestBusybox.Locate(context.Arch, context.CacheDir, context.MayInstall, context.Log);
-        using var http = KernelOrgProvider.CreateClient();
-        var acquirer = SourceAcquirer.For(context.SourceChoice, context.Pin, context.Manifest, context.Version,
-            context.Mirror, context.MayInstall, http, context.Keyring);
-        var cache = context.SourceCache;
-        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{context.Version}.lock"), context.Log))
-            context.Source = acquirer.Acquire(context.Version, cache, context.Log);
+        context.Source = context.AcquireSource();
         var source = context.Source;
         context.Log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" +
                          (source.Reused ? " [cached]" : ""));

@@ -31,9 +31,12 @@ public sealed class LocalTreeProvider : ISourceProvider
         return new SourceTree(_path, version, provenance, Reused: true);
     }
 
-    public static KernelVersion? ReadMakefileVersion(string makefile)
+    public static KernelVersion? ReadMakefileVersion(string makefile) => ParseMakefileVersion(File.ReadLines(makefile));
+
+    /// <summary>The version in a top-level Makefile's first lines (VERSION, PATCHLEVEL, SUBLEVEL).</summary>
+    public static KernelVersion? ParseMakefileVersion(IEnumerable<string> makefileLines)
     {
-        var text = File.ReadLines(makefile).Take(10).ToList();
+        var text = makefileLines.Take(10).ToList();
         int? Field(string name) => text.Select(l => Regex.Match(l, $@"^{name}\s*=\s*(\d+)")).FirstOrDefault(m => m.Success) is { } m ? int.Parse(m.Groups[1].Value) : null;
         var (v, p, s) = (Field("VERSION"), Field("PATCHLEVEL"), Field("SUBLEVEL"));
         return v is null || p is null ? null : new KernelVersion(v.Value, p.Value, s ?? 0);

@@ -1,0 +1,51 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Kiln.Kernel.Bisect;
+
+/// <summary>Writes bisect.json: the range, the first bad commit (or the candidates), the steps and the bisect log.</summary>
+public static class BisectReport
+{
+    public const string FileName = "bisect.json";
+
+    public static JsonObject ToJson(BisectOutcome outcome)
+    {
+        static JsonObject Commit(CommitInfo c) => new()
+        {
+            ["sha"] = c.Sha,
+            ["subject"] = c.Subject,
+            ["author"] = c.Author,
+            ["date"] = c.Date,
+        };
+
+        var range = outcome.Range;
+        var firstBad = outcome.FirstBad is { } bad ? Commit(bad) : null;
+        firstBad?.Add("tested", outcome.FirstBadTested);
+        return new JsonObject
+        {
+            ["status"] = outcome.Status.ToString().ToLowerInvariant(),
+            ["repository"] = range.Repository,
+            ["version"] = range.Version?.ToString(),
+            ["good"] = Commit(range.Good),
+            ["bad"] = Commit(range.Bad),
+            ["commits"] = range.Commits,
+            ["maxDecidingSteps"] = outcome.MaxDecidingSteps,
+            ["withinBound"] = outcome.WithinBound,
+            ["firstBad"] = firstBad,
+            ["candidates"] = new JsonArray(outcome.Candidates.Select(c => (JsonNode)Commit(c)).ToArray()),
+            ["problem"] = outcome.Problem,
+            ["durationSeconds"] = Math.Round(outcome.Duration.TotalSeconds, 1),
+            ["steps"] = JsonSerializer.SerializeToNode(outcome.Steps, StepRecord.Json),
+            ["log"] = new JsonArray(outcome.Log.Select(l => (JsonNode)JsonValue.Create(l)).ToArray()),
+        };
+    }
+
+    public static string Write(BisectOutcome outcome, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, FileName);
+        File.WriteAllText(path, ToJson(outcome).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+        return path;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel.Bisect;
+
+/// <summary>
+/// One bisect step on the commit checked out in the plan's worktree: configure with the plan's
+/// fragments, build incrementally in the shared build directory, boot-test, and turn the outcome into
+/// a verdict. The step never throws for the kernel's faults: they are verdicts, recorded in the steps file.
+/// </summary>
+public sealed class BisectStepRunner
+{
+    private readonly IKilnLog _log;
+
+    public BisectStepRunner(IKilnLog log) => _log = log;
+
+    public StepRecord Run(BisectPlan plan, CancellationToken cancellation = default)
+    {
+        var total = Stopwatch.StartNew();
+        var commit = new Git(plan.Worktree, _log).Commit("HEAD");
+        var number = StepRecord.ReadAll(plan.StepsFile).Count + 1;
+        var directory = Path.Combine(plan.StepsDirectory, $"{number:D2}-{commit.ShortSha}");
+        Directory.CreateDirectory(directory);
+        _log.Info($"Bisect step {number}: {commit.ShortSha} {commit.Subject}");
+
+        var phase = StepPhase.Checkout;
+        var times = new Dictionary<StepPhase, TimeSpan>();
+        var watch = Stopwatch.StartNew();
+        (StepVerdict Verdict, string Message) outcome;
+        try
+        {
+            outcome = Test(plan, commit, directory, p => { times[phase] = watch.Elapsed; phase = p; watch.Restart(); }, cancellation);
+        }
+        catch (KilnException e)
+        {
+            outcome = (BisectExitCodes.ForFailure(phase, e), $"{phase.ToString().ToLowerInvariant()} failed: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = (StepVerdict.Abort, "interrupted");
+        }
+        times[phase] = watch.Elapsed;
+
+        double Seconds(StepPhase p) => Math.Round(times.GetValueOrDefault(p).TotalSeconds, 1);
+        var record = new StepRecord(number, commit.Sha, commit.Subject, outcome.Verdict, BisectExitCodes.For(outcome.Verdict), phase,
+            outcome.Message, Seconds(StepPhase.Configure), Seconds(StepPhase.Build), Seconds(StepPhase.Boot),
+            Math.Round(total.Elapsed.TotalSeconds, 1), directory);
+        record.AppendTo(plan.StepsFile);
+        _log.Info($"Bisect step {number}: {commit.ShortSha} is {outcome.Verdict.ToString().ToLowerInvariant()} " +
+                  $"(exit {record.ExitCode}, {record.TotalSeconds:F0} s): {outcome.Message}");
+        return record;
+    }
+
+    private (StepVerdict, string) Test(BisectPlan plan, CommitInfo commit, string directory, Action<StepPhase> enter, CancellationToken cancellation)
+    {
+        if (!File.Exists(Path.Combine(plan.Worktree, "Makefile")) || !File.Exists(Path.Combine(plan.Worktree, "Kconfig")))
+            return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)");
+
+        enter(StepPhase.Configure);
+        var arch = KernelArch.Parse(plan.Arch);
+        var fragments = FragmentSet.Select(plan.FragmentsRoot, arch, plan.Variants);
+        var configured = new KernelConfigurator(_log).Configure(new ConfigureRequest(plan.Worktree, plan.BuildDir, arch, fragments)
+        {
+            BaseConfig = plan.BaseConfig,
+            AllowList = plan.AllowListPath is { } allow && File.Exists(allow) ? AllowList.Load(allow) : AllowList.Empty,
+        }, cancellation);
+        configured.Verification.ThrowIfFailed();
+
+        enter(StepPhase.Build);
+        var toolchain = Toolchain.For(plan.Arch);
+        // The release names the commit (as CONFIG_LOCALVERSION_AUTO would), so the boot proves which commit booted.
+        var built = KernelBuilder.Build(new BuildRequest(plan.Worktree, plan.BuildDir, toolchain, "-g" + commit.ShortSha, plan.Jobs,
+            plan.CcacheDir, Path.Combine(directory, "build.log")), _log);
+
+        enter(StepPhase.Boot);
+        var result = new BootTester(_log).Run(new BootTestSpec
+        {
+            KernelPath = built.Image,
+            OutputDirectory = Path.Combine(directory, "boot"),
+            Arch = ArchProfile.Parse(plan.Arch),
+            ExpectedRelease = built.Release,
+            ConfigOptions = fragments.Requested.Select(o => o.Display).ToList(),
+            ExpectedMessages = ExpectedMessages(plan),
+            TestScripts = plan.Tests,
+            Timeout = plan.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            ExtraKernelArgs = plan.Append,
+        }, cancellation);
+        return Judge(result.Checks, result.Release, plan.Tests.Count > 0);
+    }
+
+    private IReadOnlyList<string> ExpectedMessages(BisectPlan plan) =>
+        plan.PatchBootExpectations.Count == 0
+            ? []
+            : PatchSeriesRepository.AppliedPatches(new Git(plan.Worktree, _log))
+                .SelectMany(patch => plan.PatchBootExpectations.GetValueOrDefault(patch) ?? []).ToList();
+
+    /// <summary>With user tests, only their checks decide (a kernel that never runs them fails them); otherwise every boot check does.</summary>
+    public static (StepVerdict Verdict, string Message) Judge(IReadOnlyList<BootCheck> checks, string? release, bool testsDecide)
+    {
+        var deciding = testsDecide ? checks.Where(c => c.Name.StartsWith("test:", StringComparison.Ordinal)).ToList() : checks.ToList();
+        var failures = deciding.Where(c => !c.Passed).ToList();
+        var what = testsDecide ? $"{deciding.Count} test script(s)" : $"{deciding.Count} boot checks";
+        return failures.Count == 0
+            ? (StepVerdict.Good, $"booted Linux {release}; {what} passed")
+            : (StepVerdict.Bad, string.Join("; ", failures.Select(f => $"{f.Name}: {f.Message}")));
+    }
+}

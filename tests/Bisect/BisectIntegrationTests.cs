@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Kiln.Kernel.Bisect;
+using Kiln.Tests.Integration;
+
+namespace Kiln.Tests.Bisect;
+
+/// <summary>
+/// Bisect end to end on a real kernel history made from the Debian 6.1 tree: a benign commit, one that
+/// breaks the build, its fix, one that panics at boot, and a benign one after. All steps share one
+/// build directory, so only the first build is cold.
+/// </summary>
+[TestFixture]
+[Category("Integration")]
+[NonParallelizable]
+public sealed class BisectIntegrationTests
+{
+    private const string PanicLine = "\tpanic(\"kiln bisect test\");\n";
+
+    [Test]
+    public void Bisect_finds_the_commit_that_breaks_the_boot_skips_the_unbuildable_one_and_leaves_the_repo_alone()
+    {
+        // A fixed path: the repository's bisect build directory in the shared cache is then reused by the next run.
+        var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        Directory.CreateDirectory(root);
+        var repoPath = Path.Combine(root, "linux");
+        CopyTree(TestKernel.SourceTree, repoPath);
+        File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
+        var repo = GitFixture.Init(repoPath);
+        var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
+        var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
+        Assert.That(mainC, Does.Contain("\tkernel_init_freeable();\n"));
+
+        // Debian's .gitignore ends by ignoring its whole top level: drop that stanza, as a kernel developer would.
+        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
+        repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
+        var breaksBuild = repo.Commit("init: a syntax error", ("init/main.c", mainC + "\nint kiln_bisect_syntax_error = ;\n"));
+        repo.Commit("init: fix the syntax error", ("init/main.c", mainC));
+        var panics = repo.Commit("init: panic in kernel_init", ("init/main.c", mainC.Replace("\tkernel_init_freeable();\n", "\tkernel_init_freeable();\n" + PanicLine)));
+        repo.Commit("README: another benign change", ("README", readme + "\nKiln bisect test, again.\n"));
+        var before = repo.State();
+
+        var outDir = Path.Combine(root, "out");
+        var run = KilnRun.Run(new[] { "--target=Bisect", "--repo=" + repoPath, "--good=" + good[..12], "--bad=main",
+            "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir }, timeout: TimeSpan.FromMinutes(60));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain($"First bad commit: {panics} init: panic in kernel_init"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, BisectReport.FileName)));
+        var json = report.RootElement;
+        Assert.That(json.GetProperty("status").GetString(), Is.EqualTo("found"));
+        Assert.That(json.GetProperty("firstBad").GetProperty("sha").GetString(), Is.EqualTo(panics));
+        Assert.That(json.GetProperty("firstBad").GetProperty("author").GetString(), Is.EqualTo("Kiln <kiln@localhost>"));
+        Assert.That(json.GetProperty("commits").GetInt32(), Is.EqualTo(5));
+        Assert.That(json.GetProperty("log").EnumerateArray().Select(l => l.GetString()), Has.Some.Contains("# first bad commit: [" + panics));
+
+        var steps = json.GetProperty("steps").EnumerateArray().ToList();
+        TestContext.Progress.WriteLine(string.Join("\n", steps.Select(s =>
+            $"step {s.GetProperty("number")}: {s.GetProperty("sha").GetString()![..12]} {s.GetProperty("verdict")} exit {s.GetProperty("exitCode")} " +
+            $"configure {s.GetProperty("configureSeconds")} s, build {s.GetProperty("buildSeconds")} s, boot {s.GetProperty("bootSeconds")} s, total {s.GetProperty("totalSeconds")} s")));
+        // git bisect's first midpoint of this history is the unbuildable commit: it must be skipped, not judged.
+        var unbuildable = steps.Single(s => s.GetProperty("sha").GetString() == breaksBuild);
+        Assert.That(unbuildable.GetProperty("verdict").GetString(), Is.EqualTo("skip"));
+        Assert.That(unbuildable.GetProperty("exitCode").GetInt32(), Is.EqualTo(125));
+        Assert.That(unbuildable.GetProperty("phase").GetString(), Is.EqualTo("build"));
+        var panicking = steps.Single(s => s.GetProperty("sha").GetString() == panics);
+        Assert.That(panicking.GetProperty("verdict").GetString(), Is.EqualTo("bad"));
+        Assert.That(panicking.GetProperty("message").GetString(), Does.Contain("Kernel panic"));
+
+        var deciding = steps.Count(s => s.GetProperty("verdict").GetString() is "good" or "bad");
+        Assert.That(deciding, Is.LessThanOrEqualTo(BisectBound.MaxDecidingSteps(5)), "git bisect's bound: ceil(log2 N)+1 builds plus skips");
+        Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
+
+        Assert.That(repo.State(), Is.EqualTo(before), "the repository's HEAD, branch, index, status and worktrees are unchanged");
+        Assert.That(Directory.GetDirectories(Path.Combine(KilnRun.SharedCacheDir, "bisect"), "linux-*").Where(d => Directory.Exists(Path.Combine(d, "worktree"))),
+            Is.Empty, "the bisect worktree is removed");
+        Directory.Delete(root, recursive: true);
+    }
+
+    [Test]
+    public void Bisect_of_the_patch_series_names_the_patch_that_breaks_the_boot()
+    {
+        var kilnRoot = KilnRun.CopyInputs();
+        var mainC = File.ReadAllLines(Path.Combine(TestKernel.SourceTree, "init", "main.c"));
+        File.WriteAllText(Path.Combine(kilnRoot, "patches", "6.1.x", "0002-init-panic-in-kernel_init.patch"), PanicPatch(mainC));
+        var outDir = Path.Combine(kilnRoot, "out");
+
+        var run = KilnRun.Run(new[] { "--target=Bisect", "--patches", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir },
+            repoRoot: kilnRoot, timeout: TimeSpan.FromMinutes(60));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, BisectReport.FileName)));
+        var json = report.RootElement;
+        Assert.That(json.GetProperty("firstBad").GetProperty("subject").GetString(), Is.EqualTo("init: panic in kernel_init"));
+        Assert.That(json.GetProperty("firstBad").GetProperty("author").GetString(), Is.EqualTo("Kiln Test <test@kiln.invalid>"));
+        Assert.That(json.GetProperty("commits").GetInt32(), Is.EqualTo(2));
+        var steps = json.GetProperty("steps").EnumerateArray().ToList();
+        TestContext.Progress.WriteLine(string.Join("\n", steps.Select(s =>
+            $"step {s.GetProperty("number")}: {s.GetProperty("subject").GetString()} {s.GetProperty("verdict")} " +
+            $"configure {s.GetProperty("configureSeconds")} s, build {s.GetProperty("buildSeconds")} s, boot {s.GetProperty("bootSeconds")} s")));
+        // The whole series is tested first, then the one patch before the last decides.
+        Assert.That(steps.Select(s => s.GetProperty("subject").GetString() + ":" + s.GetProperty("verdict").GetString()),
+            Is.EqualTo(new[] { "init: panic in kernel_init:bad", "init: print a Kiln marker after the Linux banner:good" }));
+        Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
+        Directory.Delete(kilnRoot, recursive: true);
+    }
+
+    /// <summary>A git format-patch style patch adding a panic after kernel_init_freeable(), on top of patch 0001 (two lines earlier in the file).</summary>
+    private static string PanicPatch(string[] mainC)
+    {
+        var at = Array.IndexOf(mainC, "\tkernel_init_freeable();");
+        Assert.That(at, Is.GreaterThan(3), "init/main.c calls kernel_init_freeable()");
+        var before = mainC[(at - 2)..(at + 1)];
+        var after = mainC[(at + 1)..(at + 4)];
+        var start = at - 2 + 1 + 2;
+        return $"""
+            From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+            From: Kiln Test <test@kiln.invalid>
+            Date: Thu, 1 Jan 2026 00:00:00 +0000
+            Subject: [PATCH] init: panic in kernel_init
+
+            Signed-off-by: Kiln Test <test@kiln.invalid>
+            ---
+             init/main.c | 1 +
+             1 file changed, 1 insertion(+)
+
+            diff --git a/init/main.c b/init/main.c
+            --- a/init/main.c
+            +++ b/init/main.c
+            @@ -{start},6 +{start},7 @@
+            {string.Join("\n", before.Select(l => " " + l))}
+            +{PanicLine.TrimEnd('\n')}
+            {string.Join("\n", after.Select(l => " " + l))}
+            -- 
+            2.39.5
+
+            """;
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        // A real copy, not hard links: the shared source tree must never be written through.
+        var copy = new Kiln.Kernel.Processes.Command("cp", "-a", from, to) { Purpose = "Copy the kernel tree" };
+        copy.Run(new Kiln.Kernel.Diagnostics.RecordingLog());
+    }
+}
