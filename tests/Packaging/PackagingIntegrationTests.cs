@@ -1,11 +1,9 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Processes;
 using Kiln.Tests.Integration;
+using Kiln.Tests.RemoteCache;
 
 namespace Kiln.Tests.Packaging;
 
@@ -71,7 +69,7 @@ public sealed class PackagingIntegrationTests
         Assert.That(local.Labels["org.opencontainers.image.version"], Is.EqualTo("6.1.192-1"));
 
         using var registry = LocalRegistry.Start();
-        var destination = $"docker://{registry.Address}/kiln/kernel:{result.Oci.Tag}";
+        var destination = $"docker://{registry.Address("kiln/kernel")}:{result.Oci.Tag}";
         skopeo.Copy(oci, destination, destinationTlsVerify: false);
         var pushed = skopeo.Inspect(destination, tlsVerify: false);
         Assert.That(pushed.Digest, Is.EqualTo(result.Oci.ManifestDigest), "the registry serves the exact manifest Kiln wrote");
@@ -83,73 +81,4 @@ public sealed class PackagingIntegrationTests
 
     private static PackageRequest Request(CachedKernel kernel, string outDir) =>
         new(kernel, "bzImage", Path.Combine(outDir, "package"), Path.Combine(KilnRun.RepoRoot, "stage1", "manifest.json.in"), "/usr", Path.Combine(outDir, "kata"));
-
-    /// <summary>Debian's docker-registry on a free loopback port, with its own config and storage; stopped on dispose.</summary>
-    private sealed class LocalRegistry : IDisposable
-    {
-        private readonly Process _process;
-        private readonly string _root;
-
-        private LocalRegistry(Process process, string root, string address)
-        {
-            _process = process;
-            _root = root;
-            Address = address;
-        }
-
-        public string Address { get; }
-
-        public static LocalRegistry Start()
-        {
-            var root = Directory.CreateTempSubdirectory("kiln-registry").FullName;
-            var address = $"127.0.0.1:{FreePort()}";
-            var config = Path.Combine(root, "config.yml");
-            File.WriteAllText(config, $"""
-                version: 0.1
-                log:
-                  level: warn
-                storage:
-                  filesystem:
-                    rootdirectory: {Path.Combine(root, "data")}
-                http:
-                  addr: {address}
-                """);
-            var process = Process.Start(new ProcessStartInfo("docker-registry", new[] { "serve", config })
-                { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var registry = new LocalRegistry(process, root, address);
-            using var http = new HttpClient();
-            for (var attempt = 0; attempt < 100; attempt++)
-            {
-                try
-                {
-                    if (http.GetAsync($"http://{address}/v2/").Result.StatusCode == HttpStatusCode.OK) return registry;
-                }
-                catch (AggregateException) { }
-                if (process.HasExited) break;
-                Thread.Sleep(100);
-            }
-            registry.Dispose();
-            throw new InvalidOperationException($"docker-registry did not start on {address}");
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit();
-            }
-            _process.Dispose();
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 }
