@@ -79,8 +79,16 @@ public sealed class KernelCache
         foreach (var name in entry.Metadata.Files.Keys.Append(BuildMetadata.FileName))
         {
             var temp = Path.Combine(outDir, $".{name}.tmp");
-            File.Copy(entry.File(name), temp, overwrite: true);
-            File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+            try
+            {
+                File.Copy(entry.File(name), temp, overwrite: true);
+                File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+            }
+            finally
+            {
+                // A copy cut short (full disk) must not stay behind next to the artifacts.
+                File.Delete(temp);
+            }
         }
     }
 }

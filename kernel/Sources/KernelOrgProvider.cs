@@ -119,6 +119,11 @@ public sealed class KernelOrgProvider : ISourceProvider
         {
             throw new SourceUnavailableException($"{url}: HTTP {(int)status} {status}");
         }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            // Our side ran out of space: not a reason to try the next source, and not the network's fault.
+            throw DiskFull.Explain(e);
+        }
         catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
         {
             throw new SourceUnavailableException($"{url}: {e.GetBaseException().Message}");
