@@ -37,11 +37,13 @@ public sealed class KernelCache
     }
 
     /// <summary>Copies the artifacts into a staging directory, then renames it into place.</summary>
-    public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor)
+    public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor,
+        IKilnLog? log = null)
     {
         Directory.CreateDirectory(Root);
         var final = EntryDirectory(identity);
         var staging = Path.Combine(Root, $".{identity.EntryName}.tmp-{Environment.ProcessId}");
+        SourceCache.RemoveAbandoned(Root, $".{identity.EntryName}.tmp-", log);
         SourceCache.DeleteDirectory(staging);
         try
         {

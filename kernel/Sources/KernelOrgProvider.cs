@@ -61,6 +61,7 @@ public sealed class KernelOrgProvider : ISourceProvider
     {
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         var temp = $"{destination}.part-{Environment.ProcessId}";
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(destination)!, Path.GetFileName(destination) + ".part-", log);
         try
         {
             log.Info($"Downloading {url}");
