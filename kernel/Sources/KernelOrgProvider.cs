@@ -52,7 +52,17 @@ public sealed class KernelOrgProvider : ISourceProvider
             Download(url, archive, expected, log);
 
         var provenance = new SourceProvenance(Name, version.ToString(), url, expected, "sha256 verified against " + sumsUrl);
-        var dir = cache.InstallTree(treeName, archive, provenance, log);
+        string dir;
+        try
+        {
+            dir = cache.InstallTree(treeName, archive, provenance, log);
+        }
+        catch (KilnException e) when (e.ExitCode == ExitCodes.Infrastructure)
+        {
+            // It matched its checksum but cannot be used (corrupt, or unsafe entries): keeping it would fail every rerun.
+            File.Delete(archive);
+            throw new KilnException(e.ExitCode, $"{e.Message} The download was deleted; check the mirror ({_baseUrl}) and run again.", e);
+        }
         return new SourceTree(dir, version, provenance, Reused: false);
     }
 
