@@ -54,6 +54,9 @@ public sealed partial class PatchApplier(IKilnLog log)
         pristineTree = Path.GetFullPath(pristineTree);
         if (!Directory.Exists(pristineTree))
             throw KilnException.BadInput($"Kernel source tree {pristineTree} does not exist; run the Setup target first to fetch the source.");
+        // cp -a copies a symlink as a symlink: the "copy" of a linked tree (--source=~/linux -> /src/linux) would be
+        // that tree itself, and the patches would land in it. Copy what the link points to.
+        pristineTree = new DirectoryInfo(pristineTree).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? pristineTree;
         if (series.IsEmpty)
         {
             log.Verbose($"No patches in {series.Directory}; building the pristine tree {pristineTree}.");
@@ -80,6 +83,8 @@ public sealed partial class PatchApplier(IKilnLog log)
         try
         {
             CopyTree(pristineTree, staging);
+            if (new DirectoryInfo(staging).LinkTarget is not null)
+                throw new InvalidOperationException($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it");
             foreach (var patch in series.Patches) ApplyOne(patch, staging);
             WriteMarker(staging, pristineTree, series, expected);
             return Publish(staging, finalTree, series, expected);

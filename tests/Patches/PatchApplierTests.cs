@@ -76,6 +76,22 @@ public class PatchApplierTests
     }
 
     [Test]
+    public void PristineTreeReachedThroughASymlinkIsUntouched()
+    {
+        // --source=~/linux where ~/linux links to the real tree (or a cache whose tree is a link).
+        var link = _fx.Pristine + "-link";
+        Directory.CreateSymbolicLink(link, _fx.Pristine);
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var tree = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), link, _fx.WorkRoot);
+
+        Assert.That(new DirectoryInfo(tree.Path).LinkTarget, Is.Null, "the patched tree must be a copy, not a link");
+        Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
+        Assert.That(File.Exists(Path.Combine(_fx.Pristine, PatchApplier.MarkerFileName)), Is.False);
+        Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(PatchFixtures.MainC));
+    }
+
+    [Test]
     public void RerunWithTheSameSeriesReusesTheTreeAndAppliesNothing()
     {
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
