@@ -41,7 +41,7 @@ public class PatchApplierTests
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\tfirst();")));
         // Applies only on top of 0001: its context contains the line 0001 adds.
         _fx.Write("0002-b.patch", PatchFixtures.FormatPatch(
-            "--- a/init/main.c\n+++ b/init/main.c\n@@ -3,2 +3,3 @@\n \tbanner();\n \tfirst();\n+\tsecond();\n"));
+            "--- a/init/main.c\n+++ b/init/main.c\n@@ -3,4 +3,5 @@\n \tbanner();\n \tfirst();\n+\tsecond();\n \treturn 0;\n }\n"));
         var series = PatchSeries.Load(_fx.SeriesDir);
 
         var tree = Apply();
@@ -146,6 +146,20 @@ public class PatchApplierTests
         Assert.That(second.Path, Is.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
         Assert.That(PatchApplier.ReadMarker(second.Path)!.Single().Sha256, Is.Not.EqualTo("deadbeef"));
+    }
+
+    [Test]
+    public void HunkWhoseContextDoesNotMatchIsNotAppliedWithFuzz()
+    {
+        // GNU patch's default fuzz (2) drops this hunk's outer context lines and inserts the line after
+        // "banner();" although neither neighbour matches: code in a place nobody reviewed.
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(
+            "--- a/init/main.c\n+++ b/init/main.c\n@@ -2,4 +2,5 @@\n {\n \tbanner();\n+\tadded();\n \treturn 1;\n }\n"));
+
+        var e = Assert.Throws<PatchApplyException>(() => Apply());
+
+        Assert.That(e!.Message, Does.Contain("0001-a.patch").And.Contain("init/main.c").And.Contain("hunk #1 FAILED"));
+        Assert.That(Directory.Exists(_fx.WorkRoot) ? Directory.GetDirectories(_fx.WorkRoot) : [], Is.Empty);
     }
 
     [Test]
