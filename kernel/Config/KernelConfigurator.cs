@@ -41,6 +41,7 @@ public sealed partial class KernelConfigurator
         var mergeScript = Path.Combine(sourceDir, "scripts", "kconfig", "merge_config.sh");
         if (!File.Exists(mergeScript))
             throw KilnException.BadInput($"{sourceDir} has no scripts/kconfig/merge_config.sh; Kiln needs it to merge fragments.");
+        Kiln.Kernel.Build.KbuildPaths.Check(sourceDir, buildDir);
         CheckCrossCompiler(request.Arch);
         Directory.CreateDirectory(buildDir);
         var configPath = Path.Combine(buildDir, ".config");
