@@ -86,6 +86,10 @@ public sealed class KernelCache
                 File.Copy(entry.File(name), temp, overwrite: true);
                 File.Move(temp, Path.Combine(outDir, name), overwrite: true);
             }
+            catch (IOException e) when (DiskFull.Is(e))
+            {
+                throw DiskFull.Explain(e, Path.Combine(outDir, name));
+            }
             finally
             {
                 // A copy cut short (full disk) must not stay behind next to the artifacts.

@@ -21,12 +21,16 @@ public static class DiskFull
     }
 
     /// <summary>The user's message for a full disk: which file could not be written and what to do (exit 3).</summary>
-    public static KilnException Explain(Exception e)
+    /// <param name="path">The file being written, when the I/O error does not name it (File.Copy's does not).</param>
+    public static KilnException Explain(Exception e, string? path = null)
     {
         var io = e;
         while (io is not null && io is not IOException) io = io.InnerException;
+        var message = (io ?? e).Message.Trim();
+        var detail = path is not null ? " writing " + path
+            : message.Contains('\'') || message.Contains('/') ? $" ({message})" : "";
         return new KilnException(ExitCodes.Infrastructure,
-            $"No space left on device: {(io ?? e).Message.Trim()}. Free space on that file system (df -h), or point --cache-dir " +
+            $"No space left on device{detail}. Free space on that file system (df -h), or point --cache-dir " +
             "(sources, builds, ccache) or --out (artifacts) at a larger one, then run again; the partial files of this run were removed.", e);
     }
 }
