@@ -22,8 +22,9 @@ public static class ReliabilityHost
     private static readonly Regex Ansi = new(@"\x1b\[[0-9;]*[A-Za-z]", RegexOptions.Compiled);
 
     /// <param name="killWhen">When a line matches, the process tree is killed after <paramref name="killDelay"/>.</param>
+    /// <param name="onLine">Sees every output line as it arrives (to start something when the run reaches a step).</param>
     public static HostRun Run(IEnumerable<string> args, string? root = null, IReadOnlyDictionary<string, string?>? env = null,
-        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? timeout = null)
+        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? timeout = null, Action<string>? onLine = null)
     {
         var argList = args.ToList();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -47,6 +48,7 @@ public static class ReliabilityHost
             if (line is null) return;
             line = Ansi.Replace(line, "");
             lock (into) into.AppendLine(line);
+            onLine?.Invoke(line);
             if (killWhen is not null && killWhen(line)) killRequested.TrySetResult();
         }
         process.OutputDataReceived += (_, e) => OnLine(stdout, e.Data);

@@ -127,11 +127,13 @@ public sealed class SourceFaultTests
     public void TwoRunsAtOnceOnOneCache()
     {
         using var scratch = new Scratch("lock");
-        using var mirror = new FakeMirror(paddingBytes: 1 << 20);
+        using var mirror = new FakeMirror(paddingBytes: 2 << 20);
         var cache = scratch.Path_("cache");
         mirror.Serve(mirror.Good, chunkDelay: TimeSpan.FromMilliseconds(100));
-        var first = Task.Run(() => Run(mirror.SetupArgs(cache)));
-        Thread.Sleep(1500); // let the first take the lock
+        var downloading = new TaskCompletionSource();
+        var first = Task.Run(() => Run(mirror.SetupArgs(cache), onLine: l => { if (l.Contains("Downloading ")) downloading.TrySetResult(); }));
+        // The first run holds the source lock while it downloads (about 3 s from this slow mirror).
+        Assert.That(Task.WhenAny(downloading.Task, first).Result, Is.SameAs(downloading.Task), "the first run never started downloading");
         var second = Task.Run(() => Run(mirror.SetupArgs(cache)));
         var runs = new[] { first.Result, second.Result };
         foreach (var run in runs) AssertSucceeds(run);
