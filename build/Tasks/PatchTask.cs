@@ -18,7 +18,8 @@ public sealed class Patch : FrostingTask<BuildContext>
         var source = context.Require(context.Source, nameof(Setup));
         var trees = Path.Combine(context.CacheDir, "trees");
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"trees-{context.Version}.lock"), context.Log))
-            context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}", source.Provenance.Sha256);
+            context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}", source.Provenance.Sha256,
+                reuse: !source.Mutable);
         if (series.IsEmpty)
             context.Log.Info($"No patches for {context.Version.SeriesName}.x; building the pristine tree");
         else if (context.PatchedTree.Reused)

@@ -30,6 +30,8 @@ public sealed class Setup : FrostingTask<BuildContext>
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
         if (context.NoCache)
             context.Log.Info("--no-cache: the kernel will be rebuilt");
+        else if (source.Mutable)
+            context.Log.Info($"{source.Directory} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
         else
             context.CachedKernel = new KernelCache(context.CacheDir).Find(context.Identity, context.Log);
     }

@@ -49,7 +49,8 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// What identifies the pristine tree's content (tarball sha256, git commit). Defaults to its path, which is right
     /// for Kiln's source cache (one immutable tree per path) but not for a tree the user edits in place.
     /// </param>
-    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null)
+    /// <param name="reuse">False for a tree that may have changed under the same identity (a user's local tree): patch a fresh copy.</param>
+    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null, bool reuse = true)
     {
         pristineTree = Path.GetFullPath(pristineTree);
         if (!Directory.Exists(pristineTree))
@@ -65,6 +66,11 @@ public sealed partial class PatchApplier(IKilnLog log)
 
         var expected = series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256)).ToList();
         var finalTree = Path.Combine(Path.GetFullPath(workRoot), $"{treeName ?? Path.GetFileName(pristineTree)}-{TreeHash(series, sourceIdentity ?? pristineTree)}");
+        if (Directory.Exists(finalTree) && !reuse)
+        {
+            log.Verbose($"Patching a fresh copy of {pristineTree}: it may have changed since {finalTree} was made.");
+            Directory.Delete(finalTree, recursive: true);
+        }
         if (Directory.Exists(finalTree))
         {
             if (ReadMarker(finalTree)?.SequenceEqual(expected) == true)

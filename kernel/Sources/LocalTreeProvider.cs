@@ -28,7 +28,7 @@ public sealed class LocalTreeProvider : ISourceProvider
         if (version.SeriesName != requested.SeriesName)
             log.Warning($"--source={_path} holds Linux {version}, not series {requested.SeriesName}; building what the tree holds");
         var provenance = new SourceProvenance(Name, version.ToString(), _path, GitHead(_path) ?? "", "local tree, used in place");
-        return new SourceTree(_path, version, provenance, Reused: true);
+        return new SourceTree(_path, version, provenance, Reused: true) { Mutable = true };
     }
 
     public static KernelVersion? ReadMakefileVersion(string makefile)

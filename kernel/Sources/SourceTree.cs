@@ -34,4 +34,11 @@ public sealed record SourceProvenance(
 }
 
 /// <summary>A verified, extracted kernel source tree.</summary>
-public sealed record SourceTree(string Directory, KernelVersion Version, SourceProvenance Provenance, bool Reused);
+public sealed record SourceTree(string Directory, KernelVersion Version, SourceProvenance Provenance, bool Reused)
+{
+    /// <summary>
+    /// The user's own tree (--source=PATH): it can change between runs without its recorded identity changing
+    /// (no git, or uncommitted edits), so nothing derived from it may be reused on the strength of that identity.
+    /// </summary>
+    public bool Mutable { get; init; }
+}
