@@ -93,6 +93,41 @@ public sealed class PatchConfigFaultTests
         AssertSucceeds(Run("Patch"));
     }
 
+    /// <summary>
+    /// --source=PATH without git: a second tree of the same version, or an edit, has the same recorded identity.
+    /// Neither the patched copy nor a cached kernel may be reused on the strength of it.
+    /// </summary>
+    [Test]
+    public void LocalTreeIsPatchedAfreshAndNotLookedUpInTheCache()
+    {
+        var tree = _scratch.Dir("local-tree-" + Guid.NewGuid().ToString("N")[..6]);
+        File.WriteAllText(Path.Combine(tree, "Makefile"), "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n");
+        File.WriteAllText(Path.Combine(tree, "Kconfig"), "mainmenu \"Linux\"\n");
+        Directory.CreateDirectory(Path.Combine(tree, "init"));
+        File.WriteAllText(Path.Combine(tree, "init", "main.c"), "int main(void)\n{\n\tbanner();\n\treturn 0;\n}\n");
+        foreach (var patch in Directory.GetFiles(SeriesDir)) File.Delete(patch);
+        File.WriteAllText(Path.Combine(SeriesDir, "0001-init-hello.patch"), FormatPatch("init: hello",
+            "diff --git a/init/main.c b/init/main.c\n--- a/init/main.c\n+++ b/init/main.c\n" +
+            "@@ -2,4 +2,5 @@\n {\n \tbanner();\n+\thello();\n \treturn 0;\n }\n"));
+        HostRun Patch() => ReliabilityHost.Run(new[] { "--target=Patch", "--kernel=6.1", "--source=" + tree, "--cache-dir=" + _cache }, _inputs);
+
+        var first = Patch();
+        AssertSucceeds(first);
+        Assert.That(first.Output, Does.Contain("not looking it up in the kernel cache"));
+        var patched = Directory.GetDirectories(Path.Combine(_cache, "trees"), "linux-6.1.192-*")
+            .Single(d => File.Exists(Path.Combine(d, "init", "main.c")) && File.ReadAllText(Path.Combine(d, "init", "main.c")).Contains("hello();"));
+
+        // An edit the way editors save (a new file), then the same command: the edit must reach the patched copy.
+        var main = Path.Combine(tree, "init", "main.c");
+        File.WriteAllText(main + ".new", "int main(void)\n{\n\tbanner();\n\treturn 0;\n}\n/* edited */\n");
+        File.Move(main + ".new", main, overwrite: true);
+        var second = Patch();
+        AssertSucceeds(second);
+        Assert.That(second.Output, Does.Not.Contain("already applied"));
+        Assert.That(File.ReadAllText(Path.Combine(patched, "init", "main.c")), Does.Contain("/* edited */").And.Contain("hello();"));
+        Assert.That(File.ReadAllText(main), Does.Not.Contain("hello();"), "the user's tree must not be patched");
+    }
+
     [Test]
     public void FragmentWithMisspelledAndDroppedOptions()
     {
