@@ -8,4 +8,5 @@ return new CakeHost()
     .UseDefaultTarget(nameof(Kiln.Build.Tasks.BootTest))
     .UseArguments(BuildArguments.All)
     .UseExitCodes(e => (e as KilnException)?.ExitCode, e => e is KilnException)
+    .UseErrorTranslation(e => e is not KilnException && DiskFull.Is(e) ? DiskFull.Explain(e) : e)
     .Run(args);

@@ -21,6 +21,7 @@ public sealed class CakeHost
     private readonly List<HostArgument> _arguments = new();
     private Func<Exception, int?> _exitCodeOf = _ => null;
     private Func<Exception, bool> _isUserError = _ => false;
+    private Func<Exception, Exception> _translate = e => e;
     private string _description = "";
     private string _defaultTarget = "Default";
 
@@ -59,6 +60,13 @@ public sealed class CakeHost
     {
         _exitCodeOf = exitCodeOf;
         _isUserError = isUserError;
+        return this;
+    }
+
+    /// <summary>Turns an exception the host recognises (a full disk, say) into the user's error before it is reported.</summary>
+    public CakeHost UseErrorTranslation(Func<Exception, Exception> translate)
+    {
+        _translate = translate;
         return this;
     }
 
@@ -122,7 +130,7 @@ public sealed class CakeHost
         }
         catch (Exception raw)
         {
-            var e = Unwrap(raw);
+            var e = _translate(Unwrap(raw));
             var code = _exitCodeOf(e) ?? (e as CakeException)?.ExitCode ?? 3;
             WriteError(_isUserError(e) && verbosity < Verbosity.Diagnostic ? e.Message : e.ToString());
             return code == 0 ? 1 : code;

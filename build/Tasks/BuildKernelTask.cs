@@ -55,7 +55,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         context.Kernel = cache.Store(identity, files, hashes => new BuildMetadata(
             context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, context.Arch,
             context.Variant, context.BaseConfig, source.Provenance, toolchainInfo, durations, hashes,
-            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments));
+            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments), context.Log);
         KernelCache.Export(context.Kernel, context.OutDir);
         context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
         WriteCiOutput(context);

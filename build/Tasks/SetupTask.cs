@@ -34,7 +34,7 @@ public sealed class Setup : FrostingTask<BuildContext>
         if (source.Provenance.IsLocalTree)
         {
             // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
-            context.Log.Info("Local source tree: the kernel cache is not used; make rebuilds what changed");
+            context.Log.Info($"{source.Directory} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
             context.CiOutput.Set(CiKeys.Cache, "skipped");
             return;
         }

@@ -30,6 +30,7 @@ public static class KernelBuilder
 
     public static BuiltKernel Build(BuildRequest request, IKilnLog log)
     {
+        KbuildPaths.Check(request.SourceDir, request.BuildDir);
         var watch = Stopwatch.StartNew();
         Directory.CreateDirectory(Path.GetDirectoryName(request.LogFile)!);
         var stepFile = Path.Combine(request.BuildDir, StepCountFile);

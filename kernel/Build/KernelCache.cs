@@ -83,11 +83,13 @@ public sealed class KernelCache
         name.Length > 0 && name != "." && name != ".." && name.IndexOfAny(new[] { '/', '\\', '\0' }) < 0;
 
     /// <summary>Copies the artifacts into a staging directory, then renames it into place.</summary>
-    public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor)
+    public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor,
+        IKilnLog? log = null)
     {
         Directory.CreateDirectory(Root);
         var final = EntryDirectory(identity);
         var staging = Path.Combine(Root, $".{identity.EntryName}.tmp-{Environment.ProcessId}");
+        SourceCache.RemoveAbandoned(Root, $".{identity.EntryName}.tmp-", log);
         SourceCache.DeleteDirectory(staging);
         try
         {
@@ -125,8 +127,20 @@ public sealed class KernelCache
         foreach (var name in entry.Metadata.Files.Keys.Append(BuildMetadata.FileName))
         {
             var temp = Path.Combine(outDir, $".{name}.tmp");
-            File.Copy(entry.File(name), temp, overwrite: true);
-            File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+            try
+            {
+                File.Copy(entry.File(name), temp, overwrite: true);
+                File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+            }
+            catch (IOException e) when (DiskFull.Is(e))
+            {
+                throw DiskFull.Explain(e, Path.Combine(outDir, name));
+            }
+            finally
+            {
+                // A copy cut short (full disk) must not stay behind next to the artifacts.
+                File.Delete(temp);
+            }
         }
     }
 }

@@ -41,6 +41,7 @@ public sealed partial class KernelConfigurator
         var mergeScript = Path.Combine(sourceDir, "scripts", "kconfig", "merge_config.sh");
         if (!File.Exists(mergeScript))
             throw KilnException.BadInput($"{sourceDir} has no scripts/kconfig/merge_config.sh; Kiln needs it to merge fragments.");
+        Kiln.Kernel.Build.KbuildPaths.Check(sourceDir, buildDir);
         CheckCrossCompiler(request.Arch);
         Directory.CreateDirectory(buildDir);
         var configPath = Path.Combine(buildDir, ".config");
@@ -67,7 +68,7 @@ public sealed partial class KernelConfigurator
         {
             _log.Info($"Configure: merging {request.Fragments.Fragments.Count} fragments: {string.Join(", ", request.Fragments.Fragments)}");
             // merge_config.sh writes temporary files into its working directory: keep them out of the (read-only) source tree.
-            new Command(mergeScript, new[] { "-m", "-O", buildDir, configPath }.Concat(request.Fragments.Fragments.Select(f => Path.GetFullPath(f.Path))).ToArray())
+            new Command(mergeScript, new[] { "-m", "-O", buildDir, configPath }.Concat(StageFragments(request.Fragments, buildDir)).ToArray())
             {
                 WorkingDirectory = buildDir,
                 Purpose = "merge_config.sh",
@@ -84,6 +85,26 @@ public sealed partial class KernelConfigurator
         var verification = new ConfigVerifier(index, request.AllowList).Verify(request.Fragments.Requested, config);
         verification.Report(_log);
         return new ConfigureResult(config, configPath, verification);
+    }
+
+    /// <summary>
+    /// Copies the fragments into the build directory, in order, and returns the copies' paths: merge_config.sh
+    /// splits its file list on whitespace, so a repository path with a space would break it.
+    /// </summary>
+    private static IEnumerable<string> StageFragments(FragmentSet fragments, string buildDir)
+    {
+        var dir = Path.Combine(buildDir, ".kiln-fragments");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var staged = new List<string>();
+        foreach (var (fragment, index) in fragments.Fragments.Select((f, i) => (f, i)))
+        {
+            var name = $"{index:D2}-{Regex.Replace(fragment.DisplayName, "[^A-Za-z0-9_.-]", "_")}";
+            var copy = Path.Combine(dir, name);
+            File.Copy(Path.GetFullPath(fragment.Path), copy);
+            staged.Add(copy);
+        }
+        return staged;
     }
 
     private void Make(string sourceDir, string buildDir, KernelArch arch, string target, CancellationToken cancellation)

@@ -47,6 +47,12 @@ public static class Prerequisites
             log.Verbose("Host prerequisites present");
             return;
         }
+        // Installed but not on PATH: apt-get would change nothing, so say where the program is instead.
+        var hidden = missing.Select(m => (m.What, Where: OffPath(m))).Where(h => h.Where is not null).ToList();
+        if (hidden.Count > 0)
+            throw KilnException.BadInput(
+                $"Not on PATH: {string.Join(", ", hidden.Select(h => $"{h.What} (installed at {h.Where})"))}. " +
+                $"Add {string.Join(" and ", hidden.Select(h => Path.GetDirectoryName(h.Where)!).Distinct())} to PATH (PATH is now '{Environment.GetEnvironmentVariable("PATH")}').");
         var packages = missing.Select(m => m.Package).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToArray();
         var what = string.Join(", ", missing.Select(m => m.What));
         if (!mayInstall)
@@ -76,6 +82,12 @@ public static class Prerequisites
     public static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Any(dir => System.IO.File.Exists(Path.Combine(dir, program)));
+
+    private static readonly string[] StandardDirectories = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+
+    /// <summary>Where a program that is not on PATH sits among the standard directories, or null.</summary>
+    private static string? OffPath(Prerequisite p) =>
+        p.What.Contains('/') ? null : StandardDirectories.Select(d => Path.Combine(d, p.What)).FirstOrDefault(System.IO.File.Exists);
 
     private static Prerequisite Program(string name, string package) => new(name, package, () => OnPath(name));
     private static Prerequisite File(string path, string package) => new(path, package, () => System.IO.File.Exists(path));

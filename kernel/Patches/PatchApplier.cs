@@ -49,11 +49,15 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// What identifies the pristine tree's content (tarball sha256, git commit). Defaults to its path, which is right
     /// for Kiln's source cache (one immutable tree per path) but not for a tree the user edits in place.
     /// </param>
-    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null)
+    /// <param name="reuse">False for a tree that may have changed under the same identity (a user's local tree): patch a fresh copy.</param>
+    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null, bool reuse = true)
     {
         pristineTree = Path.GetFullPath(pristineTree);
         if (!Directory.Exists(pristineTree))
             throw KilnException.BadInput($"Kernel source tree {pristineTree} does not exist; run the Setup target first to fetch the source.");
+        // cp -a copies a symlink as a symlink: the "copy" of a linked tree (--source=~/linux -> /src/linux) would be
+        // that tree itself, and the patches would land in it. Copy what the link points to.
+        pristineTree = new DirectoryInfo(pristineTree).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? pristineTree;
         if (series.IsEmpty)
         {
             log.Verbose($"No patches in {series.Directory}; building the pristine tree {pristineTree}.");
@@ -62,6 +66,11 @@ public sealed partial class PatchApplier(IKilnLog log)
 
         var expected = series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256)).ToList();
         var finalTree = Path.Combine(Path.GetFullPath(workRoot), $"{treeName ?? Path.GetFileName(pristineTree)}-{TreeHash(series, sourceIdentity ?? pristineTree)}");
+        if (Directory.Exists(finalTree) && !reuse)
+        {
+            log.Verbose($"Patching a fresh copy of {pristineTree}: it may have changed since {finalTree} was made.");
+            Directory.Delete(finalTree, recursive: true);
+        }
         if (Directory.Exists(finalTree))
         {
             if (ReadMarker(finalTree)?.SequenceEqual(expected) == true)
@@ -80,6 +89,8 @@ public sealed partial class PatchApplier(IKilnLog log)
         try
         {
             CopyTree(pristineTree, staging);
+            if (new DirectoryInfo(staging).LinkTarget is not null)
+                throw new InvalidOperationException($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it");
             foreach (var patch in series.Patches) ApplyOne(patch, staging);
             WriteMarker(staging, pristineTree, series, expected);
             return Publish(staging, finalTree, series, expected);
@@ -155,17 +166,14 @@ public sealed partial class PatchApplier(IKilnLog log)
         if (dryRun.ExitCode != 0) throw Failure(patch, tree, dryRun.StandardOutput + dryRun.StandardError);
         var applied = RunPatch(patch, tree, dryRun: false);
         if (applied.ExitCode != 0) throw Failure(patch, tree, applied.StandardOutput + applied.StandardError);
-        foreach (var line in applied.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (line.Contains("with fuzz", StringComparison.Ordinal))
-                log.Warning($"{patch.FileName}: {line} The context changed; check that the patch still does what it says.");
-        }
         log.Info($"Applied {patch.FileName}");
     }
 
     private CommandResult RunPatch(PatchFile patch, string tree, bool dryRun)
     {
-        var args = new List<string> { "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "--quoting-style=literal" };
+        // --fuzz=0 as git am and quilt: with patch's default fuzz a hunk whose context no longer matches lands wherever
+        // its remaining lines fit, which builds a kernel nobody reviewed. A changed offset is still accepted.
+        var args = new List<string> { "-p1", "--forward", "--batch", "--fuzz=0", "--no-backup-if-mismatch", "--quoting-style=literal" };
         if (dryRun) args.Add("--dry-run");
         args.AddRange(["-i", patch.FullPath]);
         var command = new Command("patch", args.ToArray())

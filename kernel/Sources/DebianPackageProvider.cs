@@ -53,7 +53,15 @@ public sealed class DebianPackageProvider : ISourceProvider
         VerifyAgainstDpkg(archive, log);
         var provenance = new SourceProvenance(Name, version.ToString(), archive, SourceCache.FileSha256(archive),
             $"Debian package {_package} {installed} (Debian's patched tree), md5 verified against dpkg's record");
-        var dir = cache.InstallTree(treeName, archive, provenance, log);
+        string dir;
+        try
+        {
+            dir = cache.InstallTree(treeName, archive, provenance, log);
+        }
+        catch (KilnException e) when (e.ExitCode == ExitCodes.Infrastructure)
+        {
+            throw new KilnException(e.ExitCode, $"{e.Message} Reinstall the package: apt-get install --reinstall {_package}", e);
+        }
         return new SourceTree(dir, version, provenance, Reused: false);
     }
 

@@ -57,7 +57,17 @@ public sealed class KernelOrgProvider : ISourceProvider
             Download(url, archive, expected, log);
 
         var provenance = new SourceProvenance(Name, version.ToString(), url, expected, $"sha256 verified against {sumsUrl} ({signature})");
-        var dir = cache.InstallTree(treeName, archive, provenance, log);
+        string dir;
+        try
+        {
+            dir = cache.InstallTree(treeName, archive, provenance, log);
+        }
+        catch (KilnException e) when (e.ExitCode == ExitCodes.Infrastructure)
+        {
+            // It matched its checksum but cannot be used (corrupt, or unsafe entries): keeping it would fail every rerun.
+            File.Delete(archive);
+            throw new KilnException(e.ExitCode, $"{e.Message} The download was deleted; check the mirror ({_baseUrl}) and run again.", e);
+        }
         return new SourceTree(dir, version, provenance, Reused: false);
     }
 
@@ -100,6 +110,7 @@ public sealed class KernelOrgProvider : ISourceProvider
     {
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         var temp = $"{destination}.part-{Environment.ProcessId}";
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(destination)!, Path.GetFileName(destination) + ".part-", log);
         try
         {
             log.Info($"Downloading {url}");
@@ -157,6 +168,11 @@ public sealed class KernelOrgProvider : ISourceProvider
         catch (HttpRequestException e) when (e.StatusCode is { } status)
         {
             throw new SourceUnavailableException($"{url}: HTTP {(int)status} {status}");
+        }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            // Our side ran out of space: not a reason to try the next source, and not the network's fault.
+            throw DiskFull.Explain(e);
         }
         catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
         {

@@ -78,7 +78,7 @@ public static class SafeTarExtractor
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
         {
-            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive ({e.Message}). Delete it and run again to download it anew.", e);
+            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive ({e.Message}).", e);
         }
         finally
         {
@@ -86,7 +86,7 @@ public static class SafeTarExtractor
             decompressor?.WaitForExit();
         }
         if (decompressor is { ExitCode: not 0 })
-            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive (xz exited {decompressor.ExitCode}: {decompressor.StandardError.ReadToEnd().Trim()}). Delete it and run again.");
+            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive (xz exited {decompressor.ExitCode}: {decompressor.StandardError.ReadToEnd().Trim()}).");
         return count;
     }
 
@@ -145,5 +145,5 @@ public static class SafeTarExtractor
     }
 
     private static KilnException Escape(string archive, string entry, string what) =>
-        new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}): it would be written outside the source directory. The archive is not a kernel tarball Kiln trusts; delete it.");
+        new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}): it would be written outside the source directory. The archive is not a kernel tarball Kiln trusts.");
 }

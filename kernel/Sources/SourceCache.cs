@@ -34,6 +34,7 @@ public sealed class SourceCache
         Directory.CreateDirectory(Trees);
         var final = Path.Combine(Trees, name);
         var staging = Path.Combine(Trees, $".{name}.tmp-{Environment.ProcessId}");
+        RemoveAbandoned(Trees, $".{name}.tmp-", log);
         DeleteDirectory(staging);
         try
         {
@@ -51,6 +52,36 @@ public sealed class SourceCache
         finally
         {
             DeleteDirectory(staging);
+        }
+    }
+
+    /// <summary>
+    /// Deletes what killed runs left: entries of <paramref name="directory"/> named <paramref name="prefix"/> followed by
+    /// the process id that wrote them, when that process is gone. A live process's temporary files are left alone.
+    /// </summary>
+    public static void RemoveAbandoned(string directory, string prefix, IKilnLog? log)
+    {
+        if (!Directory.Exists(directory)) return;
+        foreach (var path in Directory.EnumerateFileSystemEntries(directory, prefix + "*"))
+        {
+            var digits = new string(Path.GetFileName(path)[prefix.Length..].TakeWhile(char.IsAsciiDigit).ToArray());
+            if (!int.TryParse(digits, out var pid) || IsRunning(pid)) continue;
+            log?.Info($"Removing {path}, left by an interrupted run (process {pid})");
+            if (Directory.Exists(path) && new DirectoryInfo(path).LinkTarget is null) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

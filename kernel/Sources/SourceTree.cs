@@ -17,7 +17,10 @@ public sealed record SourceProvenance(
     public const string FileName = ".kiln-source.json";
     public const string LocalPrefix = "local:";
 
-    /// <summary>A developer's own tree: it changes in place, so no content hash can stand for it.</summary>
+    /// <summary>
+    /// The user's own tree (--source=PATH): it can change between runs without its recorded identity changing
+    /// (no git, or uncommitted edits), so nothing derived from it may be reused on the strength of that identity.
+    /// </summary>
     [JsonIgnore]
     public bool IsLocalTree => Provider.StartsWith(LocalPrefix, StringComparison.Ordinal);
 

@@ -59,6 +59,24 @@ public sealed class VersionsManifest
 
     private string Known => string.Join(", ", Series.Keys);
 
+    /// <summary>The line of the last YAML event the parser could read: where a broken document stops making sense.</summary>
+    private static int LastParsedLine(string path)
+    {
+        using var reader = new StreamReader(path);
+        var parser = new Parser(reader);
+        var line = 1;
+        try
+        {
+            while (parser.MoveNext())
+                if (parser.Current is { } current) line = (int)current.Start.Line;
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            if (e is YamlException y) line = (int)y.Start.Line;
+        }
+        return line;
+    }
+
     public static VersionsManifest Load(string path)
     {
         if (!File.Exists(path))
@@ -72,6 +90,11 @@ public sealed class VersionsManifest
         catch (YamlException e)
         {
             throw KilnException.BadInput($"{path}:{e.Start.Line}:{e.Start.Column}: not valid YAML: {e.InnerException?.Message ?? e.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's loader fails this way (no position) on some unclosed flow collections; its parser knows where.
+            throw KilnException.BadInput($"{path}:{LastParsedLine(path)}: not valid YAML: the document ends inside an unclosed [ ] or {{ }} (or a quote) opened here or earlier.");
         }
 
         if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)

@@ -41,7 +41,7 @@ public class PatchApplierTests
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\tfirst();")));
         // Applies only on top of 0001: its context contains the line 0001 adds.
         _fx.Write("0002-b.patch", PatchFixtures.FormatPatch(
-            "--- a/init/main.c\n+++ b/init/main.c\n@@ -3,2 +3,3 @@\n \tbanner();\n \tfirst();\n+\tsecond();\n"));
+            "--- a/init/main.c\n+++ b/init/main.c\n@@ -3,4 +3,5 @@\n \tbanner();\n \tfirst();\n+\tsecond();\n \treturn 0;\n }\n"));
         var series = PatchSeries.Load(_fx.SeriesDir);
 
         var tree = Apply();
@@ -73,6 +73,22 @@ public class PatchApplierTests
         // Untouched files stay hard links, so the copy is cheap; editing one in place would reach the cache.
         Assert.That(Inode(Path.Combine(tree.Path, "Makefile")), Is.EqualTo(Inode(untouched)));
         Assert.That(Inode(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(Inode(PristineMain)));
+    }
+
+    [Test]
+    public void PristineTreeReachedThroughASymlinkIsUntouched()
+    {
+        // --source=~/linux where ~/linux links to the real tree (or a cache whose tree is a link).
+        var link = _fx.Pristine + "-link";
+        Directory.CreateSymbolicLink(link, _fx.Pristine);
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+
+        var tree = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), link, _fx.WorkRoot);
+
+        Assert.That(new DirectoryInfo(tree.Path).LinkTarget, Is.Null, "the patched tree must be a copy, not a link");
+        Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
+        Assert.That(File.Exists(Path.Combine(_fx.Pristine, PatchApplier.MarkerFileName)), Is.False);
+        Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(PatchFixtures.MainC));
     }
 
     [Test]
@@ -130,6 +146,20 @@ public class PatchApplierTests
         Assert.That(second.Path, Is.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
         Assert.That(PatchApplier.ReadMarker(second.Path)!.Single().Sha256, Is.Not.EqualTo("deadbeef"));
+    }
+
+    [Test]
+    public void HunkWhoseContextDoesNotMatchIsNotAppliedWithFuzz()
+    {
+        // GNU patch's default fuzz (2) drops this hunk's outer context lines and inserts the line after
+        // "banner();" although neither neighbour matches: code in a place nobody reviewed.
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(
+            "--- a/init/main.c\n+++ b/init/main.c\n@@ -2,4 +2,5 @@\n {\n \tbanner();\n+\tadded();\n \treturn 1;\n }\n"));
+
+        var e = Assert.Throws<PatchApplyException>(() => Apply());
+
+        Assert.That(e!.Message, Does.Contain("0001-a.patch").And.Contain("init/main.c").And.Contain("hunk #1 FAILED"));
+        Assert.That(Directory.Exists(_fx.WorkRoot) ? Directory.GetDirectories(_fx.WorkRoot) : [], Is.Empty);
     }
 
     [Test]

@@ -85,7 +85,8 @@ public static class Tarballs
 /// </summary>
 public sealed class TinyHttpServer : IDisposable
 {
-    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null);
+    /// <param name="ChunkDelay">When set, the body goes out in 64 KiB chunks with this pause between them (a slow mirror).</param>
+    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null);
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Dictionary<string, Response> _routes = new();
@@ -140,7 +141,19 @@ public sealed class TinyHttpServer : IDisposable
                 var reason = response.Status == 200 ? "OK" : "Not Found";
                 var head = $"HTTP/1.1 {response.Status} {reason}\r\nContent-Length: {response.ClaimedLength ?? response.Body.Length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
                 stream.Write(Encoding.ASCII.GetBytes(head));
-                stream.Write(response.Body);
+                if (response.ChunkDelay is { } delay)
+                {
+                    for (var offset = 0; offset < response.Body.Length; offset += 1 << 16)
+                    {
+                        stream.Write(response.Body, offset, Math.Min(1 << 16, response.Body.Length - offset));
+                        stream.Flush();
+                        Thread.Sleep(delay);
+                    }
+                }
+                else
+                {
+                    stream.Write(response.Body);
+                }
                 stream.Flush();
                 client.Client.Shutdown(SocketShutdown.Send);
             }
