@@ -12,7 +12,7 @@ public sealed class Setup : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
+        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log, distcc: context.DistccFarm is not null);
         using var http = KernelOrgProvider.CreateClient();
         var acquirer = SourceAcquirer.For(context.SourceChoice, context.Pin, context.Manifest, context.Version,
             context.Mirror, context.MayInstall, http);
