@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text.Json;
+using NUnit.Framework.Interfaces;
 
 namespace Kiln.Tests.Integration;
 
@@ -42,7 +43,12 @@ public sealed class DistccBuildTests
             daemon.Dispose();
         }
         _daemons.Clear();
-        if (_workDir.Length > 0 && Directory.Exists(_workDir)) Directory.Delete(_workDir, recursive: true);
+        if (_workDir.Length == 0 || !Directory.Exists(_workDir)) return;
+        // A failed run keeps its build, artifacts and daemon logs: they are what explains the failure.
+        if (TestContext.CurrentContext.Result.Outcome.Status == TestStatus.Passed)
+            Directory.Delete(_workDir, recursive: true);
+        else
+            TestContext.Progress.WriteLine($"Kept {_workDir} (build, artifacts, distccd logs) for inspection");
     }
 
     [Test]
@@ -52,12 +58,12 @@ public sealed class DistccBuildTests
         var logA = StartDaemon(IPAddress.Parse("127.0.0.1"), out var portA);
         var logB = StartDaemon(IPAddress.Parse("127.0.0.2"), out var portB);
 
-        // A cache of its own with an empty ccache, so every compile misses and goes to the daemons; the verified
-        // source and patched trees are the shared build's, so only the compile engine differs.
+        // A cache of its own with an empty ccache, so every compile misses and goes to the daemons. The verified
+        // source is the shared build's; the patched tree must be this cache's own, because ccache's base dir makes
+        // __FILE__ relative (../../trees/linux-…/init/main.c) and a tree elsewhere would change those strings.
         var cacheDir = Path.Combine(_workDir, "cache");
         Directory.CreateDirectory(cacheDir);
-        foreach (var shared in new[] { "sources", "trees" })
-            Directory.CreateSymbolicLink(Path.Combine(cacheDir, shared), Path.Combine(KilnRun.SharedCacheDir, shared));
+        Directory.CreateSymbolicLink(Path.Combine(cacheDir, "sources"), Path.Combine(KilnRun.SharedCacheDir, "sources"));
         var outDir = Path.Combine(_workDir, "out");
         var hosts = $"127.0.0.1:{portA}/1,lzo 127.0.0.2:{portB}/1";
 
