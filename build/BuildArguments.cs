@@ -32,6 +32,7 @@ public static class BuildArguments
     public const string Bad = "bad";
     public const string Patches = "patches";
     public const string BisectPlan = "bisect-plan";
+    public const string DistccHosts = "distcc-hosts";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -41,7 +42,8 @@ public static class BuildArguments
         new HostArgument(Source, "Where the source comes from: auto (versions.yaml order), kernel.org, debian, or a PATH to a kernel tree.", "SOURCE", "auto"),
         new HostArgument(Mirror, "Base URL of a kernel.org-layout mirror (env KILN_MIRROR).", "URL"),
         new HostArgument(Keyring, "gpg keyring to verify the signature of sha256sums.asc with gpgv (env KILN_KEYRING).", "FILE"),
-        new HostArgument(Jobs, "Parallel make jobs.", "N", "number of CPUs"),
+        new HostArgument(Jobs, "Parallel make jobs.", "N", "number of CPUs; with --distcc-hosts the hosts' limits plus the local CPUs"),
+        new HostArgument(DistccHosts, "BuildKernel: compile through a distcc farm behind ccache (env KILN_DISTCC_HOSTS), e.g. '10.0.0.5/8,lzo 10.0.0.6:3633/4'. Unreachable hosts are left out; none reachable builds locally.", "HOSTS"),
         new HostArgument(Out, "Directory for artifacts and reports.", "DIR", "artifacts/<key>-<arch>/"),
         new HostArgument(CacheDir, "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", "DIR", "~/.cache/kiln"),
         new HostArgument(NoCache, "Do not reuse a cached kernel build (sources and ccache are still used)."),

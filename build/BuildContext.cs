@@ -1,6 +1,7 @@
 using Cake.Core;
 using Cake.Frosting;
 using Kiln.Kernel.Build;
+using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
@@ -38,7 +39,11 @@ public sealed class BuildContext : FrostingContext
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
         Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
         Keyring = Argument(BuildArguments.Keyring) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_KEYRING"));
-        Jobs = ParsePositive(BuildArguments.Jobs, System.Environment.ProcessorCount);
+        RequestedJobs = Argument(BuildArguments.Jobs) is null ? null : ParsePositive(BuildArguments.Jobs, 0);
+        Jobs = RequestedJobs ?? System.Environment.ProcessorCount;
+        // Parsed here so a malformed host list is exit 2 before any work; probed by BuildKernel.
+        var distccHosts = Argument(BuildArguments.DistccHosts) ?? System.Environment.GetEnvironmentVariable("KILN_DISTCC_HOSTS");
+        DistccFarm = string.IsNullOrWhiteSpace(distccHosts) ? null : DistccFarm.Parse(distccHosts);
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
         OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
         CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
@@ -94,7 +99,13 @@ public sealed class BuildContext : FrostingContext
     public string SourceChoice { get; }
     public string? Mirror { get; }
     public string? Keyring { get; }
+
+    /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
     public int Jobs { get; }
+    /// <summary>--jobs when given; a distributed build otherwise sizes -j from the farm.</summary>
+    public int? RequestedJobs { get; }
+    /// <summary>--distcc-hosts / KILN_DISTCC_HOSTS, when set.</summary>
+    public DistccFarm? DistccFarm { get; }
     public string OutDir { get; }
     public string CacheDir { get; }
     public bool NoCache { get; }
@@ -189,6 +200,9 @@ public sealed class BuildContext : FrostingContext
         Log.Info($"{task}: skipped, cache hit {CachedKernel.Directory}");
         return true;
     }
+
+    /// <summary>Whether the user gave the argument (rather than Kiln using its default).</summary>
+    public bool IsGiven(string name) => this.Arguments.HasArgument(name);
 
     private string? Argument(string name) =>
         this.Arguments.HasArgument(name) ? this.Arguments.GetArguments(name).LastOrDefault() : null;

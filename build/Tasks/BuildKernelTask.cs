@@ -1,5 +1,6 @@
 using Cake.Frosting;
 using Kiln.Kernel.Build;
+using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Build.Tasks;
@@ -25,11 +26,12 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         var tree = context.Require(context.PatchedTree, nameof(Patch));
         var source = context.Require(context.Source, nameof(Setup));
         var toolchain = context.Toolchain;
+        var distribution = PlanDistribution(context);
         BuiltKernel built;
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
         {
-            built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, toolchain, context.LocalVersion, context.Jobs,
-                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log")), context.Log);
+            built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, toolchain, context.LocalVersion, distribution.Jobs,
+                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log"), distribution), context.Log);
         }
         if (built.Release != context.CacheKey)
             context.Log.Warning($"The release is {built.Release}, not the cache key {context.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
@@ -45,7 +47,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         {
             ["compiler"] = toolchain.Describe(context.Log),
             ["ccache"] = "ccache " + Path.Combine(context.CacheDir, "ccache"),
-            ["jobs"] = context.Jobs.ToString(),
+            ["jobs"] = distribution.Jobs.ToString(),
         };
         var durations = new Dictionary<string, double>
         {
@@ -55,7 +57,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         context.Kernel = cache.Store(identity, files, hashes => new BuildMetadata(
             context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, context.Arch,
             context.Variant, context.BaseConfig, source.Provenance, toolchainInfo, durations, hashes,
-            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments), context.Log);
+            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments, distribution), context.Log);
         KernelCache.Export(context.Kernel, context.OutDir);
         context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
         WriteCiOutput(context);
@@ -68,5 +70,13 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         context.CiOutput.Set(CiKeys.ArtifactsDir, context.OutDir);
         context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(context.OutDir, context.Toolchain.ImageName));
         context.CiOutput.Set(CiKeys.Metadata, Path.Combine(context.OutDir, BuildMetadata.FileName));
+    }
+
+    /// <summary>Probes the farm right before make, so the decision reflects the farm as it is now.</summary>
+    private static BuildDistribution PlanDistribution(BuildContext context)
+    {
+        if (context.DistccFarm is not { } farm) return BuildDistribution.Local(context.Jobs);
+        var plan = farm.Plan(farm.Probe(DistccFarm.DefaultProbeTimeout), Environment.ProcessorCount, context.RequestedJobs, context.Log);
+        return plan.IsDistributed ? plan with { EngineVersion = DistccFarm.EngineVersion(context.Log) } : plan;
     }
 }

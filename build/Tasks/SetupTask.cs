@@ -12,7 +12,7 @@ public sealed class Setup : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log);
+        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log, distcc: context.DistccFarm is not null);
         context.GuestBusybox = GuestBusybox.Locate(context.Arch, context.CacheDir, context.MayInstall, context.Log);
         context.Source = context.AcquireSource();
         var source = context.Source;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Build;
@@ -19,7 +20,9 @@ public sealed record BuildMetadata(
     IReadOnlyDictionary<string, double> DurationsSeconds,
     IReadOnlyDictionary<string, string> Files,
     IReadOnlyList<string> Patches,
-    IReadOnlyList<string> Fragments)
+    IReadOnlyList<string> Fragments,
+    /// <summary>Where the compile jobs ran; absent in entries written before Kiln recorded it.</summary>
+    BuildDistribution? Distribution = null)
 {
     public const string FileName = "metadata.json";
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -15,7 +16,9 @@ public sealed record BuildRequest(
     int Jobs,
     /// <summary>ccache's directory; its parent is the base dir so hits survive different tree paths.</summary>
     string CcacheDir,
-    string LogFile);
+    string LogFile,
+    /// <summary>Where compile jobs run (distcc behind ccache); null builds locally.</summary>
+    BuildDistribution? Distribution = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 public sealed record BuiltKernel(string BuildDir, string Image, string Vmlinux, string SystemMap, string Config, string Release, TimeSpan Duration);
@@ -62,8 +65,10 @@ public static class KernelBuilder
             Purpose = "make " + target,
         };
         foreach (var (k, v) in ReproducibleEnvironment(request)) make.Environment[k] = v;
+        var distribution = request.Distribution ?? BuildDistribution.Local(request.Jobs);
+        foreach (var (k, v) in distribution.Environment) make.Environment[k] = v;
 
-        log.Info($"Building {target} with {request.Jobs} jobs (full log: {request.LogFile})");
+        log.Info($"Building {target} with {request.Jobs} jobs {distribution.Describe()} (full log: {request.LogFile})");
         var result = make.Run(log);
         logWriter.Flush();
         if (result.ExitCode != 0)

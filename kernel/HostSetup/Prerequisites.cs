@@ -9,7 +9,8 @@ public sealed record Prerequisite(string What, string Package, Func<bool> IsPres
 /// <summary>Checks the host for what building and booting need, and installs what is missing with apt-get.</summary>
 public static class Prerequisites
 {
-    public static IReadOnlyList<Prerequisite> For(string arch)
+    /// <param name="distcc">A build farm was requested: the distcc client must be here (the farm may still be down).</param>
+    public static IReadOnlyList<Prerequisite> For(string arch, bool distcc = false)
     {
         var list = new List<Prerequisite>
         {
@@ -28,13 +29,14 @@ public static class Prerequisites
         {
             list.Add(Program("qemu-system-x86_64", "qemu-system-x86"));
         }
+        if (distcc) list.Add(Program("distcc", "distcc"));
         return list;
     }
 
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(string arch, bool mayInstall, IKilnLog log) => Ensure(For(arch), mayInstall, log);
+    public static void Ensure(string arch, bool mayInstall, IKilnLog log, bool distcc = false) => Ensure(For(arch, distcc), mayInstall, log);
 
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
     public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };

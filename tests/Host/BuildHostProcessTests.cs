@@ -51,6 +51,7 @@ public class BuildHostProcessTests
     [TestCase("--jobs=0")]
     [TestCase("--variant=nosuch")]
     [TestCase("--kernel=99999999999.1")]
+    [TestCase("--distcc-hosts=10.0.0.5:http")]
     public void BadValuesExit2WithoutAStackTrace(string arg)
     {
         var r = BuildHost.Run("--target=CacheKey", arg);
