@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
+using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Patches;
 
@@ -120,30 +121,8 @@ public sealed partial class PatchApplier(IKilnLog log)
         Path.Combine(Path.GetDirectoryName(finalTree)!, $".{Path.GetFileName(finalTree)}.staging-");
 
     /// <summary>Deletes staging trees left by runs that were killed; those of live processes may still be in use.</summary>
-    private void RemoveAbandonedStaging(string finalTree)
-    {
-        var prefix = StagingPrefix(finalTree);
-        foreach (var dir in Directory.EnumerateDirectories(Path.GetDirectoryName(finalTree)!, Path.GetFileName(prefix) + "*"))
-        {
-            var pidText = dir[prefix.Length..].Split('-')[0];
-            if (int.TryParse(pidText, out var pid) && IsRunning(pid)) continue;
-            log.Verbose($"Removing {dir}, left by an interrupted run.");
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
+    private void RemoveAbandonedStaging(string finalTree) =>
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(finalTree)!, Path.GetFileName(StagingPrefix(finalTree)), log);
 
     /// <summary>12 hex digits naming the patched tree: the series and which source it was applied to.</summary>
     private static string TreeHash(PatchSeries series, string sourceIdentity) =>
