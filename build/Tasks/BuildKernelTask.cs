@@ -43,6 +43,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
             ["System.map"] = built.SystemMap,
             ["config"] = built.Config,
         };
+        foreach (var (name, path) in built.Extras) files[name] = path;
         var toolchainInfo = new Dictionary<string, string>
         {
             ["compiler"] = toolchain.Describe(context.Log),

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Kiln.Kernel.Build.Distribution;
+using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -21,7 +22,9 @@ public sealed record BuildRequest(
     BuildDistribution? Distribution = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
-public sealed record BuiltKernel(string BuildDir, string Image, string Vmlinux, string SystemMap, string Config, string Release, TimeSpan Duration);
+/// <param name="Extras">kernel-headers.tar, and kernel.tar and kernel-dev.tar with modules, by cache entry name.</param>
+public sealed record BuiltKernel(string BuildDir, string Image, string Vmlinux, string SystemMap, string Config, string Release, TimeSpan Duration,
+    IReadOnlyDictionary<string, string> Extras);
 
 /// <summary>
 /// Runs the kernel's own build system with reproducible settings: fixed timestamp, user, host and
@@ -53,23 +56,34 @@ public static class KernelBuilder
         }
 
         var target = request.Toolchain.ImageName;
-        var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
-            .Concat(request.Toolchain.MakeVariables(ccache: true))
-            .Concat(new[] { "LOCALVERSION=" + request.LocalVersion, target })
-            .ToArray())
-        {
-            CaptureOutput = false,
-            OnOutput = OnLine,
-            OnError = OnLine,
-            AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
-            Purpose = "make " + target,
-        };
-        foreach (var (k, v) in ReproducibleEnvironment(request)) make.Environment[k] = v;
+        var modules = DevelopmentArtifacts.ModulesEnabled(request.BuildDir);
         var distribution = request.Distribution ?? BuildDistribution.Local(request.Jobs);
-        foreach (var (k, v) in distribution.Environment) make.Environment[k] = v;
+        Command Make(string purpose, IEnumerable<string> goals)
+        {
+            var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
+                .Concat(request.Toolchain.MakeVariables(ccache: true))
+                .Concat(new[] { "LOCALVERSION=" + request.LocalVersion })
+                .Concat(goals)
+                .ToArray())
+            {
+                CaptureOutput = false,
+                OnOutput = OnLine,
+                OnError = OnLine,
+                AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(),
+                Purpose = purpose,
+            };
+            foreach (var (k, v) in ReproducibleEnvironment(request)) make.Environment[k] = v;
+            foreach (var (k, v) in distribution.Environment) make.Environment[k] = v;
+            return make;
+        }
 
-        log.Info($"Building {target} with {request.Jobs} jobs {distribution.Describe()} (full log: {request.LogFile})");
-        var result = make.Run(log);
+        log.Info($"Building {target}{(modules ? ", modules" : "")} and headers with {request.Jobs} jobs {distribution.Describe()} (full log: {request.LogFile})");
+        var result = Make("make " + target, DevelopmentArtifacts.MakeTargets(modules).Prepend(target)).Run(log);
+        if (result.ExitCode == 0 && modules)
+        {
+            Sources.SourceCache.DeleteDirectory(Path.Combine(request.BuildDir, DevelopmentArtifacts.ModulesStaging));
+            result = Make("make modules_install", DevelopmentArtifacts.ModulesInstallVariables(request.BuildDir)).Run(log);
+        }
         logWriter.Flush();
         if (result.ExitCode != 0)
         {
@@ -83,9 +97,10 @@ public static class KernelBuilder
 
         var release = File.ReadAllText(Path.Combine(request.BuildDir, "include", "config", "kernel.release")).Trim();
         log.Info($"Built Linux {release} in {watch.Elapsed:mm\\:ss} ({progress.Steps} steps)");
+        var extras = DevelopmentArtifacts.Write(request.SourceDir, request.BuildDir, KernelArch.Parse(request.Toolchain.Arch).SrcArch, release, modules);
         return new BuiltKernel(request.BuildDir, Path.Combine(request.BuildDir, request.Toolchain.ImagePath),
             Path.Combine(request.BuildDir, "vmlinux"), Path.Combine(request.BuildDir, "System.map"),
-            Path.Combine(request.BuildDir, ".config"), release, watch.Elapsed);
+            Path.Combine(request.BuildDir, ".config"), release, watch.Elapsed, extras);
     }
 
     /// <summary>

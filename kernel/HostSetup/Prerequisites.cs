@@ -19,6 +19,8 @@ public static class Prerequisites
             Program("patch", "patch"), Program("cpio", "cpio"),
             File("/usr/include/gelf.h", "libelf-dev"), File("/usr/include/openssl/ssl.h", "libssl-dev"),
             File("/bin/busybox", "busybox-static"),
+            // modules_install runs depmod for kernels with CONFIG_MODULES=y.
+            File("/sbin/depmod", "kmod"),
         };
         if (arch == "arm64")
         {

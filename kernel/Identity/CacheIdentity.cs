@@ -17,8 +17,14 @@ public sealed record CacheIdentity(string Key, string Hash)
     public static string KeyFor(KernelVersion version, int configVersion, string variant = "") =>
         $"{version}-{configVersion}" + (variant.Length > 0 ? "-" + variant : "");
 
+    /// <summary>
+    /// What a cache entry holds. Raised when BuildKernel starts storing more (2: headers, modules and the
+    /// module build kit), so entries made before are rebuilt rather than served without the new files.
+    /// </summary>
+    public const int EntryLayout = 2;
+
     /// <param name="baseConfig">The base config: a make target name, or a file's content hash.</param>
     public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig) =>
         new(KeyFor(recipe.Version, configVersion, recipe.Variant),
-            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\n"));
+            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\nentry-layout {EntryLayout}\n"));
 }

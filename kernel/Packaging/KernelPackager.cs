@@ -82,20 +82,22 @@ public static class KernelPackager
     };
 
     /// <summary>
-    /// LinuxKit's kernel image layout: <c>/kernel</c> and <c>/System.map</c>. <c>/kernel.tar</c> (modules) and
-    /// <c>/kernel-dev.tar</c> (headers) need outputs the kernel cache does not hold; the notes say why they are absent.
+    /// LinuxKit's kernel image layout: <c>/kernel</c>, <c>/System.map</c>, <c>/kernel-headers.tar</c> (UAPI), and
+    /// with modules <c>/kernel.tar</c> (lib/modules) and <c>/kernel-dev.tar</c> (the module build kit); the notes
+    /// say why a file is absent.
     /// </summary>
     private static IReadOnlyList<TarItem> OciContent(CachedKernel kernel, string image, List<string> notes)
     {
-        notes.Add(KernelConfig.Load(kernel.File("config")).IsEnabled("MODULES")
-            ? "OCI image: CONFIG_MODULES=y, but BuildKernel does not collect modules, so there is no /kernel.tar"
-            : "OCI image: the kernel has no loadable modules (CONFIG_MODULES is off), so there is no /kernel.tar");
-        notes.Add("OCI image: the build cache holds no kernel headers, so there is no /kernel-dev.tar");
-        return new[]
+        var content = new List<TarItem>
         {
             TarItem.File("kernel", image),
             TarItem.File("System.map", kernel.File("System.map")),
         };
+        foreach (var name in new[] { DevelopmentArtifacts.HeadersTar, DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar })
+            if (kernel.Metadata.Files.ContainsKey(name)) content.Add(TarItem.File(name, kernel.File(name)));
+        if (!kernel.Metadata.Files.ContainsKey(DevelopmentArtifacts.ModulesTar))
+            notes.Add("OCI image: the kernel has no loadable modules (CONFIG_MODULES is off), so there is no /kernel.tar and no /kernel-dev.tar");
+        return content;
     }
 
     private static Dictionary<string, string> OciAnnotations(BuildMetadata metadata)

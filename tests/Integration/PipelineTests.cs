@@ -34,6 +34,12 @@ public sealed class PipelineTests
         Assert.That(root.GetProperty("source").GetProperty("provider").GetString(), Is.EqualTo("debian:linux-source-6.1"));
         Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(SharedKernel.BzImage)));
         Assert.That(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
+
+        // make headers_install's UAPI headers, for the OCI image's /kernel-headers.tar.
+        var headers = Path.Combine(SharedKernel.OutDir, "kernel-headers.tar");
+        Assert.That(root.GetProperty("files").GetProperty("kernel-headers.tar").GetString(), Is.EqualTo(Sha256(headers)));
+        var version = Kiln.Tests.Packaging.PackageReader.ReadTar(headers)["usr/include/linux/version.h"].Data;
+        Assert.That(System.Text.Encoding.ASCII.GetString(version), Does.Contain("#define LINUX_VERSION_CODE 393664"), "6.1.192");
     }
 
     [Test, Order(2)]
@@ -121,5 +127,6 @@ public sealed class PipelineTests
         var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--no-cache", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
         Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
         Assert.That(Sha256(Path.Combine(outDir, "bzImage")), Is.EqualTo(first), "the same inputs must give the same bzImage bytes");
+        Assert.That(Sha256(Path.Combine(outDir, "kernel-headers.tar")), Is.EqualTo(Sha256(Path.Combine(SharedKernel.OutDir, "kernel-headers.tar"))));
     }
 }

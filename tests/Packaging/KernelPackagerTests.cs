@@ -90,7 +90,8 @@ public sealed class KernelPackagerTests
     {
         using var fake = new FakeKernel();
         using var dir = new TempDirectory();
-        var oci = Package(fake, dir.Path).Oci;
+        var result = Package(fake, dir.Path);
+        var oci = result.Oci;
 
         Assert.That(JsonNode.Parse(File.ReadAllText(Path.Combine(oci.Directory, "oci-layout")))!["imageLayoutVersion"]!.GetValue<string>(), Is.EqualTo("1.0.0"));
         var index = JsonNode.Parse(File.ReadAllText(Path.Combine(oci.Directory, "index.json")))!;
@@ -125,8 +126,24 @@ public sealed class KernelPackagerTests
             Assert.That(config["rootfs"]!["diff_ids"]![0]!.GetValue<string>(), Is.EqualTo("sha256:" + Convert.ToHexStringLower(SHA256.HashData(gzip))));
 
         var files = PackageReader.ReadGzipTar(layerBlob);
-        Assert.That(files.Keys, Is.EqualTo(new[] { "System.map", "kernel" }), "no modules and no headers: no kernel.tar, no kernel-dev.tar");
+        Assert.That(files.Keys, Is.EqualTo(new[] { "System.map", "kernel", "kernel-headers.tar" }), "no modules: no kernel.tar, no kernel-dev.tar");
         Assert.That(files["kernel"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("bzImage"))));
+        Assert.That(files["kernel-headers.tar"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("kernel-headers.tar"))));
+        Assert.That(result.Notes, Has.Some.Contains("no /kernel.tar"));
+    }
+
+    [Test]
+    public void Oci_image_of_a_kernel_with_modules_carries_kernel_tar_and_kernel_dev_tar()
+    {
+        using var fake = new FakeKernel(modules: true);
+        using var dir = new TempDirectory();
+        var result = Package(fake, dir.Path);
+        var manifest = PackageReader.Blob(result.Oci.Directory, result.Oci.ManifestDigest);
+        var layer = OciLayout.BlobPath(result.Oci.Directory, manifest["layers"]![0]!["digest"]!.GetValue<string>());
+        var files = PackageReader.ReadGzipTar(layer);
+        Assert.That(files.Keys, Is.EqualTo(new[] { "System.map", "kernel", "kernel-dev.tar", "kernel-headers.tar", "kernel.tar" }));
+        Assert.That(files["kernel.tar"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("kernel.tar"))));
+        Assert.That(result.Notes, Has.None.Contains("kernel.tar"));
     }
 
     [Test]
@@ -150,7 +167,7 @@ public sealed class KernelPackagerTests
         Assert.That(Path.GetFileName(result.ReleaseTarball), Is.EqualTo("kiln-linux-6.1.192-1-x86_64.tar.zst"));
         var entries = PackageReader.ReadCompressedTar(result.ReleaseTarball);
         const string top = "kiln-linux-6.1.192-1-x86_64/";
-        Assert.That(entries.Keys, Is.EqualTo(new[] { top, top + "System.map", top + "bzImage", top + "config", top + "metadata.json", top + "vmlinux" }));
+        Assert.That(entries.Keys, Is.EqualTo(new[] { top, top + "System.map", top + "bzImage", top + "config", top + "kernel-headers.tar", top + "metadata.json", top + "vmlinux" }));
         Assert.That(entries[top + "vmlinux"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("vmlinux"))));
 
         var packageDir = Path.GetDirectoryName(result.Sums)!;

@@ -77,7 +77,8 @@ public static class PackageReader
 /// <summary>A small fake cache entry: bytes that stand in for a kernel, with real metadata.json.</summary>
 public sealed class FakeKernel : IDisposable
 {
-    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n")
+    /// <param name="modules">Adds kernel.tar and kernel-dev.tar, as BuildKernel stores them for a CONFIG_MODULES=y kernel.</param>
+    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n", bool modules = false)
     {
         Root = Directory.CreateTempSubdirectory("kiln-fake-kernel").FullName;
         var dir = Path.Combine(Root, "entry");
@@ -88,8 +89,19 @@ public sealed class FakeKernel : IDisposable
         File.WriteAllBytes(Path.Combine(dir, "vmlinux"), Bytes(500_000));
         File.WriteAllText(Path.Combine(dir, "System.map"), "ffffffff81000000 T _text\nffffffff81000000 T startup_64\n");
         File.WriteAllText(Path.Combine(dir, "config"), config);
+        var names = new List<string> { "bzImage", "vmlinux", "System.map", "config", DevelopmentArtifacts.HeadersTar };
+        DeterministicTar.Write(Path.Combine(dir, DevelopmentArtifacts.HeadersTar),
+            new[] { TarItem.Bytes("usr/include/linux/version.h", "#define LINUX_VERSION_CODE 393664\n"u8.ToArray()) });
+        if (modules)
+        {
+            DeterministicTar.Write(Path.Combine(dir, DevelopmentArtifacts.ModulesTar),
+                new[] { TarItem.Bytes("lib/modules/6.1.192-1/kernel/lib/crc-itu-t.ko", Bytes(2000)) });
+            DeterministicTar.Write(Path.Combine(dir, DevelopmentArtifacts.DevTar),
+                new[] { TarItem.Bytes("usr/src/linux-headers-6.1.192-1/.config", "CONFIG_MODULES=y\n"u8.ToArray()) });
+            names.AddRange(new[] { DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar });
+        }
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in new[] { "bzImage", "vmlinux", "System.map", "config" })
+        foreach (var name in names)
             files[name] = SourceCache.FileSha256(Path.Combine(dir, name));
         var key = "6.1.192-1" + (variant.Length > 0 ? "-" + variant : "");
         var metadata = new BuildMetadata(key, new string('1', 64), new string('2', 64), "6.1.192", key, "x86_64", variant, "tinyconfig",
