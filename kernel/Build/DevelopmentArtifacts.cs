@@ -43,7 +43,7 @@ public static class DevelopmentArtifacts
             written[name] = path;
         }
 
-        Tar(HeadersTar, TreeItems(Path.Combine(buildDir, "usr", "include"), "usr/include"));
+        Tar(HeadersTar, TreeItems(Path.Combine(buildDir, "usr", "include"), "usr/include").Where(i => !IsKbuildRecord(i.Path)));
         if (modules)
         {
             Tar(ModulesTar, ModuleItems(Path.Combine(buildDir, ModulesStaging), release));
@@ -98,7 +98,7 @@ public static class DevelopmentArtifacts
             Add(sourceDir, Path.GetRelativePath(sourceDir, file));
 
         // Build products: objects and kbuild's .cmd/.d bookkeeping are not needed to build against the tree.
-        static bool NotIntermediate(string path) => !(path.EndsWith(".o") || path.EndsWith(".cmd") || path.EndsWith(".d"));
+        static bool NotIntermediate(string path) => !(path.EndsWith(".o") || path.EndsWith(".d") || IsKbuildRecord(path));
         Add(buildDir, Path.Combine(arch, "include"), NotIntermediate);
         Add(buildDir, "include", NotIntermediate);
         Add(buildDir, "scripts", NotIntermediate);
@@ -125,6 +125,9 @@ public static class DevelopmentArtifacts
                 yield return Entry(path, name);
         }
     }
+
+    /// <summary>kbuild's .&lt;file&gt;.cmd records of how each file was made: build bookkeeping, not content.</summary>
+    private static bool IsKbuildRecord(string path) => path.EndsWith(".cmd") && Path.GetFileName(path).StartsWith('.');
 
     private static bool IsSymlink(string path) => new FileInfo(path).LinkTarget is not null;
 

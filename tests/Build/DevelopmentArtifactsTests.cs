@@ -43,6 +43,7 @@ public sealed class DevelopmentArtifactsTests
         Write(build, "scripts/mod/modpost.o");
         Write(build, "scripts/mod/.modpost.o.cmd");
         Write(build, "usr/include/linux/version.h", "#define LINUX_VERSION_CODE 393664");
+        Write(build, "usr/include/linux/.version.h.cmd");
         Write(build, "kernel/fork.o");
         if (modules)
         {
