@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
@@ -18,7 +19,9 @@ public sealed record BuildRequest(
     string CcacheDir,
     string LogFile,
     /// <summary>Where compile jobs run (distcc behind ccache); null builds locally.</summary>
-    BuildDistribution? Distribution = null);
+    BuildDistribution? Distribution = null,
+    /// <summary>Where make runs (this host or the builder image); null is this host.</summary>
+    BuildRuntime? Runtime = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 public sealed record BuiltKernel(string BuildDir, string Image, string Vmlinux, string SystemMap, string Config, string Release, TimeSpan Duration);
@@ -68,8 +71,9 @@ public static class KernelBuilder
         var distribution = request.Distribution ?? BuildDistribution.Local(request.Jobs);
         foreach (var (k, v) in distribution.Environment) make.Environment[k] = v;
 
-        log.Info($"Building {target} with {request.Jobs} jobs {distribution.Describe()} (full log: {request.LogFile})");
-        var result = make.Run(log);
+        var runtime = request.Runtime ?? BuildRuntime.Host;
+        log.Info($"Building {target} with {request.Jobs} jobs {distribution.Describe()} {runtime.Describe()} (full log: {request.LogFile})");
+        var result = runtime.Run(make, new[] { request.SourceDir, request.BuildDir, request.CcacheDir }, log);
         logWriter.Flush();
         if (result.ExitCode != 0)
         {

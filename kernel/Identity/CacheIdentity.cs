@@ -18,7 +18,10 @@ public sealed record CacheIdentity(string Key, string Hash)
         $"{version}-{configVersion}" + (variant.Length > 0 ? "-" + variant : "");
 
     /// <param name="baseConfig">The base config: a make target name, or a file's content hash.</param>
-    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig) =>
+    /// <param name="runtime">Where the compiler runs when not on the host (engine, builder image and its ID);
+    /// host builds pass null and keep the hashes they had before container builds existed.</param>
+    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig, string? runtime = null) =>
         new(KeyFor(recipe.Version, configVersion, recipe.Variant),
-            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\n"));
+            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\n" +
+                                  (runtime is null ? "" : $"runtime {runtime}\n")));
 }
