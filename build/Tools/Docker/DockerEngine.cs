@@ -47,7 +47,10 @@ public sealed class DockerEngine : IContainerEngine
             throw KilnException.Infrastructure($"docker import of {tarball} as {reference} failed: {string.Join('\n', output.StandardError)}");
     }
 
-    public int Run(ContainerRun run, CancellationToken cancellation = default)
+    public int Run(ContainerRun run, CancellationToken cancellation = default) =>
+        _runner.Run(SettingsFor(run), run.Image, run.Program, run.Arguments, run.OnOutput, run.OnError, cancellation);
+
+    internal static DockerRunSettings SettingsFor(ContainerRun run)
     {
         var settings = new DockerRunSettings
         {
@@ -60,7 +63,7 @@ public sealed class DockerEngine : IContainerEngine
         };
         foreach (var mount in run.Mounts) settings.Volume.Add($"{mount}:{mount}");
         foreach (var (name, value) in run.Environment) settings.Env[name] = value;
-        return _runner.Run(settings, run.Image, run.Program, run.Arguments, run.OnOutput, run.OnError, cancellation);
+        return settings;
     }
 
     private static string? FirstLine(IEnumerable<string> lines) => lines.FirstOrDefault(l => l.Trim().Length > 0)?.Trim();

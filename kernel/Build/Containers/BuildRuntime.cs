@@ -66,6 +66,8 @@ public sealed class BuildRuntime
         if (_engine is null || Image is null) return command.Run(log, cancellation);
 
         var mounts = MountsFor(paths);
+        // dockerd would create a missing one itself, owned by root: make it as the invoking user instead.
+        foreach (var mount in mounts) Directory.CreateDirectory(mount);
         log.Verbose($"$ {command.CommandLine}   ({Describe()}, mounted: {string.Join(' ', mounts)})");
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
@@ -111,7 +113,7 @@ public sealed class BuildRuntime
         foreach (var path in paths.Select(p => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p))))
         {
             candidates.Add(path);
-            if (new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true) is { } target)
+            if (Directory.Exists(path) && new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true) is { } target)
                 candidates.Add(Path.TrimEndingDirectorySeparator(target.FullName));
         }
         var mounts = new List<string>();
