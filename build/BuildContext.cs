@@ -184,8 +184,13 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
     public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;
 
-    /// <summary>Incremental build directory (O=) of this version, arch and variant; kept for ccache and make.</summary>
-    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : ""));
+    /// <summary>
+    /// Incremental build directory (O=) of this version, arch, variant and runtime; kept for ccache and make. Host and
+    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
+    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
+    /// </summary>
+    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : "") +
+                                                           (RuntimeName == BuildRuntime.HostName ? "" : "-" + RuntimeName));
 
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }
