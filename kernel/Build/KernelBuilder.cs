@@ -94,12 +94,14 @@ public static class KernelBuilder
 
     /// <summary>
     /// The variables that make kbuild's output depend on the inputs only. The timestamp is the source
-    /// tree's own (its Makefile's time), so the same tree always gets the same date.
+    /// tree's own (its Makefile's time), so the same tree always gets the same date. The locale is pinned
+    /// whole (null unsets): ccache hashes LANG, LC_CTYPE and LC_MESSAGES besides LC_ALL, so an inherited
+    /// LANG=C.UTF-8 would keep a host build's compiles from serving a container build (which has no LANG).
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ReproducibleEnvironment(BuildRequest request)
+    public static IReadOnlyDictionary<string, string?> ReproducibleEnvironment(BuildRequest request)
     {
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(request.SourceDir, "Makefile"));
-        return new Dictionary<string, string>
+        return new Dictionary<string, string?>
         {
             ["KBUILD_BUILD_TIMESTAMP"] = stamp.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),
             ["KBUILD_BUILD_USER"] = "kiln",
@@ -110,6 +112,9 @@ public static class KernelBuilder
             ["CCACHE_NOHASHDIR"] = "1",
             ["CCACHE_COMPILERCHECK"] = "content",
             ["LC_ALL"] = "C",
+            ["LANG"] = "C",
+            ["LC_CTYPE"] = null,
+            ["LC_MESSAGES"] = null,
             ["TZ"] = "UTC",
         };
     }

@@ -198,6 +198,10 @@ public class BuildRuntimeTests
         Assert.That(run.Mounts, Is.EquivalentTo(new[] { dir["src"], dir["build"], dir["ccache"] }));
         Assert.That(run.Environment["CCACHE_DIR"], Is.EqualTo(dir["ccache"]));
         Assert.That(run.Environment, Does.ContainKey("KBUILD_BUILD_TIMESTAMP"));
+        // ccache hashes these: the container must see the host build's locale, whatever the user's is.
+        Assert.That(run.Environment["LANG"], Is.EqualTo("C"));
+        Assert.That(run.Environment["LC_ALL"], Is.EqualTo("C"));
+        Assert.That(run.Environment.Keys, Has.None.EqualTo("LC_CTYPE").And.None.EqualTo("LC_MESSAGES"));
     }
 
     [Test]
