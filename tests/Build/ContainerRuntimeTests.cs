@@ -82,6 +82,22 @@ public class BuilderImageRecipeTests
     }
 
     [Test]
+    public void AnUnreachableMirrorIsInfrastructureAndLeavesNoStagingBehind()
+    {
+        if (!Prerequisites.OnPath("debootstrap") || !HostUser.Current().StartsWith("0:", StringComparison.Ordinal))
+            Assert.Ignore("needs debootstrap and root");
+        using var cache = new TempDir();
+        var recipe = new BuilderImageRecipe("bookworm", "http://127.0.0.1:9/debian", new[] { "gcc" });
+        var abandoned = Directory.CreateDirectory(Path.Combine(cache.Path, "builder", recipe.Hash[..16] + ".tmp-killed")).FullName;
+
+        var e = Assert.Throws<KilnException>(() => BuilderImageFactory.Ensure(new FakeEngine(), recipe, cache.Path, new RecordingLog()))!;
+
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
+        Assert.That(e.Message, Does.Contain("http://127.0.0.1:9/debian"));
+        Assert.That(Directory.GetFileSystemEntries(Path.Combine(cache.Path, "builder")), Is.Empty, $"{abandoned} and this run's staging are gone");
+    }
+
+    [Test]
     public void DebootstrapFailuresBlameTheMirrorOrThePackageList()
     {
         var recipe = new BuilderImageRecipe("bookworm", "http://mirror.invalid/debian", new[] { "gcc", "no-such-package" });

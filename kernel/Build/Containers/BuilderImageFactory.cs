@@ -39,6 +39,10 @@ public static class BuilderImageFactory
             throw KilnException.BadInput($"Making the builder image {recipe.Reference} needs root (debootstrap): run this once as root; later runs reuse the image.");
 
         var watch = Stopwatch.StartNew();
+        // Called under the image's lock: a staging directory of this recipe that exists now was left by a killed run.
+        if (Directory.Exists(workDir))
+            foreach (var abandoned in Directory.GetDirectories(workDir, $"{recipe.Hash[..16]}.tmp-*"))
+                Directory.Delete(abandoned, recursive: true);
         var staging = Path.Combine(workDir, $"{recipe.Hash[..16]}.tmp-{Guid.NewGuid():N}");
         var rootfs = Path.Combine(staging, "rootfs");
         var tarball = Path.Combine(staging, "rootfs.tar");
