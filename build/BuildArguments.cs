@@ -33,6 +33,8 @@ public static class BuildArguments
     public const string Patches = "patches";
     public const string BisectPlan = "bisect-plan";
     public const string DistccHosts = "distcc-hosts";
+    public const string Runtime = "runtime";
+    public const string BuilderMirror = "builder-mirror";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -44,6 +46,10 @@ public static class BuildArguments
         new HostArgument(Keyring, "gpg keyring to verify the signature of sha256sums.asc with gpgv (env KILN_KEYRING).", "FILE"),
         new HostArgument(Jobs, "Parallel make jobs.", "N", "number of CPUs; with --distcc-hosts the hosts' limits plus the local CPUs"),
         new HostArgument(DistccHosts, "BuildKernel: compile through a distcc farm behind ccache (env KILN_DISTCC_HOSTS), e.g. '10.0.0.5/8,lzo 10.0.0.6:3633/4'. Unreachable hosts are left out; none reachable builds locally.", "HOSTS"),
+        new HostArgument(Runtime, "Where Configure and BuildKernel run make and the compiler (env KILN_RUNTIME): host, or docker " +
+            "(in Kiln's builder image made with debootstrap from containers/builder/packages; needs a running dockerd). The runtime and image join the cache identity.", "RUNTIME", "host"),
+        new HostArgument(BuilderMirror, "--runtime=docker: the Debian mirror debootstrap makes the builder image from (env KILN_BUILDER_MIRROR); part of the image tag.", "URL",
+            "http://deb.debian.org/debian"),
         new HostArgument(Out, "Directory for artifacts and reports.", "DIR", "artifacts/<key>-<arch>/"),
         new HostArgument(CacheDir, "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", "DIR", "~/.cache/kiln"),
         new HostArgument(NoCache, "Do not reuse a cached kernel build (sources and ccache are still used)."),

@@ -1,6 +1,8 @@
 using Cake.Core;
 using Cake.Frosting;
 using Kiln.Kernel.Build;
+using Kiln.Build.Tools.Docker;
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
@@ -44,6 +46,12 @@ public sealed class BuildContext : FrostingContext
         // Parsed here so a malformed host list is exit 2 before any work; probed by BuildKernel.
         var distccHosts = Argument(BuildArguments.DistccHosts) ?? System.Environment.GetEnvironmentVariable("KILN_DISTCC_HOSTS");
         DistccFarm = string.IsNullOrWhiteSpace(distccHosts) ? null : DistccFarm.Parse(distccHosts);
+        RuntimeName = Argument(BuildArguments.Runtime) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_RUNTIME")) ?? BuildRuntime.HostName;
+        if (RuntimeName is not (BuildRuntime.HostName or DockerRuntimeName))
+            throw KilnException.BadInput($"--runtime={RuntimeName}: unknown runtime. Valid: host, docker.");
+        if (RuntimeName == DockerRuntimeName && DistccFarm is not null)
+            throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
+        BuilderMirror = Argument(BuildArguments.BuilderMirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_BUILDER_MIRROR")) ?? BuilderImageRecipe.DefaultMirror;
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
         OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
         CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
@@ -106,6 +114,11 @@ public sealed class BuildContext : FrostingContext
     public int? RequestedJobs { get; }
     /// <summary>--distcc-hosts / KILN_DISTCC_HOSTS, when set.</summary>
     public DistccFarm? DistccFarm { get; }
+    public const string DockerRuntimeName = "docker";
+    /// <summary>--runtime / KILN_RUNTIME: host or docker.</summary>
+    public string RuntimeName { get; }
+    /// <summary>--builder-mirror: where debootstrap gets the builder image's packages.</summary>
+    public string BuilderMirror { get; }
     public string OutDir { get; }
     public string CacheDir { get; }
     public bool NoCache { get; }
@@ -149,6 +162,18 @@ public sealed class BuildContext : FrostingContext
 
     public Toolchain Toolchain => Toolchain.For(Arch);
 
+    /// <summary>Set by Setup: where make and the compiler run (this host, or the builder image).</summary>
+    public BuildRuntime Runtime { get; set; } = BuildRuntime.Host;
+
+    /// <summary>The runtime --runtime asks for; for docker, finds or makes the builder image (minutes, once per package list).</summary>
+    public BuildRuntime PrepareRuntime()
+    {
+        if (RuntimeName != DockerRuntimeName) return BuildRuntime.Host;
+        var recipe = BuilderImageRecipe.Load(Path.Combine(RepoRoot, BuilderImageRecipe.PackagesFile), mirror: BuilderMirror);
+        var engine = new DockerEngine(this);
+        return BuildRuntime.InContainer(engine, BuilderImageFactory.Ensure(engine, recipe, CacheDir, Log), HostUser.Current());
+    }
+
     /// <summary>The patch series for the kernel being built (patches/&lt;series&gt;.x).</summary>
     public PatchSeries Patches => PatchSeries.ForKernel(Path.Combine(RepoRoot, "patches"), Version.ToString());
 
@@ -159,8 +184,13 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
     public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;
 
-    /// <summary>Incremental build directory (O=) of this version, arch and variant; kept for ccache and make.</summary>
-    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : ""));
+    /// <summary>
+    /// Incremental build directory (O=) of this version, arch, variant and runtime; kept for ccache and make. Host and
+    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
+    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
+    /// </summary>
+    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : "") +
+                                                           (RuntimeName == BuildRuntime.HostName ? "" : "-" + RuntimeName));
 
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }

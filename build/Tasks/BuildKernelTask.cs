@@ -31,7 +31,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
         {
             built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, toolchain, context.LocalVersion, distribution.Jobs,
-                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log"), distribution), context.Log);
+                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log"), distribution, context.Runtime), context.Log);
         }
         if (built.Release != context.CacheKey)
             context.Log.Warning($"The release is {built.Release}, not the cache key {context.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
@@ -46,7 +46,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         foreach (var (name, path) in built.Extras) files[name] = path;
         var toolchainInfo = new Dictionary<string, string>
         {
-            ["compiler"] = toolchain.Describe(context.Log),
+            ["compiler"] = toolchain.Describe(context.Runtime, context.Log),
             ["ccache"] = "ccache " + Path.Combine(context.CacheDir, "ccache"),
             ["jobs"] = distribution.Jobs.ToString(),
         };
@@ -58,7 +58,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         context.Kernel = cache.Store(identity, files, hashes => new BuildMetadata(
             context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, context.Arch,
             context.Variant, context.BaseConfig, source.Provenance, toolchainInfo, durations, hashes,
-            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments, distribution), context.Log);
+            context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments, distribution, context.Runtime.Metadata), context.Log);
         KernelCache.Export(context.Kernel, context.OutDir);
         context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
         WriteCiOutput(context);

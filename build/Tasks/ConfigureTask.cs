@@ -39,6 +39,7 @@ public sealed class Configure : FrostingTask<BuildContext>
             {
                 BaseConfig = context.BaseConfig,
                 AllowList = allowList,
+                Runtime = context.Runtime,
             };
             var result = new KernelConfigurator(context.Log).Configure(request);
             result.Verification.ThrowIfFailed();

@@ -12,7 +12,9 @@ public sealed class Setup : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log, distcc: context.DistccFarm is not null);
+        Prerequisites.Ensure(context.Arch, context.MayInstall, context.Log, distcc: context.DistccFarm is not null,
+            docker: context.RuntimeName == BuildContext.DockerRuntimeName);
+        context.Runtime = context.PrepareRuntime();
         context.GuestBusybox = GuestBusybox.Locate(context.Arch, context.CacheDir, context.MayInstall, context.Log);
         context.Source = context.AcquireSource();
         var source = context.Source;
@@ -22,7 +24,7 @@ public sealed class Setup : FrostingTask<BuildContext>
         // The identity is known as soon as the source is: look for a finished build before doing any work.
         var baseConfig = File.Exists(context.BaseConfig) ? "file:" + SourceCache.FileSha256(context.BaseConfig) : context.BaseConfig;
         context.Identity = CacheIdentity.For(context.Recipe, context.ConfigVersion, source.Provenance.Sha256,
-            context.Toolchain.Describe(context.Log), baseConfig);
+            context.Toolchain.Describe(context.Runtime, context.Log), baseConfig, context.Runtime.IdentityText);
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
         context.CiOutput.Set(CiKeys.Identity, context.Identity.Hash);
         if (context.NoCache)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Sources;
 
@@ -22,7 +23,9 @@ public sealed record BuildMetadata(
     IReadOnlyList<string> Patches,
     IReadOnlyList<string> Fragments,
     /// <summary>Where the compile jobs ran; absent in entries written before Kiln recorded it.</summary>
-    BuildDistribution? Distribution = null)
+    BuildDistribution? Distribution = null,
+    /// <summary>Where make ran (host, or the builder image); absent in entries written before Kiln recorded it.</summary>
+    RuntimeMetadata? Runtime = null)
 {
     public const string FileName = "metadata.json";
 

@@ -20,7 +20,12 @@ public static class DevelopmentArtifacts
     public const string ModulesStaging = ".kiln-modules";
     private const string OutputDirectory = ".kiln-artifacts";
 
-    public static bool ModulesEnabled(string buildDir) => KernelConfig.Load(Path.Combine(buildDir, ".config")).IsEnabled("MODULES");
+    /// <summary>Whether the configured build has loadable modules; an unconfigured directory has none (make will say why it cannot build).</summary>
+    public static bool ModulesEnabled(string buildDir)
+    {
+        var config = Path.Combine(buildDir, ".config");
+        return File.Exists(config) && KernelConfig.Load(config).IsEnabled("MODULES");
+    }
 
     /// <summary>make targets built next to the image: headers_install (into $(objtree)/usr), and modules when enabled.</summary>
     public static IEnumerable<string> MakeTargets(bool modules) =>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
@@ -19,7 +20,9 @@ public sealed record BuildRequest(
     string CcacheDir,
     string LogFile,
     /// <summary>Where compile jobs run (distcc behind ccache); null builds locally.</summary>
-    BuildDistribution? Distribution = null);
+    BuildDistribution? Distribution = null,
+    /// <summary>Where make runs (this host or the builder image); null is this host.</summary>
+    BuildRuntime? Runtime = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 /// <param name="Extras">kernel-headers.tar, and kernel.tar and kernel-dev.tar with modules, by cache entry name.</param>
@@ -77,12 +80,14 @@ public static class KernelBuilder
             return make;
         }
 
-        log.Info($"Building {target}{(modules ? ", modules" : "")} and headers with {request.Jobs} jobs {distribution.Describe()} (full log: {request.LogFile})");
-        var result = Make("make " + target, DevelopmentArtifacts.MakeTargets(modules).Prepend(target)).Run(log);
+        var runtime = request.Runtime ?? BuildRuntime.Host;
+        var mounts = new[] { request.SourceDir, request.BuildDir, request.CcacheDir };
+        log.Info($"Building {target}{(modules ? ", modules" : "")} and headers with {request.Jobs} jobs {distribution.Describe()} {runtime.Describe()} (full log: {request.LogFile})");
+        var result = runtime.Run(Make("make " + target, DevelopmentArtifacts.MakeTargets(modules).Prepend(target)), mounts, log);
         if (result.ExitCode == 0 && modules)
         {
             Sources.SourceCache.DeleteDirectory(Path.Combine(request.BuildDir, DevelopmentArtifacts.ModulesStaging));
-            result = Make("make modules_install", DevelopmentArtifacts.ModulesInstallVariables(request.BuildDir)).Run(log);
+            result = runtime.Run(Make("make modules_install", DevelopmentArtifacts.ModulesInstallVariables(request.BuildDir)), mounts, log);
         }
         logWriter.Flush();
         if (result.ExitCode != 0)
@@ -105,12 +110,14 @@ public static class KernelBuilder
 
     /// <summary>
     /// The variables that make kbuild's output depend on the inputs only. The timestamp is the source
-    /// tree's own (its Makefile's time), so the same tree always gets the same date.
+    /// tree's own (its Makefile's time), so the same tree always gets the same date. The locale is pinned
+    /// whole (null unsets): ccache hashes LANG, LC_CTYPE and LC_MESSAGES besides LC_ALL, so an inherited
+    /// LANG=C.UTF-8 would keep a host build's compiles from serving a container build (which has no LANG).
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ReproducibleEnvironment(BuildRequest request)
+    public static IReadOnlyDictionary<string, string?> ReproducibleEnvironment(BuildRequest request)
     {
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(request.SourceDir, "Makefile"));
-        return new Dictionary<string, string>
+        return new Dictionary<string, string?>
         {
             ["KBUILD_BUILD_TIMESTAMP"] = stamp.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),
             ["KBUILD_BUILD_USER"] = "kiln",
@@ -121,6 +128,9 @@ public static class KernelBuilder
             ["CCACHE_NOHASHDIR"] = "1",
             ["CCACHE_COMPILERCHECK"] = "content",
             ["LC_ALL"] = "C",
+            ["LANG"] = "C",
+            ["LC_CTYPE"] = null,
+            ["LC_MESSAGES"] = null,
             ["TZ"] = "UTC",
         };
     }

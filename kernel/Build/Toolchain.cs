@@ -1,3 +1,4 @@
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -24,7 +25,8 @@ public sealed record Toolchain(string Arch, string KernelArch, string? CrossComp
         if (ccache) yield return $"CC=ccache {Compiler}";
     }
 
-    /// <summary>"gcc (Debian 12.2.0-14) 12.2.0": the compiler's first version line.</summary>
-    public string Describe(IKilnLog log) =>
-        new Command(Compiler, "--version") { Purpose = "Query the compiler" }.Run(log).StandardOutput.Split('\n')[0].Trim();
+    /// <summary>"gcc (Debian 12.2.0-14) 12.2.0": the first version line of the compiler the runtime builds with.</summary>
+    public string Describe(BuildRuntime runtime, IKilnLog log) =>
+        runtime.Run(new Command(Compiler, "--version") { Purpose = "Query the compiler" }, Array.Empty<string>(), log)
+            .StandardOutput.Split('\n')[0].Trim();
 }

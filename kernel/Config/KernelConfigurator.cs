@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -10,6 +11,8 @@ public sealed record ConfigureRequest(string SourceDir, string BuildDir, KernelA
     /// <summary>A make *config target (tinyconfig, defconfig, …) or the path of a config file copied in as .config.</summary>
     public string BaseConfig { get; init; } = "tinyconfig";
     public AllowList AllowList { get; init; } = AllowList.Empty;
+    /// <summary>Where make runs: Kconfig probes the compiler, so the config must come from the one that builds.</summary>
+    public BuildRuntime Runtime { get; init; } = BuildRuntime.Host;
 }
 
 /// <summary>The final .config (also at <see cref="ConfigPath"/>) and what verification found.</summary>
@@ -42,7 +45,7 @@ public sealed partial class KernelConfigurator
         if (!File.Exists(mergeScript))
             throw KilnException.BadInput($"{sourceDir} has no scripts/kconfig/merge_config.sh; Kiln needs it to merge fragments.");
         Kiln.Kernel.Build.KbuildPaths.Check(sourceDir, buildDir);
-        CheckCrossCompiler(request.Arch);
+        if (!request.Runtime.IsContainer) CheckCrossCompiler(request.Arch);
         Directory.CreateDirectory(buildDir);
         var configPath = Path.Combine(buildDir, ".config");
 
@@ -51,7 +54,7 @@ public sealed partial class KernelConfigurator
         if (MakeConfigTargetRegex().IsMatch(request.BaseConfig) && !File.Exists(request.BaseConfig))
         {
             _log.Info($"Configure: base {request.BaseConfig} for {request.Arch}");
-            Make(sourceDir, buildDir, request.Arch, request.BaseConfig, cancellation);
+            Make(sourceDir, buildDir, request, request.BaseConfig, cancellation);
         }
         else if (File.Exists(request.BaseConfig))
         {
@@ -77,7 +80,7 @@ public sealed partial class KernelConfigurator
                 OnError = line => _log.Verbose(line),
             }.Run(_log, cancellation);
         }
-        Make(sourceDir, buildDir, request.Arch, "olddefconfig", cancellation);
+        Make(sourceDir, buildDir, request, "olddefconfig", cancellation);
 
         var config = KernelConfig.Load(configPath);
         var index = KconfigIndex.Load(sourceDir, request.Arch);
@@ -107,18 +110,19 @@ public sealed partial class KernelConfigurator
         return staged;
     }
 
-    private void Make(string sourceDir, string buildDir, KernelArch arch, string target, CancellationToken cancellation)
+    private void Make(string sourceDir, string buildDir, ConfigureRequest request, string target, CancellationToken cancellation)
     {
         var arguments = new List<string> { "-C", sourceDir, "O=" + buildDir };
-        arguments.AddRange(arch.MakeVariables());
+        arguments.AddRange(request.Arch.MakeVariables());
         arguments.Add(target);
-        new Command("make", arguments.ToArray())
+        var make = new Command("make", arguments.ToArray())
         {
             Purpose = $"make {target}",
             CaptureOutput = false,
             OnOutput = line => _log.Verbose(line),
             OnError = line => _log.Verbose(line),
-        }.Run(_log, cancellation);
+        };
+        request.Runtime.Run(make, new[] { sourceDir, buildDir }, _log, cancellation);
     }
 
     /// <summary>Kconfig probes the compiler, so a missing cross-compiler fails every step; say which package to install.</summary>

@@ -10,7 +10,8 @@ public sealed record Prerequisite(string What, string Package, Func<bool> IsPres
 public static class Prerequisites
 {
     /// <param name="distcc">A build farm was requested: the distcc client must be here (the farm may still be down).</param>
-    public static IReadOnlyList<Prerequisite> For(string arch, bool distcc = false)
+    /// <param name="docker">--runtime=docker: the docker client, and debootstrap to make the builder image.</param>
+    public static IReadOnlyList<Prerequisite> For(string arch, bool distcc = false, bool docker = false)
     {
         var list = new List<Prerequisite>
         {
@@ -32,13 +33,19 @@ public static class Prerequisites
             list.Add(Program("qemu-system-x86_64", "qemu-system-x86"));
         }
         if (distcc) list.Add(Program("distcc", "distcc"));
+        if (docker)
+        {
+            list.Add(Program("docker", "docker.io"));
+            list.Add(Program("debootstrap", "debootstrap"));
+        }
         return list;
     }
 
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(string arch, bool mayInstall, IKilnLog log, bool distcc = false) => Ensure(For(arch, distcc), mayInstall, log);
+    public static void Ensure(string arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false) =>
+        Ensure(For(arch, distcc, docker), mayInstall, log);
 
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
     public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };

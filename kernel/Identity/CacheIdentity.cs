@@ -24,7 +24,10 @@ public sealed record CacheIdentity(string Key, string Hash)
     public const int EntryLayout = 2;
 
     /// <param name="baseConfig">The base config: a make target name, or a file's content hash.</param>
-    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig) =>
+    /// <param name="runtime">Where the compiler runs when not on the host (engine, builder image and its ID);
+    /// host builds pass null, so their hashes do not depend on container support.</param>
+    public static CacheIdentity For(BuildRecipe recipe, int configVersion, string sourceSha256, string toolchain, string baseConfig, string? runtime = null) =>
         new(KeyFor(recipe.Version, configVersion, recipe.Variant),
-            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\nentry-layout {EntryLayout}\n"));
+            BuildRecipe.Sha256Hex($"recipe {recipe.Hash}\nsource {sourceSha256}\ntoolchain {toolchain}\nbase-config {baseConfig}\nconfig-version {configVersion}\nentry-layout {EntryLayout}\n" +
+                                  (runtime is null ? "" : $"runtime {runtime}\n")));
 }

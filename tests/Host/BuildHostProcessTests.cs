@@ -52,6 +52,7 @@ public class BuildHostProcessTests
     [TestCase("--variant=nosuch")]
     [TestCase("--kernel=99999999999.1")]
     [TestCase("--distcc-hosts=10.0.0.5:http")]
+    [TestCase("--runtime=podman")]
     public void BadValuesExit2WithoutAStackTrace(string arg)
     {
         var r = BuildHost.Run("--target=CacheKey", arg);

@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using NUnit.Framework.Interfaces;
+
+namespace Kiln.Tests.Integration;
+
+/// <summary>
+/// --runtime=docker end to end: the builder image is found or made (debootstrap + docker import), the shared 6.1
+/// kernel is configured and compiled inside it, and the result boots and is byte for byte the host build's.
+/// </summary>
+[TestFixture]
+[Category("Integration")]
+[NonParallelizable]
+public sealed class DockerBuildTests
+{
+    private DockerDaemon? _daemon;
+    private string _workDir = "";
+
+    [OneTimeSetUp]
+    public void StartDocker()
+    {
+        _daemon = DockerDaemon.EnsureRunning();
+        _workDir = Path.Combine(Path.GetTempPath(), "kiln-docker-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_workDir);
+    }
+
+    [OneTimeTearDown]
+    public void StopDocker()
+    {
+        _daemon?.Dispose();
+        if (_workDir.Length == 0 || !Directory.Exists(_workDir)) return;
+        if (TestContext.CurrentContext.Result.Outcome.Status == TestStatus.Passed)
+            Directory.Delete(_workDir, recursive: true);
+        else
+            TestContext.Progress.WriteLine($"Kept {_workDir} (cache, build, artifacts) for inspection");
+    }
+
+    [Test]
+    public void BootTest_with_the_docker_runtime_builds_in_the_builder_image_and_boots_the_host_builds_bytes()
+    {
+        var hostBuild = SharedKernel.OutDir;
+        var outDir = Path.Combine(_workDir, "out");
+
+        // The shared cache: the docker build gets a build directory of its own (so make really compiles in the
+        // container) next to the host build's patched tree, so the host build's ccache entries serve it.
+        var run = KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--runtime=docker", "--no-cache", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
+        TestContext.Progress.WriteLine($"docker BootTest: {run.Duration.TotalSeconds:F0} s; " +
+                                       string.Join("; ", run.Output.Split('\n').Where(l => l.Contains("Built Linux") || l.Contains("builder image")).Select(l => l.Trim())));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain("in docker image kiln-builder:"));
+        Assert.That(run.Output, Does.Contain("6.1.192-x86_64-docker"), "the container build keeps its own build directory");
+        Assert.That(run.Output, Does.Contain("PASS: Linux 6.1.192-1"));
+
+        var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metadata.json"))).RootElement;
+        var runtime = metadata.GetProperty("runtime");
+        Assert.That(runtime.GetProperty("engine").GetString(), Is.EqualTo("docker"));
+        Assert.That(runtime.GetProperty("image").GetString(), Does.Match("^kiln-builder:[0-9a-f]{16}$"));
+        Assert.That(runtime.GetProperty("image_id").GetString(), Does.Match("^sha256:[0-9a-f]{64}$"));
+        Assert.That(metadata.GetProperty("toolchain").GetProperty("compiler").GetString(), Does.StartWith("gcc (Debian"));
+
+        var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(hostBuild, "metadata.json"))).RootElement;
+        Assert.That(metadata.GetProperty("identity_hash").GetString(), Is.Not.EqualTo(host.GetProperty("identity_hash").GetString()),
+            "the runtime and its image are part of the cache identity");
+        Assert.That(Sha256(Path.Combine(outDir, "bzImage")), Is.EqualTo(Sha256(Path.Combine(hostBuild, "bzImage"))),
+            "the same Debian gcc in the same paths must give the host build's bzImage");
+    }
+
+    private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+}
