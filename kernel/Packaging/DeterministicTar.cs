@@ -82,7 +82,7 @@ public static class DeterministicTar
     {
         using var input = System.IO.File.OpenRead(source);
         using var output = System.IO.File.Create(target);
-        using var gzip = new GZipStream(output, CompressionLevel.SmallestSize);
+        using var gzip = new GZipStream(output, CompressionLevel.Optimal);
         input.CopyTo(gzip);
     }
 }

@@ -12,13 +12,14 @@ public static class ReleaseArchive
     public const string SumsFileName = "SHA256SUMS";
 
     /// <summary>
-    /// Writes <c>&lt;baseName&gt;.tar.zst</c> (zstd -T0), or <c>.tar.xz</c> (xz -T0) when zstd is missing. Both
+    /// Writes <c>&lt;baseName&gt;.tar.zst</c> (zstd -T0 -12), or <c>.tar.xz</c> (xz -T0 -6) when zstd is missing.
+    /// zstd -12 was measured on a 6.1 build at 0.4 s for 5.5 MB, where -19 took 5 s for 5.2 MB. Both
     /// give the same bytes for the same tar whatever the thread count, and neither stores a name or mtime.
     /// </summary>
     public static string Write(IEnumerable<TarItem> items, string outDir, string baseName, IKilnLog log)
     {
         Directory.CreateDirectory(outDir);
-        var (extension, program, level) = Prerequisites.OnPath("zstd") ? (".zst", "zstd", "-19") : (".xz", "xz", "-9");
+        var (extension, program, level) = Prerequisites.OnPath("zstd") ? (".zst", "zstd", "-12") : (".xz", "xz", "-6");
         if (program == "xz") log.Warning("zstd is not installed (apt-get install zstd): writing the release tarball with xz instead");
         var tar = Path.Combine(outDir, $".{baseName}.tar");
         var target = Path.Combine(outDir, baseName + ".tar" + extension);
