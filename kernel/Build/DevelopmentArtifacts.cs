@@ -5,7 +5,7 @@ namespace Kiln.Kernel.Build;
 
 /// <summary>
 /// LinuxKit's kernel extras, made from a finished build directory: <c>kernel-headers.tar</c> (the UAPI
-/// headers of <c>make headers_install</c>, always), and when CONFIG_MODULES=y <c>kernel.tar</c> (lib/modules
+/// headers that <c>make headers</c> exports, always), and when CONFIG_MODULES=y <c>kernel.tar</c> (lib/modules
 /// from <c>make modules_install</c>) and <c>kernel-dev.tar</c> (what building out-of-tree modules needs:
 /// Debian's linux-headers selection under usr/src/linux-headers-&lt;release&gt;). Tars are deterministic, so
 /// the same build gives the same bytes.
@@ -27,9 +27,12 @@ public static class DevelopmentArtifacts
         return File.Exists(config) && KernelConfig.Load(config).IsEnabled("MODULES");
     }
 
-    /// <summary>make targets built next to the image: headers_install (into $(objtree)/usr), and modules when enabled.</summary>
+    /// <summary>
+    /// make targets built next to the image: headers (the UAPI headers exported into $(objtree)/usr/include, which is
+    /// all headers_install adds to, through rsync, a tool the build would otherwise need) and modules when enabled.
+    /// </summary>
     public static IEnumerable<string> MakeTargets(bool modules) =>
-        modules ? new[] { "headers_install", "modules" } : new[] { "headers_install" };
+        modules ? new[] { "headers", "modules" } : new[] { "headers" };
 
     /// <summary>modules_install's variables: stripped modules into the staging directory, no host paths in the tree.</summary>
     public static IEnumerable<string> ModulesInstallVariables(string buildDir) =>
@@ -48,7 +51,9 @@ public static class DevelopmentArtifacts
             written[name] = path;
         }
 
-        Tar(HeadersTar, TreeItems(Path.Combine(buildDir, "usr", "include"), "usr/include").Where(i => !IsKbuildRecord(i.Path)));
+        // What headers_install would copy: the .h files (the directory also holds kbuild's records).
+        Tar(HeadersTar, TreeItems(Path.Combine(buildDir, "usr", "include"), "usr/include")
+            .Where(i => i.Type == System.Formats.Tar.TarEntryType.Directory || i.Path.EndsWith(".h", StringComparison.Ordinal)));
         if (modules)
         {
             Tar(ModulesTar, ModuleItems(Path.Combine(buildDir, ModulesStaging), release));

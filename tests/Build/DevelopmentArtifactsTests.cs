@@ -126,9 +126,9 @@ public sealed class DevelopmentArtifactsTests
         var (root, _, build) = Tree(modules: true);
         using var __ = root;
         Assert.That(DevelopmentArtifacts.ModulesEnabled(build), Is.True);
-        Assert.That(DevelopmentArtifacts.MakeTargets(true), Is.EqualTo(new[] { "headers_install", "modules" }));
+        Assert.That(DevelopmentArtifacts.MakeTargets(true), Is.EqualTo(new[] { "headers", "modules" }));
         File.WriteAllText(Path.Combine(build, ".config"), "# CONFIG_MODULES is not set\n");
         Assert.That(DevelopmentArtifacts.ModulesEnabled(build), Is.False);
-        Assert.That(DevelopmentArtifacts.MakeTargets(false), Is.EqualTo(new[] { "headers_install" }));
+        Assert.That(DevelopmentArtifacts.MakeTargets(false), Is.EqualTo(new[] { "headers" }));
     }
 }

@@ -35,7 +35,7 @@ public sealed class PipelineTests
         Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(SharedKernel.BzImage)));
         Assert.That(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
 
-        // make headers_install's UAPI headers, for the OCI image's /kernel-headers.tar.
+        // The UAPI headers (what headers_install installs), for the OCI image's /kernel-headers.tar.
         var headers = Path.Combine(SharedKernel.OutDir, "kernel-headers.tar");
         Assert.That(root.GetProperty("files").GetProperty("kernel-headers.tar").GetString(), Is.EqualTo(Sha256(headers)));
         var version = Kiln.Tests.Packaging.PackageReader.ReadTar(headers)["usr/include/linux/version.h"].Data;
