@@ -213,6 +213,7 @@ public class BuildRuntimeTests
         var run = engine.Runs.Single();
         Assert.That(run.Mounts, Is.EquivalentTo(new[] { dir["src"], dir["build"], dir["ccache"] }));
         Assert.That(run.Environment["CCACHE_DIR"], Is.EqualTo(dir["ccache"]));
+        Assert.That(run.Environment["CCACHE_DEPEND"], Is.EqualTo("1"), "depend mode: no second preprocessor run on a miss");
         Assert.That(run.Environment, Does.ContainKey("KBUILD_BUILD_TIMESTAMP"));
         // ccache hashes these: the container must see the host build's locale, whatever the user's is.
         Assert.That(run.Environment["LANG"], Is.EqualTo("C"));
