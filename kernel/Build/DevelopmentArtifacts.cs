@@ -1,3 +1,4 @@
+using System.Formats.Tar;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Packaging;
 
@@ -53,7 +54,7 @@ public static class DevelopmentArtifacts
 
         // What headers_install would copy: the .h files (the directory also holds kbuild's records).
         Tar(HeadersTar, TreeItems(Path.Combine(buildDir, "usr", "include"), "usr/include")
-            .Where(i => i.Type == System.Formats.Tar.TarEntryType.Directory || i.Path.EndsWith(".h", StringComparison.Ordinal)));
+            .Where(i => i.Type == TarEntryType.Directory || i.Path.EndsWith(".h", StringComparison.Ordinal)));
         if (modules)
         {
             Tar(ModulesTar, ModuleItems(Path.Combine(buildDir, ModulesStaging), release));
@@ -93,7 +94,7 @@ public static class DevelopmentArtifacts
                 : Directory.Exists(full) ? TreeItems(full, $"{prefix}/{relative}")
                 : Enumerable.Empty<TarItem>();
             foreach (var item in found)
-                if (item.Type != System.Formats.Tar.TarEntryType.Directory && (keep is null || keep(item.Path))) items[item.Path] = item;
+                if (item.Type != TarEntryType.Directory && (keep is null || keep(item.Path))) items[item.Path] = item;
         }
 
         foreach (var makefile in Directory.GetFiles(sourceDir, "Makefile*").Concat(Directory.GetFiles(Path.Combine(sourceDir, arch), "Makefile*")))

@@ -1,5 +1,4 @@
 using Kiln.Kernel.Build;
-using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 
 namespace Kiln.Kernel.Packaging;
