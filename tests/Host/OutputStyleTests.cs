@@ -45,7 +45,7 @@ public class OutputStyleTests
     [Test]
     public void ATerminalGetsColourAndNoColorTakesItAway()
     {
-        if (!File.Exists("/usr/bin/script")) Assert.Ignore("util-linux's script is not installed: no pseudo-terminal to test with");
+        Prerequisite.Require(File.Exists("/usr/bin/script"), "util-linux's script is not installed: no pseudo-terminal to test with");
         var coloured = RunRaw(terminal: true, noColor: false, "--target=CacheKey", "--kernal=6.1");
         Assert.That(Sgr.IsMatch(coloured), Is.True, "a terminal gets colour:\n" + coloured);
         var plain = RunRaw(terminal: true, noColor: true, "--target=CacheKey", "--kernal=6.1");

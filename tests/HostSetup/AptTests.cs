@@ -141,7 +141,7 @@ public class AptTests
     [Test]
     public void RealAptCachePolicyFindsAnInstalledPackage()
     {
-        if (!File.Exists("/usr/bin/apt-cache")) Assert.Ignore("not a Debian host: no apt-cache");
+        Prerequisite.Require(File.Exists("/usr/bin/apt-cache"), "not a Debian host: no apt-cache");
         var result = new AptCommands().Candidates(new[] { "dpkg", "kiln-no-such-package" }, Log);
         Assert.That(result["dpkg"], Is.Not.Null);
         Assert.That(result["kiln-no-such-package"], Is.Null);
