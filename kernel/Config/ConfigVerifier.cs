@@ -31,7 +31,9 @@ public sealed class ConfigVerifier
             if (merged.LinesNaming(request.Symbol) == config.LinesNaming(request.Symbol)) continue;
             var final = config.Get(request.Symbol);
             var (reason, why, details) = new Explanation(this, request, config, merged, byName).Explain();
-            var state = final is null ? "not in .config" : final == "n" ? "not set" : $"set to {final}";
+            var state = final is null ? "not in .config"
+                : ConfigValues.Equivalent(request.Value, final) ? "merge_config.sh counts it as not in final, though the value holds"
+                : final == "n" ? "not set" : $"set to {final}";
             dropped.Add(new DroppedOption(request, final, reason,
                 $"{request.Display} requested in {request.Origin} but {state}: {why}", details,
                 _allowList.TryGetReason(request.Symbol, out var allowed) ? allowed : null));
