@@ -33,7 +33,7 @@ public sealed class BuildContext : FrostingContext
                 throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
 
         BuildType = Argument(BuildArguments.BuildType) ?? "";
-        ConfGuest = Argument(BuildArguments.ConfGuest) is { } confGuest ? (confGuest is "" or "true" ? "confidential" : confGuest) : "";
+        ConfGuest = Argument(BuildArguments.ConfGuest) ?? "";
         Against = Argument(BuildArguments.Against) is { } against ? Path.GetFullPath(against) : null;
         if (BuildType.Length > 0 || ConfGuest.Length > 0) _ = SelectFragments(); // a missing folder is exit 2 before any work
 
