@@ -32,7 +32,7 @@ public sealed class ConfigDiff : FrostingTask<BuildContext>
 
         var ours = KernelConfig.Load(Path.Combine(context.BuildDir, ".config"));
         var index = KconfigIndex.Load(tree.Path, KernelArch.Parse(context.Arch));
-        var diff = Kiln.Kernel.Config.ConfigDiff.Compare(ours, "Kiln's .config", theirs, Path.GetFileName(against), index);
+        var diff = Kiln.Kernel.Config.ConfigDiff.Compare(ours, "Kiln's .config", theirs, against, index);
         var report = Path.Combine(context.OutDir, "config-diff.txt");
         diff.Write(report);
         context.Log.Info($"Config diff, Kiln's {ours.Path} against {against}:{System.Environment.NewLine}{diff.Render().TrimEnd()}");
