@@ -75,7 +75,7 @@ public sealed class FreshMachineTests
         var name = "kiln-fresh-" + Guid.NewGuid().ToString("N")[..8];
         var log = Path.Combine(_workDir, "run.log");
         var watch = Stopwatch.StartNew();
-        var exit = Docker(TimeSpan.FromMinutes(50), log,
+        var exit = Docker(TimeSpan.FromMinutes(60), log,
             "run", "--rm", "--name", name, "--network", "host",
             "--volume", $"{dotnetRoot}:{dotnetRoot}:ro",
             "--volume", $"{KilnRun.RepoRoot}:/src:ro",
@@ -164,7 +164,7 @@ public sealed class FreshMachineTests
             process.Kill(entireProcessTree: true);
             if (program == "docker" && args.Length > 3 && args[0] == "run")
                 Process.Start("docker", new[] { "rm", "-f", args[Array.IndexOf(args, "--name") + 1] })!.WaitForExit();
-            Assert.Fail($"{program} {string.Join(' ', args.Take(3))} did not finish in {timeout.TotalMinutes} min; log: {log}");
+            Assert.Fail($"{program} {args[0]} did not finish in {timeout.TotalMinutes} min; log: {log}");
         }
         process.WaitForExit();
         return process.ExitCode;
