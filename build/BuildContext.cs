@@ -1,5 +1,6 @@
 using Cake.Core;
 using Cake.Frosting;
+using Kiln.Kernel;
 using Kiln.Kernel.Build;
 using Kiln.Build.Tools.Docker;
 using Kiln.Kernel.Build.Containers;
@@ -24,9 +25,9 @@ public sealed class BuildContext : FrostingContext
     {
         Log = new CakeKilnLog(context.Log);
         RepoRoot = FindRepoRoot();
-        Arch = Argument(BuildArguments.Arch) ?? "x86_64";
-        if (Arch is not ("x86_64" or "arm64"))
-            throw KilnException.BadInput($"--arch={Arch}: unknown architecture. Valid: x86_64, arm64.");
+        var arch = Argument(BuildArguments.Arch) ?? Kiln.Kernel.Arch.X86_64.Name;
+        Arch = Kiln.Kernel.Arch.All.FirstOrDefault(a => a.Name == arch)
+               ?? throw KilnException.BadInput($"--arch={arch}: unknown architecture. Valid: {string.Join(", ", Kiln.Kernel.Arch.All.Select(a => a.Name))}.");
         Variant = Argument(BuildArguments.Variant) ?? "";
         foreach (var dir in BuildRecipe.VariantDirectories(Variant))
             if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
@@ -35,7 +36,7 @@ public sealed class BuildContext : FrostingContext
         Manifest = VersionsManifest.Load(Path.Combine(RepoRoot, "versions.yaml"));
         ConfigVersion = Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
         (Pin, Version) = Manifest.Resolve(Argument(BuildArguments.Kernel));
-        Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch, Variant);
+        Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch.Name, Variant);
         CacheKey = CacheIdentity.KeyFor(Version, ConfigVersion, Variant);
 
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
@@ -95,7 +96,7 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
     public new IKilnLog Log { get; }
     public string RepoRoot { get; }
-    public string Arch { get; }
+    public Arch Arch { get; }
     public string Variant { get; }
     public VersionsManifest Manifest { get; }
     public int ConfigVersion { get; }
@@ -160,8 +161,6 @@ public sealed class BuildContext : FrostingContext
             return acquirer.Acquire(Version, cache, Log);
     }
 
-    public Toolchain Toolchain => Toolchain.For(Arch);
-
     /// <summary>Set by Setup: where make and the compiler run (this host, or the builder image).</summary>
     public BuildRuntime Runtime { get; set; } = BuildRuntime.Host;
 
@@ -179,7 +178,7 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>The config fragments for this arch and variant (configs/fragments/common, /&lt;arch&gt;, variant dirs).</summary>
     public FragmentSet SelectFragments() => FragmentSet.Select(Path.Combine(RepoRoot, "configs", "fragments"),
-        KernelArch.Parse(Arch), Variant.Length > 0 ? new[] { Variant } : null);
+        Arch, Variant.Length > 0 ? new[] { Variant } : null);
 
     /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
     public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;

@@ -31,7 +31,7 @@ public sealed class Analyze : FrostingTask<BuildContext>
         var tree = context.Require(context.PatchedTree, nameof(Patch));
 
         AnalysisResult result;
-        var build = new BuildRequest(tree.Path, context.BuildDir, context.Toolchain, context.LocalVersion, context.Jobs,
+        var build = new BuildRequest(tree.Path, context.BuildDir, context.Arch, context.LocalVersion, context.Jobs,
             Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "analysis", "sparse.log"));
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
             result = SeriesAnalyzer.Analyze(series, source.Directory, build, Path.Combine(context.OutDir, "analysis"), context.Log);

@@ -37,7 +37,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
         {
             Worktree = Path.Combine(work, "worktree"),
             BuildDir = Path.Combine(work, "build"),
-            Arch = context.Arch,
+            Arch = context.Arch.Name,
             FragmentsRoot = Path.Combine(context.RepoRoot, "configs", "fragments"),
             Variants = context.Variant.Length > 0 ? [context.Variant] : [],
             BaseConfig = File.Exists(context.BaseConfig) ? Path.GetFullPath(context.BaseConfig) : context.BaseConfig,

@@ -15,9 +15,9 @@ public sealed class BootTest : FrostingTask<BuildContext>
         var kernel = context.Require(context.Kernel, nameof(BuildKernel));
         var spec = new BootTestSpec
         {
-            KernelPath = kernel.File(context.Toolchain.ImageName),
+            KernelPath = kernel.File(context.Arch.ImageName),
             OutputDirectory = Path.Combine(context.OutDir, "boot"),
-            Arch = ArchProfile.Parse(context.Arch),
+            Arch = context.Arch,
             ExpectedRelease = kernel.Metadata.Release,
             ConfigOptions = context.RequestedOptions().Select(o => o.Display).ToList(),
             ExpectedMessages = context.Patches.BootExpectations,

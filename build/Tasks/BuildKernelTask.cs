@@ -25,12 +25,12 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         var identity = context.Require(context.Identity, nameof(Setup));
         var tree = context.Require(context.PatchedTree, nameof(Patch));
         var source = context.Require(context.Source, nameof(Setup));
-        var toolchain = context.Toolchain;
+        var arch = context.Arch;
         var distribution = PlanDistribution(context);
         BuiltKernel built;
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
         {
-            built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, toolchain, context.LocalVersion, distribution.Jobs,
+            built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, arch, context.LocalVersion, distribution.Jobs,
                 Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log"), distribution, context.Runtime), context.Log);
         }
         if (built.Release != context.CacheKey)
@@ -38,7 +38,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
 
         var files = new Dictionary<string, string>
         {
-            [toolchain.ImageName] = built.Image,
+            [arch.ImageName] = built.Image,
             ["vmlinux"] = built.Vmlinux,
             ["System.map"] = built.SystemMap,
             ["config"] = built.Config,
@@ -46,7 +46,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         foreach (var (name, path) in built.Extras) files[name] = path;
         var toolchainInfo = new Dictionary<string, string>
         {
-            ["compiler"] = toolchain.Describe(context.Runtime, context.Log),
+            ["compiler"] = context.Runtime.DescribeCompiler(arch, context.Log),
             ["ccache"] = "ccache " + Path.Combine(context.CacheDir, "ccache"),
             ["jobs"] = distribution.Jobs.ToString(),
         };
@@ -56,11 +56,11 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
             ["build"] = Math.Round(built.Duration.TotalSeconds, 1),
         };
         context.Kernel = cache.Store(identity, files, hashes => new BuildMetadata(
-            context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, context.Arch,
+            context.CacheKey, identity.Hash, context.Recipe.Hash, context.Version.ToString(), built.Release, arch.Name,
             context.Variant, context.BaseConfig, source.Provenance, toolchainInfo, durations, hashes,
             context.Patches.Patches.Select(p => p.FileName).ToList(), context.Fragments, distribution, context.Runtime.Metadata), context.Log);
         KernelCache.Export(context.Kernel, context.OutDir);
-        context.Log.Info($"Linux {built.Release}: {toolchain.ImageName} sha256 {context.Kernel.Metadata.Files[toolchain.ImageName]}, artifacts in {context.OutDir}");
+        context.Log.Info($"Linux {built.Release}: {arch.ImageName} sha256 {context.Kernel.Metadata.Files[arch.ImageName]}, artifacts in {context.OutDir}");
         WriteCiOutput(context);
     }
 
@@ -69,7 +69,7 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         var kernel = context.Kernel!;
         context.CiOutput.Set(CiKeys.Release, kernel.Metadata.Release);
         context.CiOutput.Set(CiKeys.ArtifactsDir, context.OutDir);
-        context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(context.OutDir, context.Toolchain.ImageName));
+        context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(context.OutDir, context.Arch.ImageName));
         context.CiOutput.Set(CiKeys.Metadata, Path.Combine(context.OutDir, BuildMetadata.FileName));
     }
 

@@ -35,7 +35,7 @@ public sealed class Configure : FrostingTask<BuildContext>
                 return;
             }
             ConfigureStamp.Clear(context.BuildDir);
-            var request = new ConfigureRequest(tree.Path, context.BuildDir, KernelArch.Parse(context.Arch), fragments)
+            var request = new ConfigureRequest(tree.Path, context.BuildDir, context.Arch, fragments)
             {
                 BaseConfig = context.BaseConfig,
                 AllowList = allowList,

@@ -13,7 +13,7 @@ public sealed class Matrix : FrostingTask<BuildContext>
         var versions = context.IsGiven(BuildArguments.Kernel)
             ? new[] { context.Version }
             : context.Manifest.Series.Values.Select(p => p.Version);
-        var arches = context.IsGiven(BuildArguments.Arch) ? new[] { context.Arch } : BuildMatrix.Arches;
+        var arches = context.IsGiven(BuildArguments.Arch) ? new[] { context.Arch.Name } : BuildMatrix.Arches;
         var variants = context.IsGiven(BuildArguments.Variant) ? new[] { context.Variant } : BuildMatrix.Variants;
         var entries = BuildMatrix.Expand(context.RepoRoot, context.ConfigVersion, versions, arches, variants);
 

@@ -15,7 +15,7 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         var kernel = context.Require(context.Kernel, nameof(BuildKernel));
         var result = KernelPackager.Package(new PackageRequest(
             kernel,
-            context.Toolchain.ImageName,
+            context.Arch.ImageName,
             Path.Combine(context.OutDir, "package"),
             Path.Combine(context.RepoRoot, "stage1", "manifest.json.in"),
             context.KataPrefix,
@@ -49,7 +49,7 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         context.CiOutput.Set(CiKeys.Sha256Sums, result.Sums);
         context.CiOutput.Set(CiKeys.Aci, result.Aci.TarPath);
         context.CiOutput.Set(CiKeys.OciLayout, oci);
-        context.Log.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[context.Toolchain.ImageName]}):");
+        context.Log.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[context.Arch.ImageName]}):");
         context.Log.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
         context.Log.Info($"  Kata layout  {result.Kata.ShareDirectory}");
         context.Log.Info($"  OCI image    {oci}");

@@ -24,7 +24,7 @@ public sealed class Setup : FrostingTask<BuildContext>
         // The identity is known as soon as the source is: look for a finished build before doing any work.
         var baseConfig = File.Exists(context.BaseConfig) ? "file:" + SourceCache.FileSha256(context.BaseConfig) : context.BaseConfig;
         context.Identity = CacheIdentity.For(context.Recipe, context.ConfigVersion, source.Provenance.Sha256,
-            context.Toolchain.Describe(context.Runtime, context.Log), baseConfig, context.Runtime.IdentityText);
+            context.Runtime.DescribeCompiler(context.Arch, context.Log), baseConfig, context.Runtime.IdentityText);
         context.Log.Info($"Cache key {context.CacheKey}, identity {context.Identity.ShortHash}");
         context.CiOutput.Set(CiKeys.Identity, context.Identity.Hash);
         if (context.NoCache)

@@ -60,7 +60,7 @@ public sealed class BisectStepRunner
             return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)");
 
         enter(StepPhase.Configure);
-        var arch = KernelArch.Parse(plan.Arch);
+        var arch = Arch.Parse(plan.Arch);
         var fragments = FragmentSet.Select(plan.FragmentsRoot, arch, plan.Variants);
         var configured = new KernelConfigurator(_log).Configure(new ConfigureRequest(plan.Worktree, plan.BuildDir, arch, fragments)
         {
@@ -70,9 +70,8 @@ public sealed class BisectStepRunner
         configured.Verification.ThrowIfFailed();
 
         enter(StepPhase.Build);
-        var toolchain = Toolchain.For(plan.Arch);
         // The release names the commit (as CONFIG_LOCALVERSION_AUTO would), so the boot proves which commit booted.
-        var built = KernelBuilder.Build(new BuildRequest(plan.Worktree, plan.BuildDir, toolchain, "-g" + commit.ShortSha, plan.Jobs,
+        var built = KernelBuilder.Build(new BuildRequest(plan.Worktree, plan.BuildDir, arch, "-g" + commit.ShortSha, plan.Jobs,
             plan.CcacheDir, Path.Combine(directory, "build.log")), _log);
 
         enter(StepPhase.Boot);
@@ -80,7 +79,7 @@ public sealed class BisectStepRunner
         {
             KernelPath = built.Image,
             OutputDirectory = Path.Combine(directory, "boot"),
-            Arch = ArchProfile.Parse(plan.Arch),
+            Arch = arch,
             ExpectedRelease = built.Release,
             ConfigOptions = fragments.Requested.Select(o => o.Display).ToList(),
             ExpectedMessages = ExpectedMessages(plan),

@@ -16,7 +16,7 @@ public sealed record InitramfsSpec
 {
     public const string DefaultBusybox = "/bin/busybox";
 
-    public required ArchProfile Arch { get; init; }
+    public required Arch Arch { get; init; }
     public required string Nonce { get; init; }
     public string BusyboxPath { get; init; } = DefaultBusybox;
     public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
@@ -64,7 +64,7 @@ public sealed class InitramfsBuilder
     /// Checks that <paramref name="path"/> is a statically linked ELF for the guest's architecture:
     /// the initramfs has no C library, so a dynamic busybox would fail as init with a confusing panic.
     /// </summary>
-    public static void CheckBusybox(string path, ArchProfile arch)
+    public static void CheckBusybox(string path, Arch arch)
     {
         const string install = "Install the Debian package busybox-static (apt-get install busybox-static) or pass a static busybox.";
         if (!File.Exists(path))
@@ -111,7 +111,7 @@ public sealed class InitramfsBuilder
     }
 
     /// <summary>The guest's /init (busybox sh).</summary>
-    internal static string InitScript(string nonce, ArchProfile arch, IReadOnlyList<GuestTest> tests)
+    internal static string InitScript(string nonce, Arch arch, IReadOnlyList<GuestTest> tests)
     {
         var s = new StringBuilder();
         s.Append($$"""

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -13,11 +12,10 @@ public static class GuestBusybox
 {
     public const string HostBusybox = "/bin/busybox";
 
-    public static string Locate(string arch, string cacheDir, bool mayInstall, IKilnLog log)
+    public static string Locate(Arch arch, string cacheDir, bool mayInstall, IKilnLog log)
     {
-        var debianArch = arch switch { "x86_64" => "amd64", "arm64" => "arm64", _ => throw KilnException.BadInput($"--arch={arch}: unknown architecture.") };
-        var hostArch = RuntimeInformation.OSArchitecture switch { Architecture.X64 => "amd64", Architecture.Arm64 => "arm64", var a => a.ToString() };
-        if (debianArch == hostArch) return HostBusybox;
+        if (arch.IsHost) return HostBusybox;
+        var debianArch = arch.DebianArch;
 
         var cached = Path.Combine(cacheDir, "busybox", debianArch, "busybox");
         if (File.Exists(cached)) return cached;

@@ -47,7 +47,7 @@ public static class KernelPackager
         {
             ["VERSION"] = metadata.Key,
             ["KERNEL_RELEASE"] = metadata.Release,
-            ["ARCH"] = AciManifest.AppcArch(metadata.Arch),
+            ["ARCH"] = Arch.Parse(metadata.Arch).AciArch,
             ["IDENTITY"] = metadata.IdentityHash,
             ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
             ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
@@ -58,7 +58,7 @@ public static class KernelPackager
         var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
         log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");
 
-        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, OciArch(metadata.Arch),
+        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, Arch.Parse(metadata.Arch).OciArch,
             OciContent(kernel, image, notes), OciAnnotations(metadata)));
         log.Info($"OCI layout {oci.Directory}:{oci.Tag} manifest {oci.ManifestDigest}");
 
@@ -71,14 +71,6 @@ public static class KernelPackager
         foreach (var note in notes) log.Info(note);
         return new PackageResult(aci, kata, oci, tarball, sums, notes);
     }
-
-    /// <summary>The OCI/Go architecture name for a Kiln arch.</summary>
-    public static string OciArch(string arch) => arch switch
-    {
-        "x86_64" => "amd64",
-        "arm64" => "arm64",
-        _ => throw KilnException.BadInput($"No OCI architecture for {arch}"),
-    };
 
     /// <summary>
     /// LinuxKit's kernel image layout: <c>/kernel</c>, <c>/System.map</c>, <c>/kernel-headers.tar</c> (UAPI), and
