@@ -12,6 +12,7 @@ using Kiln.Kernel.Patches;
 using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Sources;
 using Kiln.Kernel.Versions;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Build;
 
@@ -70,7 +71,7 @@ public sealed class BuildContext : FrostingContext
         KataPrefix = Argument(BuildArguments.Prefix) ?? "/usr";
         KataDestDir = Path.GetFullPath(Argument(BuildArguments.DestDir)
                                        ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("DESTDIR"))
-                                       ?? Path.Combine(OutDir, "kata"));
+                                       ?? new KilnPaths(CacheDir, OutDir).DefaultKataDestDir);
         PushRepository = Argument(BuildArguments.Push);
         PushInsecure = Flag(BuildArguments.PushInsecure);
 
@@ -157,7 +158,7 @@ public sealed class BuildContext : FrostingContext
         using var http = KernelOrgProvider.CreateClient();
         var acquirer = SourceAcquirer.For(SourceChoice, Pin, Manifest, Version, Mirror, MayInstall, http, Keyring);
         var cache = SourceCache;
-        using (CacheLock.Acquire(Path.Combine(cache.Root, "locks", $"source-{Version}.lock"), Log))
+        using (CacheLock.Acquire(Paths.SourceLock(Version.ToString()), Log))
             return acquirer.Acquire(Version, cache, Log);
     }
 
@@ -183,13 +184,11 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
     public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;
 
-    /// <summary>
-    /// Incremental build directory (O=) of this version, arch, variant and runtime; kept for ccache and make. Host and
-    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
-    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
-    /// </summary>
-    public string BuildDir => Path.Combine(CacheDir, "build", $"{Version}-{Arch}" + (Variant.Length > 0 ? "-" + Variant : "") +
-                                                           (RuntimeName == BuildRuntime.HostName ? "" : "-" + RuntimeName));
+    /// <summary>Incremental build directory (O=) of this version, arch, variant and runtime.</summary>
+    public string BuildDir => Paths.BuildDirectory(Version.ToString(), Arch, Variant, RuntimeName);
+
+    /// <summary>The cache and output layout.</summary>
+    public KilnPaths Paths => new(CacheDir, OutDir);
 
     /// <summary>Set by Setup: the verified source tree.</summary>
     public SourceTree? Source { get; set; }

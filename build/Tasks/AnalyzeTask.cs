@@ -32,9 +32,9 @@ public sealed class Analyze : FrostingTask<BuildContext>
 
         AnalysisResult result;
         var build = new BuildRequest(tree.Path, context.BuildDir, context.Arch, context.LocalVersion, context.Jobs,
-            Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "analysis", "sparse.log"));
-        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
-            result = SeriesAnalyzer.Analyze(series, source.Directory, build, Path.Combine(context.OutDir, "analysis"), context.Log);
+            context.Paths.Ccache, context.Paths.SparseLog);
+        using (CacheLock.Acquire(context.Paths.BuildLock(context.BuildDir), context.Log))
+            result = SeriesAnalyzer.Analyze(series, source.Directory, build, context.Paths.Analysis, context.Log);
         context.CiOutput.Set(CiKeys.AnalysisReport, result.ReportPath);
 
         foreach (var patch in result.Patches)

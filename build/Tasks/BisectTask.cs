@@ -27,10 +27,10 @@ public sealed class Bisect : FrostingTask<BuildContext>
         // One work directory per repository, arch and variant: its build directory and worktree path stay
         // the same from run to run, so a rerun builds incrementally and ccache's relative paths still hit.
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{range.Repository}\n{context.Arch}\n{context.Variant}")))[..12];
-        var work = Path.Combine(context.CacheDir, "bisect", $"{Path.GetFileName(range.Repository.TrimEnd('/'))}-{key}");
-        using var held = CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"bisect-{key}.lock"), context.Log);
+        var work = context.Paths.BisectWork($"{Path.GetFileName(range.Repository.TrimEnd('/'))}-{key}");
+        using var held = CacheLock.Acquire(context.Paths.BisectLock(key), context.Log);
 
-        var stepsDirectory = Path.Combine(context.OutDir, "bisect");
+        var stepsDirectory = context.Paths.BisectSteps;
         if (Directory.Exists(stepsDirectory)) Directory.Delete(stepsDirectory, recursive: true);
         Directory.CreateDirectory(stepsDirectory);
         var plan = new BisectPlan
@@ -42,7 +42,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
             Variants = context.Variant.Length > 0 ? [context.Variant] : [],
             BaseConfig = File.Exists(context.BaseConfig) ? Path.GetFullPath(context.BaseConfig) : context.BaseConfig,
             AllowListPath = Path.Combine(context.RepoRoot, "configs", "allow-dropped.conf"),
-            CcacheDir = Path.Combine(context.CacheDir, "ccache"),
+            CcacheDir = context.Paths.Ccache,
             Jobs = context.Jobs,
             Tests = context.Tests,
             TimeoutSeconds = context.TimeoutSeconds,
@@ -89,7 +89,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
                 throw KilnException.BadInput("--patches bisects Kiln's patch series for --kernel; it takes no --repo, --good or --bad.");
             var series = context.Patches;
             var source = context.AcquireSource();
-            var repository = PatchSeriesRepository.Create(source, series, Path.Combine(context.CacheDir, "bisect", "series"), context.Log);
+            var repository = PatchSeriesRepository.Create(source, series, context.Paths.BisectSeries, context.Log);
             // Good is the pristine tree, bad the whole series: one commit per patch in between.
             var expectations = series.Patches.ToDictionary(p => p.FileName, p => (IReadOnlyList<string>)p.BootExpectations.Select(e => e.Value).ToList());
             return (repository, $"{PatchSeriesRepository.Branch}~{series.Patches.Count}", PatchSeriesRepository.Branch, expectations);

@@ -16,7 +16,7 @@ public sealed class BootTest : FrostingTask<BuildContext>
         var spec = new BootTestSpec
         {
             KernelPath = kernel.File(context.Arch.ImageName),
-            OutputDirectory = Path.Combine(context.OutDir, "boot"),
+            OutputDirectory = context.Paths.Boot,
             Arch = context.Arch,
             ExpectedRelease = kernel.Metadata.Release,
             ConfigOptions = context.RequestedOptions().Select(o => o.Display).ToList(),

@@ -2,6 +2,7 @@ using Cake.Frosting;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Sources;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Build.Tasks;
 
@@ -28,10 +29,10 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         var arch = context.Arch;
         var distribution = PlanDistribution(context);
         BuiltKernel built;
-        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
+        using (CacheLock.Acquire(context.Paths.BuildLock(context.BuildDir), context.Log))
         {
             built = KernelBuilder.Build(new BuildRequest(tree.Path, context.BuildDir, arch, context.LocalVersion, distribution.Jobs,
-                Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "build.log"), distribution, context.Runtime), context.Log);
+                context.Paths.Ccache, context.Paths.BuildLog, distribution, context.Runtime), context.Log);
         }
         if (built.Release != context.CacheKey)
             context.Log.Warning($"The release is {built.Release}, not the cache key {context.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
@@ -39,15 +40,15 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
         var files = new Dictionary<string, string>
         {
             [arch.ImageName] = built.Image,
-            ["vmlinux"] = built.Vmlinux,
-            ["System.map"] = built.SystemMap,
-            ["config"] = built.Config,
+            [EntryFiles.Vmlinux] = built.Vmlinux,
+            [EntryFiles.SystemMap] = built.SystemMap,
+            [EntryFiles.Config] = built.Config,
         };
         foreach (var (name, path) in built.Extras) files[name] = path;
         var toolchainInfo = new Dictionary<string, string>
         {
             ["compiler"] = context.Runtime.DescribeCompiler(arch, context.Log),
-            ["ccache"] = "ccache " + Path.Combine(context.CacheDir, "ccache"),
+            ["ccache"] = "ccache " + context.Paths.Ccache,
             ["jobs"] = distribution.Jobs.ToString(),
         };
         var durations = new Dictionary<string, double>

@@ -26,7 +26,7 @@ public sealed class Configure : FrostingTask<BuildContext>
         var allowList = File.Exists(allowListPath) ? AllowList.Load(allowListPath) : AllowList.Empty;
         var inputs = ConfigureStamp.InputsHash(tree.Path, fragments, context.BaseConfig, allowList);
 
-        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
+        using (CacheLock.Acquire(context.Paths.BuildLock(context.BuildDir), context.Log))
         {
             // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
             if (!source.Provenance.IsLocalTree && ConfigureStamp.IsCurrent(context.BuildDir, inputs))

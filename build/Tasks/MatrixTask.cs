@@ -1,4 +1,5 @@
 using Cake.Frosting;
+using Kiln.Kernel.IO;
 using Kiln.Kernel.Versions;
 
 namespace Kiln.Build.Tasks;
@@ -20,8 +21,8 @@ public sealed class Matrix : FrostingTask<BuildContext>
         // One line, stable for CI scripts: grep '^matrix=' >> "$GITHUB_OUTPUT".
         Console.WriteLine("matrix=" + BuildMatrix.ToJson(entries));
         Directory.CreateDirectory(context.OutDir);
-        var file = Path.Combine(context.OutDir, "matrix.json");
-        File.WriteAllText(file, BuildMatrix.ToJson(entries, indented: true) + "\n");
+        var file = context.Paths.Matrix;
+        AtomicFile.WriteAllText(file, BuildMatrix.ToJson(entries, indented: true) + "\n");
         context.Log.Info($"{entries.Count} jobs ({string.Join(", ", entries.Select(e => e.Name))}) written to {file}");
     }
 }

@@ -16,7 +16,7 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         var result = KernelPackager.Package(new PackageRequest(
             kernel,
             context.Arch.ImageName,
-            Path.Combine(context.OutDir, "package"),
+            context.Paths.Package,
             Path.Combine(context.RepoRoot, "stage1", "manifest.json.in"),
             context.KataPrefix,
             context.KataDestDir), context.Log);
@@ -44,7 +44,7 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         else
             context.Log.Warning("skopeo is not installed (apt-get install skopeo): the OCI layout was checked by Kiln only, not by skopeo inspect");
 
-        context.CiOutput.Set(CiKeys.PackageDir, Path.Combine(context.OutDir, "package"));
+        context.CiOutput.Set(CiKeys.PackageDir, context.Paths.Package);
         context.CiOutput.Set(CiKeys.ReleaseTarball, result.ReleaseTarball);
         context.CiOutput.Set(CiKeys.Sha256Sums, result.Sums);
         context.CiOutput.Set(CiKeys.Aci, result.Aci.TarPath);

@@ -19,9 +19,8 @@ public sealed class Patch : FrostingTask<BuildContext>
         var series = context.Patches;
         PatchLint.ThrowIfProblems(series);
         var source = context.Require(context.Source, nameof(Setup));
-        var trees = Path.Combine(context.CacheDir, "trees");
-        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"trees-{context.Version}.lock"), context.Log))
-            context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, trees, $"linux-{context.Version}", source.Provenance.Sha256,
+        using (CacheLock.Acquire(context.Paths.TreesLock(context.Version.ToString()), context.Log))
+            context.PatchedTree = new PatchApplier(context.Log).Apply(series, source.Directory, context.Paths.Trees, $"linux-{context.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty)
             context.Log.Info($"No patches for {context.Version.SeriesName}.x; building the pristine tree");

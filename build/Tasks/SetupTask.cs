@@ -46,7 +46,7 @@ public sealed class Setup : FrostingTask<BuildContext>
         if (context.CachedKernel is null && context.RemoteCache is { } remote)
         {
             // Runs sharing a cache dir pull once: whoever waited on the lock finds the entry the other pulled.
-            using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"pull-{context.Identity.EntryName}.lock"), context.Log))
+            using (CacheLock.Acquire(context.Paths.PullLock(context.Identity.EntryName), context.Log))
             {
                 context.CachedKernel = local.Find(context.Identity, context.Log);
                 if (context.CachedKernel is null)

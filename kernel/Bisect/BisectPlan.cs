@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Bisect;
 
@@ -35,7 +36,7 @@ public sealed record BisectPlan
     /// <summary>JSON lines, one <see cref="StepRecord"/> per step, appended by the steps.</summary>
     public required string StepsFile { get; init; }
 
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
 
     public static BisectPlan Load(string path) =>
         JsonSerializer.Deserialize<BisectPlan>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} holds no bisect plan");

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Boot;
 
 /// <summary>A user test script: the name the guest reports it under and where it lives on the host.</summary>
@@ -39,23 +39,12 @@ public sealed class InitramfsBuilder
         CheckBusybox(spec.BusyboxPath, spec.Arch);
         var tests = NameTests(spec.TestScripts);
 
-        var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.tmp");
-        try
+        AtomicFile.Write(outputPath, (Stream file) =>
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
-            using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
-            using (var cpio = new CpioWriter(gzip))
-            {
-                WriteTree(cpio, spec, tests);
-            }
-            File.Move(temp, outputPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+            using var gzip = new GZipStream(file, CompressionLevel.Optimal);
+            using var cpio = new CpioWriter(gzip);
+            WriteTree(cpio, spec, tests);
+        });
         _log.Verbose($"Wrote initramfs {outputPath} ({new FileInfo(outputPath).Length} bytes, {tests.Count} test script(s))");
         return tests;
     }

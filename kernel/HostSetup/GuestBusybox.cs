@@ -1,6 +1,6 @@
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.HostSetup;
 
 /// <summary>
@@ -17,7 +17,7 @@ public static class GuestBusybox
         if (arch.IsHost) return HostBusybox;
         var debianArch = arch.DebianArch;
 
-        var cached = Path.Combine(cacheDir, "busybox", debianArch, "busybox");
+        var cached = KilnPaths.Busybox(cacheDir, arch);
         if (File.Exists(cached)) return cached;
         var package = $"busybox-static:{debianArch}";
         if (!mayInstall)
@@ -43,10 +43,7 @@ public static class GuestBusybox
             new Command("dpkg-deb", "-x", deb, Path.Combine(staging, "root")) { Purpose = "dpkg-deb -x" }.Run(log);
             var binary = Path.Combine(staging, "root", "bin", "busybox");
             if (!File.Exists(binary)) throw new KilnException(ExitCodes.Infrastructure, $"{deb} has no bin/busybox");
-            Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
-            var temp = cached + $".tmp-{Environment.ProcessId}";
-            File.Copy(binary, temp, overwrite: true);
-            File.Move(temp, cached, overwrite: true);
+            AtomicFile.Copy(binary, cached);
             return cached;
         }
         catch (CommandFailedException e)

@@ -1,5 +1,6 @@
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Packaging;
 
@@ -82,7 +83,7 @@ public static class KernelPackager
         var content = new List<TarItem>
         {
             TarItem.File("kernel", image),
-            TarItem.File("System.map", kernel.File("System.map")),
+            TarItem.File(EntryFiles.SystemMap, kernel.File(EntryFiles.SystemMap)),
         };
         foreach (var name in new[] { DevelopmentArtifacts.HeadersTar, DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar })
             if (kernel.Metadata.Files.ContainsKey(name)) content.Add(TarItem.File(name, kernel.File(name)));
