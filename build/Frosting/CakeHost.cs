@@ -75,9 +75,7 @@ public sealed class CakeHost
 
     public int Run(IEnumerable<string> args)
     {
-        var console = AnsiConsole.Console;
-        // Piped output (CI logs) gets a wide layout instead of Spectre's 80-column default.
-        if (Console.IsOutputRedirected) console.Profile.Width = 160;
+        var console = ConsoleStyle.CreateSpectreConsole();
         CommandLine commandLine;
         try
         {
@@ -110,7 +108,7 @@ public sealed class CakeHost
             return 2;
         }
 
-        var cakeConsole = new CakeConsole(new CakeEnvironment(new CakePlatform(), new CakeRuntime()));
+        var cakeConsole = ConsoleStyle.CakeConsole(new CakeConsole(new CakeEnvironment(new CakePlatform(), new CakeRuntime())));
         var log = new CakeBuildLog(cakeConsole, verbosity);
         try
         {
@@ -155,8 +153,7 @@ public sealed class CakeHost
     /// <summary>Errors go to stderr unwrapped (not re-flowed to the console width), so they stay greppable.</summary>
     private static void WriteError(string message)
     {
-        var color = !Console.IsErrorRedirected;
-        Console.Error.WriteLine((color ? "\u001b[31mError:\u001b[0m " : "Error: ") + message);
+        Console.Error.WriteLine((ConsoleStyle.Color ? "\u001b[31mError:\u001b[0m " : "Error: ") + message);
     }
 
     private static Exception Unwrap(Exception e)

@@ -24,21 +24,14 @@ public static class GuestBusybox
             throw KilnException.BadInput($"The {arch} guest needs {package}. Run as root or with --install-deps to let Kiln fetch it " +
                                          $"(dpkg --add-architecture {debianArch}; apt-get update; apt-get download {package}).");
 
-        var foreign = new Command("dpkg", "--print-foreign-architectures") { Purpose = "dpkg" }.Run(log).StandardOutput;
-        if (!foreign.Split('\n').Contains(debianArch))
-        {
-            log.Info($"Adding the {debianArch} architecture to dpkg to fetch {package}");
-            new Command("dpkg", "--add-architecture", debianArch) { Purpose = "dpkg --add-architecture" }.Run(log);
-            new Command("apt-get", "update", "-qq") { Purpose = "apt-get update" }.Run(log);
-        }
-
+        Apt.ThisRun.AddArchitecture(debianArch, log);
         var staging = Directory.CreateTempSubdirectory("kiln-busybox-").FullName;
         try
         {
             log.Info($"Fetching {package} for the guest initramfs");
             // apt's sandbox user cannot write into a root-owned temp dir; a world-writable one keeps it quiet.
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(staging, (UnixFileMode)0x1ff);
-            new Command("apt-get", "download", package) { WorkingDirectory = staging, Purpose = "apt-get download " + package }.Run(log);
+            Apt.ThisRun.Download(package, staging, log);
             var deb = Directory.GetFiles(staging, "*.deb").Single();
             new Command("dpkg-deb", "-x", deb, Path.Combine(staging, "root")) { Purpose = "dpkg-deb -x" }.Run(log);
             var binary = Path.Combine(staging, "root", "bin", "busybox");

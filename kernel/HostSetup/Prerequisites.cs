@@ -62,20 +62,7 @@ public static class Prerequisites
         if (!mayInstall)
             throw KilnException.BadInput($"Missing on this host: {what}. Install them with: apt-get install {string.Join(' ', packages)} (or rerun as root, or with --install-deps).");
         log.Info($"Installing missing prerequisites: {string.Join(' ', packages)}");
-        var install = new Command("apt-get", new[] { "install", "-y", "--no-install-recommends" }.Concat(packages).ToArray())
-        {
-            Purpose = "apt-get install",
-            OnOutput = log.Verbose,
-        };
-        install.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        try
-        {
-            install.Run(log);
-        }
-        catch (CommandFailedException e)
-        {
-            throw new KilnException(ExitCodes.BadInput, $"Could not install {string.Join(' ', packages)}: {e.StandardErrorTail}\nRun apt-get update, or install them by hand.", e);
-        }
+        Apt.ThisRun.Install(packages, log);
         var still = Missing(missing);
         if (still.Count > 0)
             throw KilnException.BadInput($"Still missing after apt-get: {string.Join(", ", still.Select(m => m.What))}.");

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.HostSetup;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Versions;
 
@@ -79,16 +80,14 @@ public sealed class DebianPackageProvider : ISourceProvider
     private void Install(IKilnLog log)
     {
         log.Info($"Installing {_package} with apt-get");
-        var command = new Command("apt-get", "install", "-y", "--no-install-recommends", _package)
+        try
         {
-            AcceptedExitCodes = new[] { 0, 100 },
-            Purpose = "apt-get install " + _package,
-            OnOutput = log.Verbose,
-        };
-        command.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        var result = command.Run(log);
-        if (result.ExitCode != 0)
-            throw new SourceUnavailableException($"apt-get cannot install {_package}: {result.StandardError.Trim().Split('\n').LastOrDefault()}");
+            Apt.ThisRun.Install(new[] { _package }, log);
+        }
+        catch (KilnException e)
+        {
+            throw new SourceUnavailableException(e.Message);
+        }
     }
 
     /// <summary>dpkg records an md5 for every file it installed; a changed tarball means a damaged install.</summary>

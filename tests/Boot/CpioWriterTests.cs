@@ -67,7 +67,7 @@ public class CpioWriterTests
     [Test]
     public void Gnu_cpio_lists_and_extracts_the_archive()
     {
-        if (!File.Exists("/usr/bin/cpio")) Assert.Ignore("GNU cpio is not installed");
+        Prerequisite.Require(File.Exists("/usr/bin/cpio"), "GNU cpio is not installed");
         var dir = Directory.CreateTempSubdirectory("kiln-cpio-").FullName;
         try
         {

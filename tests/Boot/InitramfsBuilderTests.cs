@@ -18,7 +18,7 @@ public class InitramfsBuilderTests
 
     private static void RequireStaticBusybox()
     {
-        if (!File.Exists(InitramfsSpec.DefaultBusybox)) Assert.Ignore("busybox-static is not installed");
+        Prerequisite.Require(File.Exists(InitramfsSpec.DefaultBusybox), "busybox-static is not installed");
     }
 
     private static List<CpioEntry> ReadImage(string path)

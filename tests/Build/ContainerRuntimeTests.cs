@@ -85,8 +85,8 @@ public class BuilderImageRecipeTests
     [Test]
     public void AnUnreachableMirrorIsInfrastructureAndLeavesNoStagingBehind()
     {
-        if (!Prerequisites.OnPath("debootstrap") || !HostUser.Current().StartsWith("0:", StringComparison.Ordinal))
-            Assert.Ignore("needs debootstrap and root");
+        Prerequisite.Require(Prerequisites.OnPath("debootstrap") && HostUser.Current().StartsWith("0:", StringComparison.Ordinal),
+            "needs debootstrap and root");
         using var cache = new TempDir();
         var recipe = new BuilderImageRecipe("bookworm", "http://127.0.0.1:9/debian", new[] { "gcc" });
         var abandoned = Directory.CreateDirectory(Path.Combine(cache.Path, "builder", recipe.Hash[..16] + ".tmp-killed")).FullName;

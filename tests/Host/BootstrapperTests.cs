@@ -38,7 +38,7 @@ public sealed class BootstrapperTests
     public void BuildPs1_behaves_like_build_sh()
     {
         var pwsh = Pwsh();
-        if (pwsh is null) Assert.Ignore("pwsh is not on PATH (.ci/run installs it as a .NET tool)");
+        Prerequisite.Require(pwsh is not null, "pwsh is not on PATH (.ci/run installs it as a .NET tool)");
         var ok = Run(pwsh, "-NoProfile", "-File", Path.Combine(KilnRun.RepoRoot, "build.ps1"), "--target=CacheKey");
         Assert.That(ok.ExitCode, Is.EqualTo(0), ok.Output);
         Assert.That(ok.Output, Does.Contain("key=6.1.192-1"));

@@ -16,8 +16,7 @@ public class DockerRuntimeHostTests
     [Test]
     public void AnUnreachableDaemonExits2SayingHowToStartIt()
     {
-        if (!Kiln.Kernel.HostSetup.Prerequisites.OnPath("docker"))
-            Assert.Ignore("the docker client is not installed (apt-get install docker.io)");
+        Prerequisite.Require(Kiln.Kernel.HostSetup.Prerequisites.OnPath("docker"), "the docker client is not installed (apt-get install docker.io)");
         using var cache = new TempDir();
         var r = BuildHost.Run(null, new Dictionary<string, string> { ["DOCKER_HOST"] = "unix://" + cache["no-dockerd.sock"] },
             "--target=Setup", "--kernel=6.1", "--runtime=docker", "--cache-dir=" + cache["cache"]);

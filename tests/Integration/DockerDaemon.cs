@@ -15,8 +15,8 @@ public sealed class DockerDaemon : IDisposable
     /// <summary>Ignores the test when docker is not installed; fails it when the daemon cannot be started.</summary>
     public static DockerDaemon EnsureRunning()
     {
-        if (!OnPath("docker") || !OnPath("dockerd") || !OnPath("debootstrap"))
-            Assert.Ignore("docker.io and debootstrap are not installed (apt-get install docker.io debootstrap): the docker runtime cannot be tested here");
+        Prerequisite.Require(OnPath("docker") && OnPath("dockerd") && OnPath("debootstrap"),
+            "docker.io and debootstrap are not installed (apt-get install docker.io debootstrap): the docker runtime cannot be tested here");
         if (Answers()) return new DockerDaemon(null);
 
         var log = Path.Combine(Path.GetTempPath(), $"kiln-test-dockerd-{Environment.ProcessId}.log");

@@ -169,7 +169,7 @@ public sealed class Tmpfs : IDisposable
 
     public static Tmpfs Mount(string path, string size)
     {
-        if (Environment.UserName != "root") Assert.Ignore("mounting a tmpfs needs root");
+        Prerequisite.Require(Environment.UserName == "root", "mounting a tmpfs needs root");
         Sh("mount", "-t", "tmpfs", "-o", "size=" + size, "kiln-rel-tmpfs", path);
         return new Tmpfs(path);
     }

@@ -30,8 +30,8 @@ public class DebianPackageProviderTests
         }
         catch (System.ComponentModel.Win32Exception) { output = ""; }
         var parts = output.Split('|');
-        if (parts.Length != 2 || !parts[0].EndsWith(" installed") || !File.Exists($"/usr/src/{Package}.tar.xz"))
-            Assert.Ignore($"{Package} is not installed");
+        Prerequisite.Require(parts.Length == 2 && parts[0].EndsWith(" installed") && File.Exists($"/usr/src/{Package}.tar.xz"),
+            $"{Package} is not installed");
         _debianUpstream = parts[1].Split('-')[0];
 
         _cache = new TempDir("kiln-debian-");
