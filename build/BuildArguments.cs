@@ -1,3 +1,4 @@
+using Kiln.Build.Hosting;
 using Cake.Frosting;
 
 namespace Kiln.Build;
