@@ -9,6 +9,7 @@ using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Patches;
+using Kiln.Kernel.Pipeline;
 using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Sources;
 using Kiln.Kernel.Versions;
@@ -25,80 +26,34 @@ public sealed class BuildContext : FrostingContext
     public BuildContext(ICakeContext context) : base(context)
     {
         Log = new CakeKilnLog(context.Log);
-        RepoRoot = FindRepoRoot();
-        var arch = Argument(BuildArguments.Arch) ?? Kiln.Kernel.Arch.X86_64.Name;
-        Arch = Kiln.Kernel.Arch.All.FirstOrDefault(a => a.Name == arch)
-               ?? throw KilnException.BadInput($"--arch={arch}: unknown architecture. Valid: {string.Join(", ", Kiln.Kernel.Arch.All.Select(a => a.Name))}.");
-        Variant = Argument(BuildArguments.Variant) ?? "";
-        foreach (var dir in BuildRecipe.VariantDirectories(Variant))
-            if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
-                throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
+        var arguments = context.Arguments.GetArguments()
+            .SelectMany(a => a.Value.Select(v => (a.Key, Value: v)))
+            .ToLookup(a => a.Key, a => a.Value, StringComparer.OrdinalIgnoreCase);
+        var environment = System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
+        Options = KilnOptions.Parse(arguments, environment, FindRepoRoot(), Kiln.Kernel.HostSetup.Prerequisites.IsRoot);
 
         Manifest = VersionsManifest.Load(Path.Combine(RepoRoot, "versions.yaml"));
         ConfigVersion = Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
-        (Pin, Version) = Manifest.Resolve(Argument(BuildArguments.Kernel));
+        (Pin, Version) = Manifest.Resolve(Options.Kernel);
         Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch.Name, Variant);
         CacheKey = CacheIdentity.KeyFor(Version, ConfigVersion, Variant);
-
-        SourceChoice = Argument(BuildArguments.Source) ?? "auto";
-        Mirror = Argument(BuildArguments.Mirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_MIRROR"));
-        Keyring = Argument(BuildArguments.Keyring) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_KEYRING"));
-        RequestedJobs = Argument(BuildArguments.Jobs) is null ? null : ParsePositive(BuildArguments.Jobs, 0);
-        Jobs = RequestedJobs ?? System.Environment.ProcessorCount;
-        // Parsed here so a malformed host list is exit 2 before any work; probed by BuildKernel.
-        var distccHosts = Argument(BuildArguments.DistccHosts) ?? System.Environment.GetEnvironmentVariable("KILN_DISTCC_HOSTS");
-        DistccFarm = string.IsNullOrWhiteSpace(distccHosts) ? null : DistccFarm.Parse(distccHosts);
-        RuntimeName = Argument(BuildArguments.Runtime) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_RUNTIME")) ?? BuildRuntime.HostName;
-        if (RuntimeName is not (BuildRuntime.HostName or DockerRuntimeName))
-            throw KilnException.BadInput($"--runtime={RuntimeName}: unknown runtime. Valid: host, docker.");
-        if (RuntimeName == DockerRuntimeName && DistccFarm is not null)
-            throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
-        BuilderMirror = Argument(BuildArguments.BuilderMirror) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_BUILDER_MIRROR")) ?? BuilderImageRecipe.DefaultMirror;
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
-        OutDir = Path.GetFullPath(Argument(BuildArguments.Out) ?? Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
-        CacheDir = Path.GetFullPath(Argument(BuildArguments.CacheDir)
-                                    ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_DIR"))
-                                    ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".cache", "kiln"));
-        NoCache = Flag(BuildArguments.NoCache);
-        MayInstall = Flag(BuildArguments.InstallDeps) || Kiln.Kernel.HostSetup.Prerequisites.IsRoot;
-        UpdateLock = Flag(BuildArguments.UpdateLock);
-        BaseConfig = Argument(BuildArguments.BaseConfig) ?? "tinyconfig";
-        TimeoutSeconds = Argument(BuildArguments.Timeout) is null ? null : ParsePositive(BuildArguments.Timeout, 0);
-        Tests = context.Arguments.GetArguments(BuildArguments.Test).Select(Path.GetFullPath).ToList();
-        foreach (var test in Tests)
-            if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
-        Append = Argument(BuildArguments.Append) ?? "";
-        KataPrefix = Argument(BuildArguments.Prefix) ?? "/usr";
-        KataDestDir = Path.GetFullPath(Argument(BuildArguments.DestDir)
-                                       ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("DESTDIR"))
-                                       ?? new KilnPaths(CacheDir, OutDir).DefaultKataDestDir);
-        PushRepository = Argument(BuildArguments.Push);
-        PushInsecure = Flag(BuildArguments.PushInsecure);
-
-        var registry = Argument(BuildArguments.CacheRegistry) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY"));
-        if (registry is not null)
-        {
-            var user = NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY_USER"));
-            var credentials = user is null ? null : new RegistryCredentials(user, System.Environment.GetEnvironmentVariable("KILN_CACHE_REGISTRY_PASSWORD") ?? "");
-            RemoteCache = new RemoteKernelCache(RegistryReference.Parse(registry), Log, credentials);
-        }
-        CiOutput = new CiOutput(new[]
-        {
-            Argument(BuildArguments.CiOutput) ?? NullIfEmpty(System.Environment.GetEnvironmentVariable("KILN_CI_OUTPUT")),
-            NullIfEmpty(System.Environment.GetEnvironmentVariable("GITHUB_OUTPUT")),
-        }.OfType<string>());
-        BisectRepo = Argument(BuildArguments.Repo);
-        BisectGood = Argument(BuildArguments.Good);
-        BisectBad = Argument(BuildArguments.Bad);
-        BisectPatches = Flag(BuildArguments.Patches);
-        BisectPlanPath = Argument(BuildArguments.BisectPlan);
+        OutDir = Options.Out ?? Path.GetFullPath(Path.Combine(RepoRoot, "artifacts", $"{CacheKey}-{Arch}"));
+        KataDestDir = Options.KataDestDir ?? new KilnPaths(CacheDir, OutDir).DefaultKataDestDir;
+        if (Options.CacheRegistry is { } registry)
+            RemoteCache = new RemoteKernelCache(RegistryReference.Parse(registry), Log, Options.RegistryCredentials);
+        CiOutput = new CiOutput(Options.CiOutputFiles);
     }
+
+    /// <summary>The arguments and environment, parsed and validated once.</summary>
+    public KilnOptions Options { get; }
 
     /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
     public new IKilnLog Log { get; }
-    public string RepoRoot { get; }
-    public Arch Arch { get; }
-    public string Variant { get; }
+    public string RepoRoot => Options.RepoRoot;
+    public Arch Arch => Options.Arch;
+    public string Variant => Options.Variant;
     public VersionsManifest Manifest { get; }
     public int ConfigVersion { get; }
     public SeriesPin Pin { get; }
@@ -106,36 +61,36 @@ public sealed class BuildContext : FrostingContext
     public BuildRecipe Recipe { get; }
     /// <summary>The human cache key, e.g. 6.1.192-1 (plus -dbg for that variant).</summary>
     public string CacheKey { get; }
-    public string SourceChoice { get; }
-    public string? Mirror { get; }
-    public string? Keyring { get; }
+    public string SourceChoice => Options.Source;
+    public string? Mirror => Options.Mirror;
+    public string? Keyring => Options.Keyring;
 
     /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
-    public int Jobs { get; }
+    public int Jobs => Options.Jobs;
     /// <summary>--jobs when given; a distributed build otherwise sizes -j from the farm.</summary>
-    public int? RequestedJobs { get; }
+    public int? RequestedJobs => Options.RequestedJobs;
     /// <summary>--distcc-hosts / KILN_DISTCC_HOSTS, when set.</summary>
-    public DistccFarm? DistccFarm { get; }
-    public const string DockerRuntimeName = "docker";
+    public DistccFarm? DistccFarm => Options.DistccFarm;
+    public const string DockerRuntimeName = KilnOptions.DockerRuntime;
     /// <summary>--runtime / KILN_RUNTIME: host or docker.</summary>
-    public string RuntimeName { get; }
+    public string RuntimeName => Options.Runtime;
     /// <summary>--builder-mirror: where debootstrap gets the builder image's packages.</summary>
-    public string BuilderMirror { get; }
+    public string BuilderMirror => Options.BuilderMirror;
     public string OutDir { get; }
-    public string CacheDir { get; }
-    public bool NoCache { get; }
-    public bool MayInstall { get; }
-    public bool UpdateLock { get; }
-    public string BaseConfig { get; }
-    public int? TimeoutSeconds { get; }
-    public IReadOnlyList<string> Tests { get; }
-    public string Append { get; }
+    public string CacheDir => Options.CacheDir;
+    public bool NoCache => Options.NoCache;
+    public bool MayInstall => Options.MayInstall;
+    public bool UpdateLock => Options.UpdateLock;
+    public string BaseConfig => Options.BaseConfig;
+    public int? TimeoutSeconds => Options.TimeoutSeconds;
+    public IReadOnlyList<string> Tests => Options.Tests;
+    public string Append => Options.Append;
     /// <summary>PackageStage1: Kata's install prefix and DESTDIR.</summary>
-    public string KataPrefix { get; }
+    public string KataPrefix => Options.KataPrefix;
     public string KataDestDir { get; }
     /// <summary>PackageStage1: where to push the OCI image (a skopeo destination without tag), if anywhere.</summary>
-    public string? PushRepository { get; }
-    public bool PushInsecure { get; }
+    public string? PushRepository => Options.PushRepository;
+    public bool PushInsecure => Options.PushInsecure;
 
     /// <summary>The remote kernel cache (--cache-registry), or null when none is configured.</summary>
     public RemoteKernelCache? RemoteCache { get; }
@@ -143,12 +98,12 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Where machine-readable results go for CI (--ci-output, $GITHUB_OUTPUT).</summary>
     public CiOutput CiOutput { get; }
     /// <summary>Bisect: the repository and range (--repo, --good, --bad), or the patch series (--patches).</summary>
-    public string? BisectRepo { get; }
-    public string? BisectGood { get; }
-    public string? BisectBad { get; }
-    public bool BisectPatches { get; }
+    public string? BisectRepo => Options.BisectRepo;
+    public string? BisectGood => Options.BisectGood;
+    public string? BisectBad => Options.BisectBad;
+    public bool BisectPatches => Options.BisectPatches;
     /// <summary>BisectStep: the plan Bisect wrote for its steps.</summary>
-    public string? BisectPlanPath { get; }
+    public string? BisectPlanPath => Options.BisectPlanPath;
 
     public SourceCache SourceCache => new(CacheDir);
 
@@ -228,24 +183,6 @@ public sealed class BuildContext : FrostingContext
         Log.Info($"{task}: skipped, cache hit {CachedKernel.Directory}");
         return true;
     }
-
-    /// <summary>Whether the user gave the argument (rather than Kiln using its default).</summary>
-    public bool IsGiven(string name) => this.Arguments.HasArgument(name);
-
-    private string? Argument(string name) =>
-        this.Arguments.HasArgument(name) ? this.Arguments.GetArguments(name).LastOrDefault() : null;
-
-    private bool Flag(string name) =>
-        this.Arguments.HasArgument(name) && !string.Equals(Argument(name), "false", StringComparison.OrdinalIgnoreCase);
-
-    private int ParsePositive(string name, int fallback)
-    {
-        var text = Argument(name);
-        if (text is null) return fallback;
-        return int.TryParse(text, out var n) && n > 0 ? n : throw KilnException.BadInput($"--{name}={text}: expected a positive whole number.");
-    }
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     /// <summary>KILN_ROOT (set by build.sh), else the nearest directory upwards holding versions.yaml.</summary>
     private static string FindRepoRoot()

@@ -1,6 +1,7 @@
 using Cake.Frosting;
 using Kiln.Kernel.Bisect;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Build.Tasks;
 
@@ -14,7 +15,7 @@ public sealed class BisectStep : FrostingTask<BuildContext>
         try
         {
             var planPath = context.BisectPlanPath
-                           ?? throw KilnException.BadInput($"BisectStep runs inside Bisect (git bisect run); it needs --{BuildArguments.BisectPlan}=FILE.");
+                           ?? throw KilnException.BadInput($"BisectStep runs inside Bisect (git bisect run); it needs --{KilnOptions.ArgumentFor(nameof(KilnOptions.BisectPlanPath))}=FILE.");
             record = new BisectStepRunner(context.Log).Run(BisectPlan.Load(planPath));
         }
         catch (Exception e)

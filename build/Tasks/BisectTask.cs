@@ -6,6 +6,7 @@ using Cake.Frosting;
 using Kiln.Kernel.Bisect;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.HostSetup;
+using Kiln.Kernel.Pipeline;
 using Kiln.Kernel.Sources;
 using Spectre.Console;
 
@@ -106,7 +107,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
         var command = new List<string> { host };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") command.Add(Assembly.GetEntryAssembly()!.Location);
         command.Add("--target=" + nameof(BisectStep));
-        command.Add($"--{BuildArguments.BisectPlan}={planPath}");
+        command.Add($"--{KilnOptions.ArgumentFor(nameof(KilnOptions.BisectPlanPath))}={planPath}");
         return command;
     }
 

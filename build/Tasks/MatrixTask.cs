@@ -1,5 +1,6 @@
 using Cake.Frosting;
 using Kiln.Kernel.IO;
+using Kiln.Kernel.Pipeline;
 using Kiln.Kernel.Versions;
 
 namespace Kiln.Build.Tasks;
@@ -11,11 +12,11 @@ public sealed class Matrix : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         // Only what the user named narrows the matrix; the context's defaults (x86_64, the default kernel) do not.
-        var versions = context.IsGiven(BuildArguments.Kernel)
+        var versions = context.Options.IsGiven(nameof(KilnOptions.Kernel))
             ? new[] { context.Version }
             : context.Manifest.Series.Values.Select(p => p.Version);
-        var arches = context.IsGiven(BuildArguments.Arch) ? new[] { context.Arch.Name } : BuildMatrix.Arches;
-        var variants = context.IsGiven(BuildArguments.Variant) ? new[] { context.Variant } : BuildMatrix.Variants;
+        var arches = context.Options.IsGiven(nameof(KilnOptions.Arch)) ? new[] { context.Arch.Name } : BuildMatrix.Arches;
+        var variants = context.Options.IsGiven(nameof(KilnOptions.Variant)) ? new[] { context.Variant } : BuildMatrix.Variants;
         var entries = BuildMatrix.Expand(context.RepoRoot, context.ConfigVersion, versions, arches, variants);
 
         // One line, stable for CI scripts: grep '^matrix=' >> "$GITHUB_OUTPUT".
