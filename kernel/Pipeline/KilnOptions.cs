@@ -153,6 +153,19 @@ public sealed record KilnOptions
     /// <summary>The argument name of a property: ArgumentFor(nameof(BisectPlanPath)) is "bisect-plan".</summary>
     public static string ArgumentFor(string property) => Declared().Single(d => d.Property.Name == property).Argument.Name;
 
+    /// <summary>
+    /// The arguments the user gave, as --name=value with the parsed values (absolute paths), so another Kiln process
+    /// (a bisect step) parses the same options; the environment it inherits supplies the rest.
+    /// </summary>
+    public IReadOnlyList<string> ToArguments() =>
+        Declared().Where(d => Given.Contains(d.Argument.Name)).SelectMany(d => d.Property.GetValue(this) switch
+        {
+            IReadOnlyList<string> values => values.Select(v => $"--{d.Argument.Name}={v}"),
+            bool flag => [$"--{d.Argument.Name}={(flag ? "true" : "false")}"],
+            null => [],
+            var value => [$"--{d.Argument.Name}={value}"],
+        }).ToList();
+
     /// <summary>Every declared argument, in declaration order (for --help and the command-line parser).</summary>
     public static IReadOnlyList<ArgumentAttribute> Arguments { get; } = Declared().Select(d => d.Argument).ToList();
 
@@ -215,6 +228,8 @@ public sealed record KilnOptions
         {
             DistccFarm = farm,
             CacheDir = Path.GetFullPath(CacheDir),
+            // A base config file is read by bisect steps too, which run in another directory.
+            BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
             Tests = tests,
             Out = Out is null ? null : Path.GetFullPath(Out),
             KataDestDir = KataDestDir is null ? null : Path.GetFullPath(KataDestDir),
