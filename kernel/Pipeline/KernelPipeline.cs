@@ -56,9 +56,7 @@ public sealed class KernelPipeline : IKernelPipeline
         Target = KernelTarget.Resolve(options);
         _log = log;
         _containerEngine = containerEngine;
-        _remote = new(() => options.CacheRegistry is { } registry
-            ? new RemoteKernelCache(RegistryReference.Parse(registry), log, options.RegistryCredentials)
-            : null);
+        _remote = new(() => options.Registry is { } registry ? new RemoteKernelCache(registry, log, options.RegistryCredentials) : null);
     }
 
     public KilnOptions Options { get; }

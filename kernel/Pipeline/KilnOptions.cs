@@ -143,6 +143,8 @@ public sealed record KilnOptions
     public bool MayInstall => InstallDeps || IsRoot;
     /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
     public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
+    /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
+    public RegistryReference? Registry { get; private init; }
     /// <summary>--distcc-hosts parsed when the options are, or null.</summary>
     public DistccFarm? DistccFarm { get; private init; }
     public bool InContainer => Runtime == DockerRuntime;
@@ -227,6 +229,7 @@ public sealed record KilnOptions
         return this with
         {
             DistccFarm = farm,
+            Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
             CacheDir = Path.GetFullPath(CacheDir),
             // A base config file is read by bisect steps too, which run in another directory.
             BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,

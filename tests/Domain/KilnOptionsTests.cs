@@ -68,6 +68,7 @@ public class KilnOptionsTests
     [TestCase("runtime", "podman", "--runtime=podman: unknown runtime")]
     [TestCase("distcc-hosts", "+zeroconf", "zeroconf")]
     [TestCase("test", "/no/such/script.sh", "--test=/no/such/script.sh: no such file")]
+    [TestCase("cache-registry", "not a registry", "--cache-registry=not a registry")]
     public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
