@@ -94,9 +94,6 @@ public sealed record Arch
                ?? throw KilnException.BadInput($"Unknown architecture '{name}'. Supported: {string.Join(", ", All.Select(a => a.Name))}.");
     }
 
-    /// <summary>The arch this machine runs, if Kiln knows it.</summary>
-    public static Arch? Host => All.FirstOrDefault(a => a.HostEquivalent == RuntimeInformation.OSArchitecture);
-
     /// <summary>Whether this machine builds and runs the arch natively.</summary>
     public bool IsHost => RuntimeInformation.OSArchitecture == HostEquivalent;
 

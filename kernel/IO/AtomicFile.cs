@@ -38,8 +38,6 @@ public static class AtomicFile
 
     public static void WriteAllText(string path, string text) => Write(path, (string temp) => File.WriteAllText(temp, text));
 
-    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, (string temp) => File.WriteAllBytes(temp, bytes));
-
     /// <summary>Copies <paramref name="source"/> to <paramref name="path"/>, optionally setting its mode before it appears.</summary>
     public static void Copy(string source, string path, UnixFileMode? mode = null) => Write(path, (string temp) =>
     {

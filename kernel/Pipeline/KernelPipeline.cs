@@ -153,7 +153,7 @@ public sealed class KernelPipeline : IKernelPipeline
             if (!workspace.Reconfigure && ConfigureStamp.IsCurrent(workspace.BuildDir, inputs))
             {
                 _log.Info($"Configure: {workspace.BuildDir}/.config is current (same tree, fragments and base config) and was verified");
-                return new Configured(workspace, fragments, 0, WasCurrent: true, watch.Elapsed);
+                return new Configured(workspace, fragments, watch.Elapsed);
             }
             ConfigureStamp.Clear(workspace.BuildDir);
             var result = new KernelConfigurator(_log).Configure(new ConfigureRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, fragments)
@@ -165,7 +165,7 @@ public sealed class KernelPipeline : IKernelPipeline
             result.Verification.ThrowIfFailed();
             ConfigureStamp.Write(workspace.BuildDir, inputs);
             _log.Info($"Configured {workspace.BuildDir}: {result.Verification.Checked.Count} requested options from {fragments.Fragments.Count} fragments all hold");
-            return new Configured(workspace, fragments, result.Verification.Checked.Count, WasCurrent: false, watch.Elapsed);
+            return new Configured(workspace, fragments, watch.Elapsed);
         }
     }
 

@@ -30,9 +30,8 @@ public sealed record Workspace(string SourceDir, string BuildDir, string LocalVe
 /// <summary>Patch: the series applied to a copy of the source, and the workspace that builds it.</summary>
 public sealed record Patched(Acquired Acquired, PatchedTree Tree, Workspace Workspace);
 
-/// <summary>Configure: a verified .config in the workspace's build directory.</summary>
-/// <param name="Checked">How many requested options were proven (0 when the stamp said the .config was current).</param>
-public sealed record Configured(Workspace Workspace, FragmentSet Fragments, int Checked, bool WasCurrent, TimeSpan Duration);
+/// <summary>Configure: a verified .config in the workspace's build directory, the fragments merged and the time it took.</summary>
+public sealed record Configured(Workspace Workspace, FragmentSet Fragments, TimeSpan Duration);
 
 /// <summary>Build: the kernel in the cache and in --out (compiled now, or the cache hit Acquire found).</summary>
 public sealed record Built(Acquired Acquired, CachedKernel Kernel, bool FromCache, string OutDir);

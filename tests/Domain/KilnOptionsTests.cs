@@ -84,6 +84,17 @@ public class KilnOptionsTests
     }
 
     [Test]
+    public void A_bisect_step_parses_the_same_options_from_the_arguments_bisect_passes_on()
+    {
+        var options = Parse(null, ("arch", "arm64"), ("runtime", "docker"), ("jobs", "3"), ("no-cache", "true"), ("append", "loglevel=7 quiet"), ("cache-dir", "rel/cache"));
+        var passed = options.ToArguments();
+        Assert.That(passed, Does.Contain("--arch=arm64").And.Contain("--append=loglevel=7 quiet").And.Contain("--cache-dir=" + Path.GetFullPath("rel/cache")));
+        var again = Parse(null, passed.Select(a => a[2..].Split('=', 2)).Select(p => (p[0], p[1])).ToArray());
+        Assert.That((again.Arch, again.Runtime, again.RequestedJobs, again.NoCache, again.Append, again.CacheDir),
+            Is.EqualTo((options.Arch, options.Runtime, options.RequestedJobs, options.NoCache, options.Append, options.CacheDir)));
+    }
+
+    [Test]
     public void Every_argument_is_declared_once_with_a_description()
     {
         var names = KilnOptions.Arguments.Select(a => a.Name).ToList();

@@ -171,7 +171,7 @@ public class TaskAdapterTests
         {
             Calls.Add("Configure");
             ConfiguredWorkspace = workspace;
-            return new Configured(workspace, KernelTarget.Fragments(Options), 3, false, TimeSpan.FromSeconds(1));
+            return new Configured(workspace, KernelTarget.Fragments(Options), TimeSpan.FromSeconds(1));
         }
 
         public Built Build(Patched patched, Configured configured)
