@@ -91,7 +91,7 @@ public sealed partial class PatchApplier(IKilnLog log)
         {
             CopyTree(pristineTree, staging);
             if (new DirectoryInfo(staging).LinkTarget is not null)
-                throw new InvalidOperationException($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it");
+                throw KilnException.Infrastructure($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it. Remove it and run again.");
             foreach (var patch in series.Patches) ApplyOne(patch, staging);
             WriteMarker(staging, pristineTree, series, expected);
             return Publish(staging, finalTree, series, expected);
