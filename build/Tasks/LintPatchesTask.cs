@@ -1,6 +1,5 @@
 using Cake.Frosting;
 using Kiln.Kernel.Patches;
-using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Build.Tasks;
 
@@ -10,7 +9,7 @@ public sealed class LintPatches : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var series = KernelTarget.Patches(context.Options, context.Target.Version);
+        var series = context.Patches;
         PatchLint.ThrowIfProblems(series);
         context.Log.Info($"{series.Patches.Count} patch(es) in {series.Directory}: clean");
     }

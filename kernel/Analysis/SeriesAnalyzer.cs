@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Patches;
-using Kiln.Kernel.IO;
+
 namespace Kiln.Kernel.Analysis;
 
 /// <summary>
@@ -66,7 +66,8 @@ public static class SeriesAnalyzer
 
         Directory.CreateDirectory(outputDir);
         var report = Path.Combine(outputDir, "analysis.json");
-        AtomicFile.WriteAllText(report, JsonSerializer.Serialize(new
+        var temp = report + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(new
         {
             series = series.Directory,
             errors = patches.Sum(p => p.Errors),
@@ -76,6 +77,7 @@ public static class SeriesAnalyzer
             sparse_not_built = failed,
             sparse_preexisting = preExisting,
         }, Json) + "\n");
+        File.Move(temp, report, overwrite: true);
         return new AnalysisResult(patches, preExisting, checkedFiles, failed, report);
     }
 }

@@ -1,7 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Bisect;
 
@@ -46,7 +45,7 @@ public static class BisectReport
     {
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
-        AtomicFile.WriteAllText(path, ToJson(outcome).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+        File.WriteAllText(path, ToJson(outcome).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
         return path;
     }
 }

@@ -1,4 +1,3 @@
-using Kiln.Build.Hosting;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Cake.Frosting;

@@ -1,4 +1,3 @@
-using Kiln.Build.Hosting;
 using System.Text.RegularExpressions;
 using Cake.Frosting;
 using Kiln.Build;

@@ -1,4 +1,3 @@
-using Kiln.Build.Hosting;
 using Cake.Frosting;
 using Kiln.Build;
 using NUnit.Framework;

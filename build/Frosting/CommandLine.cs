@@ -1,4 +1,4 @@
-namespace Kiln.Build.Hosting;
+namespace Cake.Frosting;
 
 /// <summary>The command line split into the host's own options and the build's arguments.</summary>
 public sealed class CommandLine

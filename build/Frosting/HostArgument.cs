@@ -1,4 +1,4 @@
-namespace Kiln.Build.Hosting;
+namespace Cake.Frosting;
 
 /// <summary>
 /// An argument the build accepts, for --help and for rejecting misspelled arguments.

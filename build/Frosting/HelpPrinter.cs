@@ -1,6 +1,6 @@
 using Spectre.Console;
 
-namespace Kiln.Build.Hosting;
+namespace Cake.Frosting;
 
 /// <summary>--help: the targets with their descriptions and dependencies, then every argument.</summary>
 internal static class HelpPrinter

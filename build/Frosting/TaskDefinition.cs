@@ -1,8 +1,7 @@
 using System.Reflection;
 using Cake.Core;
-using Cake.Frosting;
 
-namespace Kiln.Build.Hosting;
+namespace Cake.Frosting;
 
 /// <summary>A task class read off its attributes.</summary>
 public sealed class TaskDefinition
