@@ -155,8 +155,22 @@ public sealed class PipelineTests
         var dir = Directory.CreateTempSubdirectory("kiln-guest-tests").FullName;
         var fake = Path.Combine(dir, "fake-pass.sh");
         File.WriteAllText(fake, "#!/bin/sh\nfor m in 'KILN done' 'PASS' 'all checks passed'; do echo \"$m\" > /dev/console; echo \"$m\" > /dev/kmsg; done\nreboot -f\n");
-        var run = BootTest("--test=" + fake);
+        var outDir = NewOutDir();
+        var run = KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir, "--test=" + fake });
         Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        var boot = Path.Combine(outDir, "boot");
+        Assert.That(File.ReadAllText(Path.Combine(boot, "serial.log")), Does.Contain("KILN done").And.Contain("all checks passed"), "the fake markers reached the console");
+
+        // It failed because the markers carry no nonce: init's report never completed and the test never finished.
+        // Nothing else failed (no timeout, no kernel error), so the markers were ignored rather than something else breaking.
+        Assert.That(run.Output, Does.Contain("Boot test of Linux 6.1.192-1 failed: guest-report: init started but never reported completion")
+            .And.Contain("test:fake-pass.sh: started but never finished"), run.ToString());
+        Assert.That(run.Output, Does.Not.Contain("PASS: Linux"));
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));
+        var failed = results.RootElement.GetProperty("checks").EnumerateArray()
+            .Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.GetProperty("name").GetString());
+        Assert.That(failed, Is.EquivalentTo(new[] { "guest-report", "test:fake-pass.sh" }), run.ToString());
+        Assert.That(results.RootElement.GetProperty("timedOut").GetBoolean(), Is.False);
     }
 
     [Test, Order(8)]
