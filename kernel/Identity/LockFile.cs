@@ -80,7 +80,8 @@ public sealed class LockFile
     }
 }
 
-public sealed record LockEntry(int ConfigVersion, string RecipeHash, string Version, Dictionary<string, string> Files);
+/// <param name="ConfigVersion">Required in the JSON: a missing counter must not read as 0.</param>
+public sealed record LockEntry([property: JsonRequired] int ConfigVersion, string RecipeHash, string Version, Dictionary<string, string> Files);
 
 public enum LockStatus
 {

@@ -106,13 +106,11 @@ public class BuildHostProcessTests
     [Test]
     public void DryRunListsThePipelineInOrder()
     {
-        var present = TaskGraphTests.PresentPipeline;
-        Assert.That(present, Does.Contain("Setup"));
-        var r = BuildHost.Run("--dryrun", "--target=" + present[^1]);
+        var pipeline = TaskGraphTests.Pipeline;
+        var r = BuildHost.Run("--dryrun", "--target=" + pipeline[^1]);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         var listed = Regex.Matches(r.StdOut, @"(?m)^\s*\d+\.\s+(\w+)\s*$").Select(m => m.Groups[1].Value).ToList();
-        Assert.That(listed.Where(TaskGraphTests.Pipeline.Contains), Is.EqualTo(present), r.StdOut);
-        Assert.That(listed[^1], Is.EqualTo(present[^1]));
+        Assert.That(listed, Is.EqualTo(pipeline), "the whole pipeline, in order, and nothing else: " + r.StdOut);
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Kiln.Tests.Integration;
 
@@ -19,27 +20,69 @@ public sealed class PipelineTests
     private static KilnRunResult BootTest(params string[] extra) =>
         KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + NewOutDir() }.Concat(extra));
 
-    [Test, Order(1)]
-    public void BuildKernel_from_nothing_writes_artifacts_and_metadata()
+    /// <summary>
+    /// A cache with no kernel and no build directory, so BuildKernel must run make. It shares only the source tree
+    /// (by a link; Setup on the shared cache extracts it once, under that cache's lock) and ccache, and sits next to the
+    /// shared cache so Patch can hard-link the tree. ccache may serve objects, but make still runs every compile step.
+    /// </summary>
+    private static string NewEmptyCache()
     {
-        var run = SharedKernel.FirstBuild;
-        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
-        foreach (var file in new[] { "bzImage", "vmlinux", "System.map", "config", "metadata.json" })
-            Assert.That(File.Exists(Path.Combine(SharedKernel.OutDir, file)), Is.True, file);
+        var setup = KilnRun.Run(new[] { "--target=Setup", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir });
+        Assert.That(setup.ExitCode, Is.EqualTo(0), setup.ToString());
+        var dir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(KilnRun.SharedCacheDir))!, "kiln-test-fresh-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        Directory.CreateSymbolicLink(Path.Combine(dir, "sources"), Path.Combine(KilnRun.SharedCacheDir, "sources"));
+        Directory.CreateSymbolicLink(Path.Combine(dir, "ccache"), Path.Combine(KilnRun.SharedCacheDir, "ccache"));
+        return dir;
+    }
 
-        using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "metadata.json")));
-        var root = metadata.RootElement;
-        Assert.That(root.GetProperty("key").GetString(), Is.EqualTo("6.1.192-1"));
-        Assert.That(root.GetProperty("release").GetString(), Is.EqualTo("6.1.192-1"));
-        Assert.That(root.GetProperty("source").GetProperty("provider").GetString(), Is.EqualTo("debian:linux-source-6.1"));
-        Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(SharedKernel.BzImage)));
-        Assert.That(File.ReadAllText(Path.Combine(SharedKernel.OutDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
+    /// <summary>The run compiled the kernel: no cache hit, and make's log in --out lists the compile and link steps.</summary>
+    private static void AssertCompiled(KilnRunResult run, string outDir)
+    {
+        Assert.That(run.Output, Does.Not.Contain("Cache hit"), run.ToString());
+        var buildLog = Path.Combine(outDir, "build.log");
+        Assert.That(File.Exists(buildLog), Is.True, "make's log is written only when make runs: " + run);
+        var steps = File.ReadAllLines(buildLog);
+        var compiled = steps.Where(l => Regex.IsMatch(l, @"^\s{2}CC\s+\S+\.o$")).ToList();
+        Assert.That(compiled.Count, Is.GreaterThan(300), "compile steps in " + buildLog);
+        Assert.That(compiled, Does.Contain("  CC      init/main.o"));
+        Assert.That(compiled, Does.Contain("  CC      kernel/fork.o"));
+        Assert.That(steps, Has.Some.Match(@"^\s{2}LD\s+vmlinux$"));
+        Assert.That(steps, Has.Some.Match(@"^Kernel: arch/x86/boot/bzImage is ready"));
+        Assert.That(run.Output, Does.Match(@"Built Linux 6\.1\.192-1 in \d\d:\d\d \(\d{3,} steps\)"));
+    }
 
-        // The UAPI headers (what headers_install installs), for the OCI image's /kernel-headers.tar.
-        var headers = Path.Combine(SharedKernel.OutDir, "kernel-headers.tar");
-        Assert.That(root.GetProperty("files").GetProperty("kernel-headers.tar").GetString(), Is.EqualTo(Sha256(headers)));
-        var version = Kiln.Tests.Packaging.PackageReader.ReadTar(headers)["usr/include/linux/version.h"].Data;
-        Assert.That(System.Text.Encoding.ASCII.GetString(version), Does.Contain("#define LINUX_VERSION_CODE 393664"), "6.1.192");
+    [Test, Order(1)]
+    public void BuildKernel_from_nothing_compiles_and_writes_artifacts_and_metadata()
+    {
+        var cacheDir = NewEmptyCache();
+        try
+        {
+            var outDir = NewOutDir();
+            var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--cache-dir=" + cacheDir, "--out=" + outDir });
+            Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+            AssertCompiled(run, outDir);
+
+            foreach (var file in new[] { "bzImage", "vmlinux", "System.map", "config", "metadata.json" })
+                Assert.That(File.Exists(Path.Combine(outDir, file)), Is.True, file);
+            using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metadata.json")));
+            var root = metadata.RootElement;
+            Assert.That(root.GetProperty("key").GetString(), Is.EqualTo("6.1.192-1"));
+            Assert.That(root.GetProperty("release").GetString(), Is.EqualTo("6.1.192-1"));
+            Assert.That(root.GetProperty("source").GetProperty("provider").GetString(), Is.EqualTo("debian:linux-source-6.1"));
+            Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(Path.Combine(outDir, "bzImage"))));
+            Assert.That(File.ReadAllText(Path.Combine(outDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
+
+            // The UAPI headers (what headers_install installs), for the OCI image's /kernel-headers.tar.
+            var headers = Path.Combine(outDir, "kernel-headers.tar");
+            Assert.That(root.GetProperty("files").GetProperty("kernel-headers.tar").GetString(), Is.EqualTo(Sha256(headers)));
+            var version = Kiln.Tests.Packaging.PackageReader.ReadTar(headers)["usr/include/linux/version.h"].Data;
+            Assert.That(System.Text.Encoding.ASCII.GetString(version), Does.Contain("#define LINUX_VERSION_CODE 393664"), "6.1.192");
+        }
+        finally
+        {
+            Directory.Delete(cacheDir, recursive: true);  // removes the links, not the shared source tree and ccache
+        }
     }
 
     [Test, Order(2)]
@@ -112,8 +155,22 @@ public sealed class PipelineTests
         var dir = Directory.CreateTempSubdirectory("kiln-guest-tests").FullName;
         var fake = Path.Combine(dir, "fake-pass.sh");
         File.WriteAllText(fake, "#!/bin/sh\nfor m in 'KILN done' 'PASS' 'all checks passed'; do echo \"$m\" > /dev/console; echo \"$m\" > /dev/kmsg; done\nreboot -f\n");
-        var run = BootTest("--test=" + fake);
+        var outDir = NewOutDir();
+        var run = KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir, "--test=" + fake });
         Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        var boot = Path.Combine(outDir, "boot");
+        Assert.That(File.ReadAllText(Path.Combine(boot, "serial.log")), Does.Contain("KILN done").And.Contain("all checks passed"), "the fake markers reached the console");
+
+        // It failed because the markers carry no nonce: init's report never completed and the test never finished.
+        // Nothing else failed (no timeout, no kernel error), so the markers were ignored rather than something else breaking.
+        Assert.That(run.Output, Does.Contain("Boot test of Linux 6.1.192-1 failed: guest-report: init started but never reported completion")
+            .And.Contain("test:fake-pass.sh: started but never finished"), run.ToString());
+        Assert.That(run.Output, Does.Not.Contain("PASS: Linux"));
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));
+        var failed = results.RootElement.GetProperty("checks").EnumerateArray()
+            .Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.GetProperty("name").GetString());
+        Assert.That(failed, Is.EquivalentTo(new[] { "guest-report", "test:fake-pass.sh" }), run.ToString());
+        Assert.That(results.RootElement.GetProperty("timedOut").GetBoolean(), Is.False);
     }
 
     [Test, Order(8)]

@@ -13,8 +13,6 @@ public static class SharedKernel
         return (run, outDir);
     });
 
-    public static KilnRunResult FirstBuild => Built.Value.Run;
-
     /// <summary>The out directory of the first build (bzImage, vmlinux, System.map, config, metadata.json).</summary>
     public static string OutDir
     {

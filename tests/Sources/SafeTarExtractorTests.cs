@@ -197,7 +197,18 @@ public class CacheLockTests
     {
         using var dir = new TempDir();
         var path = dir["a.lock"];
-        CacheLock.Acquire(path, new RecordingLog()).Dispose();
-        using var again = CacheLock.Acquire(path, new RecordingLog(), TimeSpan.FromMilliseconds(100));
+        var log = new RecordingLog();
+        CacheLock.Acquire(path, log).Dispose();
+
+        CacheLock? again = null;
+        Assert.That(() => again = CacheLock.Acquire(path, log, TimeSpan.FromMilliseconds(100)), Throws.Nothing,
+            "Dispose must release the lock, so the next Acquire gets it within 100 ms");
+        using (again)
+        {
+            Assert.That(log.Lines, Has.None.Contains("Waiting for another Kiln run"), "a released lock is taken at once, without waiting");
+            // The lock taken again is a real lock: it still keeps everyone else out until it is disposed.
+            var e = Assert.Throws<KilnException>(() => CacheLock.Acquire(path, new RecordingLog(), TimeSpan.FromMilliseconds(100)))!;
+            Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
+        }
     }
 }
