@@ -35,9 +35,6 @@ public static class BuildArguments
     public const string DistccHosts = "distcc-hosts";
     public const string Runtime = "runtime";
     public const string BuilderMirror = "builder-mirror";
-    public const string BuildType = "build-type";
-    public const string ConfGuest = "conf-guest";
-    public const string Against = "against";
 
     public static readonly IReadOnlyList<HostArgument> All = new[]
     {
@@ -58,13 +55,7 @@ public static class BuildArguments
         new HostArgument(NoCache, "Do not reuse a cached kernel build (sources and ccache are still used)."),
         new HostArgument(InstallDeps, "Install missing Debian packages with apt-get (the default when running as root)."),
         new HostArgument(UpdateLock, "CacheKey: record the current inputs for this config version in kiln.lock."),
-        new HostArgument(BaseConfig, "Base config the fragments meet. allnoconfig and tinyconfig (the kernel's tiny fragments first) merge as Kata's build-kernel.sh " +
-            "(merge_config.sh -n: the fragments are KCONFIG_ALLCONFIG of allnoconfig, options they do not set are off); any other make target (defconfig) " +
-            "or a config FILE gets merge_config.sh -m then olddefconfig (options they do not set keep the base's value or their Kconfig default).", "CONFIG", "tinyconfig"),
-        new HostArgument(BuildType, "Also merge Kata's configs/fragments/build-type/NAME/**/*.conf (build-kernel.sh -b NAME); exit 2 when the folder is missing.", "NAME"),
-        new HostArgument(ConfGuest, "Confidential guest as Kata's build-kernel.sh -x: leave out common fragments tagged !TYPE, add configs/fragments/<arch>/TYPE/*.conf " +
-            "and common/confidential_containers/tmpfs.conf.", "TYPE", "none; confidential when given without a value"),
-        new HostArgument(Against, "ConfigDiff: the .config to compare Kiln's with (e.g. the one your old pipeline made); the options set in only one, grouped by Kconfig menu.", "FILE"),
+        new HostArgument(BaseConfig, "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", "CONFIG", "tinyconfig"),
         new HostArgument(Timeout, "BootTest: seconds before a hung guest is killed.", "SECONDS", "60 with KVM, 120 under TCG"),
         new HostArgument(Test, "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", "FILE"),
         new HostArgument(Append, "BootTest: extra kernel command line.", "ARGS"),

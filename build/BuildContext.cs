@@ -32,15 +32,10 @@ public sealed class BuildContext : FrostingContext
             if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
                 throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
 
-        BuildType = Argument(BuildArguments.BuildType) ?? "";
-        ConfGuest = Argument(BuildArguments.ConfGuest) ?? "";
-        Against = Argument(BuildArguments.Against) is { } against ? Path.GetFullPath(against) : null;
-        if (BuildType.Length > 0 || ConfGuest.Length > 0) _ = SelectFragments(); // a missing folder is exit 2 before any work
-
         Manifest = VersionsManifest.Load(Path.Combine(RepoRoot, "versions.yaml"));
         ConfigVersion = Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
         (Pin, Version) = Manifest.Resolve(Argument(BuildArguments.Kernel));
-        Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch, Variant, BuildType, ConfGuest);
+        Recipe = BuildRecipe.Collect(RepoRoot, Version, Arch, Variant);
         CacheKey = CacheIdentity.KeyFor(Version, ConfigVersion, Variant);
 
         SourceChoice = Argument(BuildArguments.Source) ?? "auto";
@@ -102,11 +97,6 @@ public sealed class BuildContext : FrostingContext
     public string RepoRoot { get; }
     public string Arch { get; }
     public string Variant { get; }
-    /// <summary>--build-type and --conf-guest: Kata's build-kernel.sh -b and -x; empty for none.</summary>
-    public string BuildType { get; }
-    public string ConfGuest { get; }
-    /// <summary>ConfigDiff: the config to compare with (--against).</summary>
-    public string? Against { get; }
     public VersionsManifest Manifest { get; }
     public int ConfigVersion { get; }
     public SeriesPin Pin { get; }
@@ -189,7 +179,7 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>The config fragments for this arch and variant (configs/fragments/common, /&lt;arch&gt;, variant dirs).</summary>
     public FragmentSet SelectFragments() => FragmentSet.Select(Path.Combine(RepoRoot, "configs", "fragments"),
-        new FragmentSelection(KernelArch.Parse(Arch)) { Variants = Variant.Length > 0 ? new[] { Variant } : Array.Empty<string>(), BuildType = BuildType, ConfGuest = ConfGuest });
+        KernelArch.Parse(Arch), Variant.Length > 0 ? new[] { Variant } : null);
 
     /// <summary>Every option the fragments ask for; Configure proves them in .config, BootTest in /proc/config.gz.</summary>
     public IReadOnlyList<RequestedOption> RequestedOptions() => SelectFragments().Requested;

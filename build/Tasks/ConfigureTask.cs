@@ -7,7 +7,7 @@ namespace Kiln.Build.Tasks;
 
 [TaskName(nameof(Configure))]
 [IsDependentOn(typeof(Patch))]
-[TaskDescription("Merge configs/fragments with the kernel's merge_config.sh (tinyconfig/allnoconfig base: as Kata's build-kernel.sh, merge_config.sh -n; other bases: -m + olddefconfig) and prove every requested option holds.")]
+[TaskDescription("Merge configs/fragments onto the base config (tinyconfig) with merge_config.sh + olddefconfig and prove every requested option holds.")]
 public sealed class Configure : FrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Configure));
@@ -22,7 +22,8 @@ public sealed class Configure : FrostingTask<BuildContext>
         var source = context.Require(context.Source, nameof(Setup));
         var fragments = context.SelectFragments();
         context.Fragments = fragments.Fragments.Select(f => f.DisplayName).ToList();
-        var allowList = AllowList.ForConfigs(Path.Combine(context.RepoRoot, "configs"), context.Version.ToString());
+        var allowListPath = Path.Combine(context.RepoRoot, "configs", "allow-dropped.conf");
+        var allowList = File.Exists(allowListPath) ? AllowList.Load(allowListPath) : AllowList.Empty;
         var inputs = ConfigureStamp.InputsHash(tree.Path, fragments, context.BaseConfig, allowList);
 
         using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))

@@ -12,12 +12,11 @@ internal sealed partial class KconfigReader
 {
     private enum BlockKind { If, Menu, Choice }
 
-    private sealed class Block(BlockKind kind, SourceLocation location, KconfigChoice? choice, KconfigMenu menu)
+    private sealed class Block(BlockKind kind, SourceLocation location, KconfigChoice? choice)
     {
         public BlockKind Kind { get; } = kind;
         public SourceLocation Location { get; } = location;
         public KconfigChoice? Choice { get; } = choice;
-        public KconfigMenu Menu { get; } = menu;
         public List<KconfigCondition> Conditions { get; } = new();
         public List<KconfigExpr> Visibility { get; } = new();
     }
@@ -30,7 +29,6 @@ internal sealed partial class KconfigReader
     private Block? _currentBlock;
     // After a comment or mainmenu: their attributes (depends on, help) carry nothing Kiln needs.
     private bool _ignoreAttributes;
-    private int _menuCount;
 
     public KconfigReader(string sourceDir, IReadOnlyDictionary<string, string> variables)
     {
@@ -95,10 +93,10 @@ internal sealed partial class KconfigReader
         switch (keyword)
         {
             case "config" or "menuconfig":
-                StartDefinition(rest, location, keyword == "menuconfig");
+                StartDefinition(rest, location);
                 return;
             case "menu":
-                StartBlock(BlockKind.Menu, location, null, ReadQuoted(rest));
+                StartBlock(BlockKind.Menu, location, null);
                 return;
             case "choice":
                 var choice = new KconfigChoice(location);
@@ -108,7 +106,7 @@ internal sealed partial class KconfigReader
                 var tokens = new KconfigTokens(rest);
                 var condition = tokens.ParseExpression();
                 tokens.ExpectEnd();
-                var block = StartBlock(BlockKind.If, location, null, MenuConfigTitle(condition));
+                var block = StartBlock(BlockKind.If, location, null);
                 block.Conditions.Add(new KconfigCondition(KconfigConditionKind.If, condition, location));
                 _currentBlock = null;
                 return;
@@ -137,13 +135,7 @@ internal sealed partial class KconfigReader
             throw new KconfigSyntaxException($"unknown keyword '{keyword}'");
     }
 
-    /// <summary>menuconfig shows the entries of an <c>if X</c> block under X when X is a menuconfig entry.</summary>
-    private string? MenuConfigTitle(KconfigExpr condition) =>
-        condition is KconfigSymbolRef reference && Symbols.TryGetValue(reference.Name, out var symbol)
-            ? symbol.Definitions.Where(d => d.IsMenuConfig).SelectMany(d => d.Prompts).Select(p => p.Text).FirstOrDefault()
-            : null;
-
-    private void StartDefinition(string rest, SourceLocation location, bool isMenuConfig)
+    private void StartDefinition(string rest, SourceLocation location)
     {
         var tokens = new KconfigTokens(rest);
         var name = tokens.Next().Text;
@@ -154,16 +146,16 @@ internal sealed partial class KconfigReader
         var definition = new KconfigDefinition(name, location,
             _blocks.SelectMany(b => b.Conditions).ToList(),
             _blocks.SelectMany(b => b.Visibility).ToList(),
-            choice, _blocks.LastOrDefault()?.Menu, isMenuConfig);
+            choice);
         GetSymbol(name).DefinitionList.Add(definition);
         choice?.MemberList.Add(name);
         ClearCurrent();
         _currentDefinition = definition;
     }
 
-    private Block StartBlock(BlockKind kind, SourceLocation location, KconfigChoice? choice, string? title = null)
+    private Block StartBlock(BlockKind kind, SourceLocation location, KconfigChoice? choice)
     {
-        var block = new Block(kind, location, choice, new KconfigMenu(_blocks.LastOrDefault()?.Menu, _menuCount++, title));
+        var block = new Block(kind, location, choice);
         _blocks.Add(block);
         ClearCurrent();
         _currentBlock = block;
@@ -229,10 +221,10 @@ internal sealed partial class KconfigReader
                 tokens.ExpectEnd();
                 return;
             case "prompt" when block.Choice is { } choice:
-                choice.Prompt = block.Menu.Title = ConfigValues.Unquote(tokens.Next().Text);
+                choice.Prompt = ConfigValues.Unquote(tokens.Next().Text);
                 return;
             case "bool" or "tristate" when block.Choice is { } choice && !tokens.AtEnd:
-                choice.Prompt = block.Menu.Title = ConfigValues.Unquote(tokens.Next().Text);
+                choice.Prompt = ConfigValues.Unquote(tokens.Next().Text);
                 return;
         }
         if (!IsIgnoredAttribute(keyword) && keyword is not ("bool" or "tristate"))
