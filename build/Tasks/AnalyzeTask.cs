@@ -1,9 +1,7 @@
 using Cake.Frosting;
 using Kiln.Kernel.Analysis;
-using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
-using Kiln.Kernel.HostSetup;
-using Kiln.Kernel.Sources;
+using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Build.Tasks;
 
@@ -14,29 +12,14 @@ public sealed class Analyze : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var series = context.Patches;
+        var series = KernelTarget.Patches(context.Options, context.Target.Version);
         if (series.IsEmpty)
         {
-            context.Log.Info($"No patches for {context.Version.SeriesName}.x: nothing to analyze");
+            context.Log.Info($"No patches for {context.Target.Version.SeriesName}.x: nothing to analyze");
             return;
         }
-        Prerequisites.Ensure(Prerequisites.ForAnalysis, context.MayInstall, context.Log);
-        var source = context.Require(context.Source, nameof(Setup));
-        if (source.Provenance.IsLocalTree)
-            throw KilnException.BadInput("Analyze checks patches/ against a pristine tree; with --source=PATH the series is not applied. Run it with --source=auto.");
-
-        // A cache hit skips Patch and Configure in a build; sparse needs the patched, configured tree regardless.
-        if (context.PatchedTree is null) Patch.Apply(context);
-        Configure.Apply(context);
-        var tree = context.Require(context.PatchedTree, nameof(Patch));
-
-        AnalysisResult result;
-        var build = new BuildRequest(tree.Path, context.BuildDir, context.Toolchain, context.LocalVersion, context.Jobs,
-            Path.Combine(context.CacheDir, "ccache"), Path.Combine(context.OutDir, "analysis", "sparse.log"));
-        using (CacheLock.Acquire(Path.Combine(context.CacheDir, "locks", $"build-{Path.GetFileName(context.BuildDir)}.lock"), context.Log))
-            result = SeriesAnalyzer.Analyze(series, source.Directory, build, Path.Combine(context.OutDir, "analysis"), context.Log);
+        var result = context.Pipeline.Analyze(context.Require(context.Acquired, nameof(Setup)), context.Patched);
         context.CiOutput.Set(CiKeys.AnalysisReport, result.ReportPath);
-
         foreach (var patch in result.Patches)
         {
             context.Log.Info($"{patch.Patch}: {patch.Errors} error(s), {patch.Warnings} warning(s)");
@@ -44,7 +27,7 @@ public sealed class Analyze : FrostingTask<BuildContext>
                 (finding.Severity == Severity.Error ? (Action<string>)context.Log.Warning : context.Log.Info)("  " + finding);
         }
         foreach (var (file, why) in result.SparseNotBuilt)
-            context.Log.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {build.LogFile}");
+            context.Log.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {context.Target.Paths.SparseLog}");
         context.Log.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
                          (result.PreExisting.Count > 0 ? $"; {result.PreExisting.Count} finding(s) on lines the series does not add (in {result.ReportPath})" : ""));
         if (result.Errors > 0)

@@ -1,6 +1,7 @@
 using Cake.Frosting;
 using Kiln.Kernel.Bisect;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Build.Tasks;
 
@@ -13,14 +14,16 @@ public sealed class BisectStep : FrostingTask<BuildContext>
         StepRecord record;
         try
         {
-            var planPath = context.BisectPlanPath
-                           ?? throw KilnException.BadInput($"BisectStep runs inside Bisect (git bisect run); it needs --{BuildArguments.BisectPlan}=FILE.");
-            record = new BisectStepRunner(context.Log).Run(BisectPlan.Load(planPath));
+            var planPath = context.Options.BisectPlanPath ?? throw KilnException.BadInput(
+                $"BisectStep runs inside Bisect (git bisect run); it needs --{KilnOptions.ArgumentFor(nameof(KilnOptions.BisectPlanPath))}=FILE.");
+            record = context.Pipeline.BisectStep(BisectPlan.Load(planPath));
         }
         catch (Exception e)
         {
             // Any other exit code would tell git bisect this commit is bad: a broken step must stop the bisect instead.
-            throw new KilnException(BisectExitCodes.Abort, "Bisect step could not run: " + e.Message, e);
+            // A bug in Kiln keeps its stack trace.
+            var why = ExitCodes.For(e) is null ? $"internal error: {e}" : e.Message;
+            throw new KilnException(BisectExitCodes.Abort, "Bisect step could not run: " + why, e);
         }
         if (record.Verdict != StepVerdict.Good)
             throw new KilnException(record.ExitCode, $"{record.ShortSha} is {record.Verdict.ToString().ToLowerInvariant()}: {record.Message}");

@@ -10,22 +10,22 @@ public sealed class CacheKey : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var recipe = context.Recipe;
-        var lockFile = LockFile.Load(Path.Combine(context.RepoRoot, "kiln.lock"));
-        var check = lockFile.Check(recipe, context.ConfigVersion);
+        var recipe = context.Target.Recipe;
+        var lockFile = LockFile.Load(Path.Combine(context.Options.RepoRoot, "kiln.lock"));
+        var check = lockFile.Check(recipe, context.Target.ConfigVersion);
 
         // Machine-readable lines on stdout, stable for CI scripts (grep '^key=').
-        Console.WriteLine($"key={context.CacheKey}");
+        Console.WriteLine($"key={context.Target.CacheKey}");
         Console.WriteLine($"input-hash={recipe.Hash}");
         Console.WriteLine($"lock={check.Status}");
-        context.CiOutput.Set(CiKeys.Key, context.CacheKey);
+        context.CiOutput.Set(CiKeys.Key, context.Target.CacheKey);
         context.CiOutput.Set(CiKeys.InputHash, recipe.Hash);
 
-        if (context.UpdateLock)
+        if (context.Options.UpdateLock)
         {
-            lockFile.Record(recipe, context.ConfigVersion);
+            lockFile.Record(recipe, context.Target.ConfigVersion);
             lockFile.Save();
-            context.Log.Info($"Recorded {recipe.LockName} at config version {context.ConfigVersion} in {lockFile.Path}");
+            context.Log.Info($"Recorded {recipe.LockName} at config version {context.Target.ConfigVersion} in {lockFile.Path}");
             return;
         }
 
@@ -33,11 +33,11 @@ public sealed class CacheKey : FrostingTask<BuildContext>
         {
             case LockStatus.ChangedWithoutBump:
                 throw KilnException.BadInput(
-                    $"The inputs of {recipe.LockName} changed but kata_config_version is still {context.ConfigVersion}, " +
-                    $"so caches keyed by {context.CacheKey} would serve a stale kernel:\n  " + string.Join("\n  ", check.Changes) +
-                    $"\nBump kata_config_version (to {context.ConfigVersion + 1}), then run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
+                    $"The inputs of {recipe.LockName} changed but kata_config_version is still {context.Target.ConfigVersion}, " +
+                    $"so caches keyed by {context.Target.CacheKey} would serve a stale kernel:\n  " + string.Join("\n  ", check.Changes) +
+                    $"\nBump kata_config_version (to {context.Target.ConfigVersion + 1}), then run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
             case LockStatus.NotRecorded or LockStatus.CounterBumped:
-                context.Log.Warning($"kiln.lock has no record of {recipe.LockName} at config version {context.ConfigVersion}; run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
+                context.Log.Warning($"kiln.lock has no record of {recipe.LockName} at config version {context.Target.ConfigVersion}; run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
                 break;
         }
     }

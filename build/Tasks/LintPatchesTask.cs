@@ -1,5 +1,6 @@
 using Cake.Frosting;
 using Kiln.Kernel.Patches;
+using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Build.Tasks;
 
@@ -9,7 +10,7 @@ public sealed class LintPatches : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var series = context.Patches;
+        var series = KernelTarget.Patches(context.Options, context.Target.Version);
         PatchLint.ThrowIfProblems(series);
         context.Log.Info($"{series.Patches.Count} patch(es) in {series.Directory}: clean");
     }

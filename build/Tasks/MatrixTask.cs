@@ -1,4 +1,6 @@
 using Cake.Frosting;
+using Kiln.Kernel.IO;
+using Kiln.Kernel.Pipeline;
 using Kiln.Kernel.Versions;
 
 namespace Kiln.Build.Tasks;
@@ -10,18 +12,18 @@ public sealed class Matrix : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         // Only what the user named narrows the matrix; the context's defaults (x86_64, the default kernel) do not.
-        var versions = context.IsGiven(BuildArguments.Kernel)
-            ? new[] { context.Version }
-            : context.Manifest.Series.Values.Select(p => p.Version);
-        var arches = context.IsGiven(BuildArguments.Arch) ? new[] { context.Arch } : BuildMatrix.Arches;
-        var variants = context.IsGiven(BuildArguments.Variant) ? new[] { context.Variant } : BuildMatrix.Variants;
-        var entries = BuildMatrix.Expand(context.RepoRoot, context.ConfigVersion, versions, arches, variants);
+        var versions = context.Options.IsGiven(nameof(KilnOptions.Kernel))
+            ? new[] { context.Target.Version }
+            : context.Target.Manifest.Series.Values.Select(p => p.Version);
+        var arches = context.Options.IsGiven(nameof(KilnOptions.Arch)) ? new[] { context.Options.Arch.Name } : BuildMatrix.Arches;
+        var variants = context.Options.IsGiven(nameof(KilnOptions.Variant)) ? new[] { context.Options.Variant } : BuildMatrix.Variants;
+        var entries = BuildMatrix.Expand(context.Options.RepoRoot, context.Target.ConfigVersion, versions, arches, variants);
 
         // One line, stable for CI scripts: grep '^matrix=' >> "$GITHUB_OUTPUT".
         Console.WriteLine("matrix=" + BuildMatrix.ToJson(entries));
-        Directory.CreateDirectory(context.OutDir);
-        var file = Path.Combine(context.OutDir, "matrix.json");
-        File.WriteAllText(file, BuildMatrix.ToJson(entries, indented: true) + "\n");
+        Directory.CreateDirectory(context.Target.Paths.OutDir);
+        var file = context.Target.Paths.Matrix;
+        AtomicFile.WriteAllText(file, BuildMatrix.ToJson(entries, indented: true) + "\n");
         context.Log.Info($"{entries.Count} jobs ({string.Join(", ", entries.Select(e => e.Name))}) written to {file}");
     }
 }

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Patches;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Analysis;
 
 /// <summary>
@@ -66,8 +66,7 @@ public static class SeriesAnalyzer
 
         Directory.CreateDirectory(outputDir);
         var report = Path.Combine(outputDir, "analysis.json");
-        var temp = report + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(new
+        AtomicFile.WriteAllText(report, JsonSerializer.Serialize(new
         {
             series = series.Directory,
             errors = patches.Sum(p => p.Errors),
@@ -77,7 +76,6 @@ public static class SeriesAnalyzer
             sparse_not_built = failed,
             sparse_preexisting = preExisting,
         }, Json) + "\n");
-        File.Move(temp, report, overwrite: true);
         return new AnalysisResult(patches, preExisting, checkedFiles, failed, report);
     }
 }

@@ -34,7 +34,7 @@ public static partial class Sparse
         {
             var lines = new List<string>();
             var make = new Command("make", new[] { "-C", build.SourceDir, "O=" + build.BuildDir, "-j" + build.Jobs }
-                .Concat(build.Toolchain.MakeVariables(ccache: true))
+                .Concat(build.Arch.MakeVariables(ccache: true))
                 .Concat(new[] { "LOCALVERSION=" + build.LocalVersion, "C=2", "CHECK=sparse", Path.ChangeExtension(file, ".o") })
                 .ToArray())
             {

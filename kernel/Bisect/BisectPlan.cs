@@ -1,10 +1,11 @@
 using System.Text.Json;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Bisect;
 
 /// <summary>
-/// What every step of one bisect does, written by Bisect and read by each step process that
-/// git bisect run starts: the same fragments, base config, build directory and tests for every commit.
+/// Where every step of one bisect works, written by Bisect and read by each step process that git bisect run
+/// starts. What a step builds and how it boots come from the same options as Bisect's (passed on its command line).
 /// </summary>
 public sealed record BisectPlan
 {
@@ -14,17 +15,6 @@ public sealed record BisectPlan
     public required string Worktree { get; init; }
     /// <summary>The one build directory (O=) all steps share, so each build after the first is incremental.</summary>
     public required string BuildDir { get; init; }
-    public required string Arch { get; init; }
-    public required string FragmentsRoot { get; init; }
-    public IReadOnlyList<string> Variants { get; init; } = [];
-    public string BaseConfig { get; init; } = "tinyconfig";
-    public string? AllowListPath { get; init; }
-    public required string CcacheDir { get; init; }
-    public required int Jobs { get; init; }
-    /// <summary>Guest test scripts; when there are any, they alone decide good or bad.</summary>
-    public IReadOnlyList<string> Tests { get; init; } = [];
-    public int? TimeoutSeconds { get; init; }
-    public string? Append { get; init; }
     /// <summary>
     /// --patches: each patch file's Kiln-Boot-Expect texts. A step expects those of the patches its commit
     /// holds, as BootTest does for the whole series, so a patch that loses its marker counts as breaking the boot.
@@ -35,7 +25,7 @@ public sealed record BisectPlan
     /// <summary>JSON lines, one <see cref="StepRecord"/> per step, appended by the steps.</summary>
     public required string StepsFile { get; init; }
 
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
 
     public static BisectPlan Load(string path) =>
         JsonSerializer.Deserialize<BisectPlan>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} holds no bisect plan");

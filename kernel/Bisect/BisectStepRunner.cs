@@ -1,21 +1,25 @@
 using System.Diagnostics;
 using Kiln.Kernel.Boot;
-using Kiln.Kernel.Build;
-using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Pipeline;
 
 namespace Kiln.Kernel.Bisect;
 
 /// <summary>
-/// One bisect step on the commit checked out in the plan's worktree: configure with the plan's
-/// fragments, build incrementally in the shared build directory, boot-test, and turn the outcome into
+/// One bisect step on the commit checked out in the plan's worktree: the pipeline's Configure, Compile and BootTest
+/// stages, building incrementally in the shared build directory, and the outcome turned into
 /// a verdict. The step never throws for the kernel's faults: they are verdicts, recorded in the steps file.
 /// </summary>
 public sealed class BisectStepRunner
 {
+    private readonly KernelPipeline _pipeline;
     private readonly IKilnLog _log;
 
-    public BisectStepRunner(IKilnLog log) => _log = log;
+    public BisectStepRunner(KernelPipeline pipeline, IKilnLog log)
+    {
+        _pipeline = pipeline;
+        _log = log;
+    }
 
     public StepRecord Run(BisectPlan plan, CancellationToken cancellation = default)
     {
@@ -59,36 +63,20 @@ public sealed class BisectStepRunner
         if (!File.Exists(Path.Combine(plan.Worktree, "Makefile")) || !File.Exists(Path.Combine(plan.Worktree, "Kconfig")))
             return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)");
 
+        // The same stages as BootTest, on the worktree: the runtime, distcc farm, busybox and boot options all apply.
+        var host = _pipeline.PrepareHost();
+        // The release names the commit (as CONFIG_LOCALVERSION_AUTO would), so the boot proves which commit booted.
+        var workspace = new Workspace(plan.Worktree, plan.BuildDir, "-g" + commit.ShortSha, Path.Combine(directory, "build.log"), Reconfigure: true, host);
         enter(StepPhase.Configure);
-        var arch = KernelArch.Parse(plan.Arch);
-        var fragments = FragmentSet.Select(plan.FragmentsRoot, arch, plan.Variants);
-        var configured = new KernelConfigurator(_log).Configure(new ConfigureRequest(plan.Worktree, plan.BuildDir, arch, fragments)
-        {
-            BaseConfig = plan.BaseConfig,
-            AllowList = plan.AllowListPath is { } allow && File.Exists(allow) ? AllowList.Load(allow) : AllowList.Empty,
-        }, cancellation);
-        configured.Verification.ThrowIfFailed();
+        var configured = _pipeline.Configure(workspace, cancellation);
 
         enter(StepPhase.Build);
-        var toolchain = Toolchain.For(plan.Arch);
-        // The release names the commit (as CONFIG_LOCALVERSION_AUTO would), so the boot proves which commit booted.
-        var built = KernelBuilder.Build(new BuildRequest(plan.Worktree, plan.BuildDir, toolchain, "-g" + commit.ShortSha, plan.Jobs,
-            plan.CcacheDir, Path.Combine(directory, "build.log")), _log);
+        var (built, _) = _pipeline.Compile(configured);
 
         enter(StepPhase.Boot);
-        var result = new BootTester(_log).Run(new BootTestSpec
-        {
-            KernelPath = built.Image,
-            OutputDirectory = Path.Combine(directory, "boot"),
-            Arch = ArchProfile.Parse(plan.Arch),
-            ExpectedRelease = built.Release,
-            ConfigOptions = fragments.Requested.Select(o => o.Display).ToList(),
-            ExpectedMessages = ExpectedMessages(plan),
-            TestScripts = plan.Tests,
-            Timeout = plan.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
-            ExtraKernelArgs = plan.Append,
-        }, cancellation);
-        return Judge(result.Checks, result.Release, plan.Tests.Count > 0);
+        var result = _pipeline.BootTest(new BootRequest(built.Image, built.Release, Path.Combine(directory, "boot"), ExpectedMessages(plan), host.Busybox),
+            cancellation);
+        return Judge(result.Checks, result.Release, _pipeline.Options.Tests.Count > 0);
     }
 
     private IReadOnlyList<string> ExpectedMessages(BisectPlan plan) =>

@@ -1,7 +1,7 @@
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.Sources;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Bisect;
 
 /// <summary>
@@ -31,7 +31,7 @@ public static class PatchSeriesRepository
             return path;
         }
 
-        var staging = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        var staging = AtomicFile.TempPathFor(path);
         Directory.CreateDirectory(root);
         try
         {

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Xml;
 using System.Xml.Linq;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Boot;
 
 /// <summary>Writes a boot test's results.json and JUnit XML (the format CI systems read).</summary>
@@ -46,7 +46,7 @@ public static class BootResultWriter
                 details = c.Details,
             }),
         };
-        WriteAtomically(path, stream => JsonSerializer.Serialize(stream, document, JsonOptions));
+        AtomicFile.Write(path, (Stream stream) => JsonSerializer.Serialize(stream, document, JsonOptions));
     }
 
     public static void WriteJUnit(BootTestResult result, string path)
@@ -80,7 +80,7 @@ public static class BootResultWriter
                 new XAttribute("tests", result.Checks.Count),
                 new XAttribute("failures", failures),
                 suite));
-        WriteAtomically(path, stream =>
+        AtomicFile.Write(path, (Stream stream) =>
         {
             using var writer = XmlWriter.Create(stream, new XmlWriterSettings { Indent = true });
             document.Save(writer);
@@ -95,11 +95,4 @@ public static class BootResultWriter
     // Serial logs carry control characters (escape sequences, NUL) that XML 1.0 cannot represent.
     private static string Clean(string text) =>
         new(text.Where(c => c is '\t' or '\n' or '\r' || (c >= ' ' && XmlConvert.IsXmlChar(c))).ToArray());
-
-    private static void WriteAtomically(string path, Action<Stream> write)
-    {
-        var temp = path + ".tmp";
-        using (var stream = File.Create(temp)) write(stream);
-        File.Move(temp, path, overwrite: true);
-    }
 }

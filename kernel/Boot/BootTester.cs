@@ -10,7 +10,7 @@ public sealed record BootTestSpec
     public required string KernelPath { get; init; }
     /// <summary>Where serial.log, report.log, results.json and junit.xml go.</summary>
     public required string OutputDirectory { get; init; }
-    public ArchProfile Arch { get; init; } = ArchProfile.X86_64;
+    public Arch Arch { get; init; } = Arch.X86_64;
     /// <summary>The release `uname -r` must print; null reports it without checking.</summary>
     public string? ExpectedRelease { get; init; }
     /// <summary>Lines such as <c>CONFIG_X=y</c> or <c># CONFIG_X is not set</c> to find in /proc/config.gz.</summary>

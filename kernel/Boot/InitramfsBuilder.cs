@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Boot;
 
 /// <summary>A user test script: the name the guest reports it under and where it lives on the host.</summary>
@@ -16,7 +16,7 @@ public sealed record InitramfsSpec
 {
     public const string DefaultBusybox = "/bin/busybox";
 
-    public required ArchProfile Arch { get; init; }
+    public required Arch Arch { get; init; }
     public required string Nonce { get; init; }
     public string BusyboxPath { get; init; } = DefaultBusybox;
     public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
@@ -39,23 +39,12 @@ public sealed class InitramfsBuilder
         CheckBusybox(spec.BusyboxPath, spec.Arch);
         var tests = NameTests(spec.TestScripts);
 
-        var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.tmp");
-        try
+        AtomicFile.Write(outputPath, (Stream file) =>
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
-            using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
-            using (var cpio = new CpioWriter(gzip))
-            {
-                WriteTree(cpio, spec, tests);
-            }
-            File.Move(temp, outputPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+            using var gzip = new GZipStream(file, CompressionLevel.Optimal);
+            using var cpio = new CpioWriter(gzip);
+            WriteTree(cpio, spec, tests);
+        });
         _log.Verbose($"Wrote initramfs {outputPath} ({new FileInfo(outputPath).Length} bytes, {tests.Count} test script(s))");
         return tests;
     }
@@ -64,7 +53,7 @@ public sealed class InitramfsBuilder
     /// Checks that <paramref name="path"/> is a statically linked ELF for the guest's architecture:
     /// the initramfs has no C library, so a dynamic busybox would fail as init with a confusing panic.
     /// </summary>
-    public static void CheckBusybox(string path, ArchProfile arch)
+    public static void CheckBusybox(string path, Arch arch)
     {
         const string install = "Install the Debian package busybox-static (apt-get install busybox-static) or pass a static busybox.";
         if (!File.Exists(path))
@@ -111,7 +100,7 @@ public sealed class InitramfsBuilder
     }
 
     /// <summary>The guest's /init (busybox sh).</summary>
-    internal static string InitScript(string nonce, ArchProfile arch, IReadOnlyList<GuestTest> tests)
+    internal static string InitScript(string nonce, Arch arch, IReadOnlyList<GuestTest> tests)
     {
         var s = new StringBuilder();
         s.Append($$"""

@@ -14,7 +14,7 @@ public enum Accelerator
 /// <summary>One QEMU boot of a kernel with an initramfs.</summary>
 public sealed record QemuSpec
 {
-    public required ArchProfile Arch { get; init; }
+    public required Arch Arch { get; init; }
     public required string KernelPath { get; init; }
     public required string InitrdPath { get; init; }
     /// <summary>Host file that receives the guest's report device.</summary>
@@ -54,10 +54,10 @@ public sealed class QemuRunner
     private const string CpuInfo = "/proc/cpuinfo";
 
     private readonly IKilnLog _log;
-    private readonly Func<ArchProfile, bool> _kvmUsable;
+    private readonly Func<Arch, bool> _kvmUsable;
 
     /// <param name="kvmUsable">Overrides KVM detection (tests); defaults to <see cref="KvmUsable"/>.</param>
-    public QemuRunner(IKilnLog log, Func<ArchProfile, bool>? kvmUsable = null)
+    public QemuRunner(IKilnLog log, Func<Arch, bool>? kvmUsable = null)
     {
         _log = log;
         _kvmUsable = kvmUsable ?? KvmUsable;
@@ -69,16 +69,10 @@ public sealed class QemuRunner
     /// The last rule matters in nested VMs: PVM (kvm_pvm) provides a working /dev/kvm that can only run
     /// PVM-enabled guest kernels, and an ordinary kernel hangs there without a single line of output.
     /// </summary>
-    public static bool KvmUsable(ArchProfile guest)
+    public static bool KvmUsable(Arch guest)
     {
         var host = RuntimeInformation.OSArchitecture;
-        var sameArch = guest.Arch switch
-        {
-            GuestArch.X86_64 => host == Architecture.X64,
-            GuestArch.Arm64 => host == Architecture.Arm64,
-            _ => false,
-        };
-        if (!sameArch) return false;
+        if (!guest.IsHost) return false;
         try
         {
             using (new FileStream(KvmDevice, FileMode.Open, FileAccess.ReadWrite)) { }
@@ -201,7 +195,7 @@ public sealed class QemuRunner
         return result;
     }
 
-    private static void RequireOnPath(ArchProfile arch)
+    private static void RequireOnPath(Arch arch)
     {
         var found = (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)

@@ -12,7 +12,7 @@ namespace Kiln.Kernel.Build;
 public sealed record BuildRequest(
     string SourceDir,
     string BuildDir,
-    Toolchain Toolchain,
+    Arch Arch,
     /// <summary>Appended to the release: "-1" makes uname -r read 6.1.192-1.</summary>
     string LocalVersion,
     int Jobs,
@@ -58,13 +58,13 @@ public static class KernelBuilder
             }
         }
 
-        var target = request.Toolchain.ImageName;
+        var target = request.Arch.ImageName;
         var modules = DevelopmentArtifacts.ModulesEnabled(request.BuildDir);
         var distribution = request.Distribution ?? BuildDistribution.Local(request.Jobs);
         Command Make(string purpose, IEnumerable<string> goals)
         {
             var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
-                .Concat(request.Toolchain.MakeVariables(ccache: true))
+                .Concat(request.Arch.MakeVariables(ccache: true))
                 .Concat(new[] { "LOCALVERSION=" + request.LocalVersion })
                 .Concat(goals)
                 .ToArray())
@@ -102,8 +102,8 @@ public static class KernelBuilder
 
         var release = File.ReadAllText(Path.Combine(request.BuildDir, "include", "config", "kernel.release")).Trim();
         log.Info($"Built Linux {release} in {watch.Elapsed:mm\\:ss} ({progress.Steps} steps)");
-        var extras = DevelopmentArtifacts.Write(request.SourceDir, request.BuildDir, KernelArch.Parse(request.Toolchain.Arch).SrcArch, release, modules);
-        return new BuiltKernel(request.BuildDir, Path.Combine(request.BuildDir, request.Toolchain.ImagePath),
+        var extras = DevelopmentArtifacts.Write(request.SourceDir, request.BuildDir, request.Arch.SrcArch, release, modules);
+        return new BuiltKernel(request.BuildDir, Path.Combine(request.BuildDir, request.Arch.ImagePath),
             Path.Combine(request.BuildDir, "vmlinux"), Path.Combine(request.BuildDir, "System.map"),
             Path.Combine(request.BuildDir, ".config"), release, watch.Elapsed, extras);
     }

@@ -1,5 +1,6 @@
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
+using Kiln.Kernel.IO;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Build;
@@ -39,7 +40,7 @@ public sealed class KernelCache
     /// </summary>
     public string NewStagingDirectory(CacheIdentity identity)
     {
-        var staging = Path.Combine(Root, $".{identity.EntryName}.pull-{Environment.ProcessId}");
+        var staging = AtomicFile.TempPathFor(EntryDirectory(identity));
         SourceCache.DeleteDirectory(staging);
         Directory.CreateDirectory(staging);
         return staging;
@@ -88,8 +89,8 @@ public sealed class KernelCache
     {
         Directory.CreateDirectory(Root);
         var final = EntryDirectory(identity);
-        var staging = Path.Combine(Root, $".{identity.EntryName}.tmp-{Environment.ProcessId}");
-        SourceCache.RemoveAbandoned(Root, $".{identity.EntryName}.tmp-", log);
+        var staging = AtomicFile.TempPathFor(final);
+        SourceCache.RemoveAbandoned(Root, AtomicFile.TempPrefix(final), log);
         SourceCache.DeleteDirectory(staging);
         try
         {
@@ -126,20 +127,14 @@ public sealed class KernelCache
         Directory.CreateDirectory(outDir);
         foreach (var name in entry.Metadata.Files.Keys.Append(BuildMetadata.FileName))
         {
-            var temp = Path.Combine(outDir, $".{name}.tmp");
+            // A copy cut short (full disk) does not stay behind next to the artifacts.
             try
             {
-                File.Copy(entry.File(name), temp, overwrite: true);
-                File.Move(temp, Path.Combine(outDir, name), overwrite: true);
+                AtomicFile.Copy(entry.File(name), Path.Combine(outDir, name));
             }
             catch (IOException e) when (DiskFull.Is(e))
             {
                 throw DiskFull.Explain(e, Path.Combine(outDir, name));
-            }
-            finally
-            {
-                // A copy cut short (full disk) must not stay behind next to the artifacts.
-                File.Delete(temp);
             }
         }
     }

@@ -33,7 +33,7 @@ public sealed partial class ConfigFragment
     public IReadOnlyList<string> ExcludedArches { get; }
     public IReadOnlyList<RequestedOption> Options { get; }
 
-    public bool AppliesTo(KernelArch arch) => !ExcludedArches.Contains(arch.Name, StringComparer.OrdinalIgnoreCase);
+    public bool AppliesTo(Arch arch) => !ExcludedArches.Contains(arch.Name, StringComparer.OrdinalIgnoreCase);
 
     [GeneratedRegex(@"^CONFIG_([A-Za-z0-9_]+)=(.*)$")]
     private static partial Regex AssignmentRegex();

@@ -48,7 +48,7 @@ public sealed class FragmentSet
     public IReadOnlyList<OptionConflict> Conflicts { get; }
 
     /// <summary>Picks the fragments for an arch and variants from a fragments root such as <c>configs/fragments</c>.</summary>
-    public static FragmentSet Select(string fragmentsRoot, KernelArch arch, IEnumerable<string>? variants = null)
+    public static FragmentSet Select(string fragmentsRoot, Arch arch, IEnumerable<string>? variants = null)
     {
         if (!Directory.Exists(fragmentsRoot))
             throw KilnException.BadInput($"Config fragment directory {fragmentsRoot} does not exist.");
@@ -81,7 +81,7 @@ public sealed class FragmentSet
         Directory.EnumerateDirectories(fragmentsRoot)
             .Select(Path.GetFileName)
             .OfType<string>()
-            .Where(d => d != "common" && KernelArch.All.All(a => a.Name != d))
+            .Where(d => d != "common" && Arch.All.All(a => a.Name != d))
             .Select(d => VariantDirectories.FirstOrDefault(kv => kv.Value == d).Key ?? d)
             .Order(StringComparer.Ordinal);
 }

@@ -43,7 +43,7 @@ public sealed class KconfigIndex
     }
 
     /// <summary>Reads <c>Kconfig</c> under <paramref name="sourceDir"/> with <c>$(SRCARCH)</c> set for <paramref name="arch"/>.</summary>
-    public static KconfigIndex Load(string sourceDir, KernelArch arch) => Load(sourceDir, arch.SrcArch);
+    public static KconfigIndex Load(string sourceDir, Arch arch) => Load(sourceDir, arch.SrcArch);
 
     public static KconfigIndex Load(string sourceDir, string srcArch)
     {

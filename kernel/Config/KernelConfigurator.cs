@@ -6,7 +6,7 @@ using Kiln.Kernel.Processes;
 namespace Kiln.Kernel.Config;
 
 /// <summary>What to configure: a tree, an out-of-tree build directory, an arch, a base config and fragments.</summary>
-public sealed record ConfigureRequest(string SourceDir, string BuildDir, KernelArch Arch, FragmentSet Fragments)
+public sealed record ConfigureRequest(string SourceDir, string BuildDir, Arch Arch, FragmentSet Fragments)
 {
     /// <summary>A make *config target (tinyconfig, defconfig, …) or the path of a config file copied in as .config.</summary>
     public string BaseConfig { get; init; } = "tinyconfig";
@@ -126,7 +126,7 @@ public sealed partial class KernelConfigurator
     }
 
     /// <summary>Kconfig probes the compiler, so a missing cross-compiler fails every step; say which package to install.</summary>
-    private static void CheckCrossCompiler(KernelArch arch)
+    private static void CheckCrossCompiler(Arch arch)
     {
         if (arch.CrossCompile is not { } prefix) return;
         var compiler = prefix + "gcc";

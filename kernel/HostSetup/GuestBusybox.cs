@@ -1,7 +1,6 @@
-using System.Runtime.InteropServices;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.HostSetup;
 
 /// <summary>
@@ -13,13 +12,12 @@ public static class GuestBusybox
 {
     public const string HostBusybox = "/bin/busybox";
 
-    public static string Locate(string arch, string cacheDir, bool mayInstall, IKilnLog log)
+    public static string Locate(Arch arch, string cacheDir, bool mayInstall, IKilnLog log)
     {
-        var debianArch = arch switch { "x86_64" => "amd64", "arm64" => "arm64", _ => throw KilnException.BadInput($"--arch={arch}: unknown architecture.") };
-        var hostArch = RuntimeInformation.OSArchitecture switch { Architecture.X64 => "amd64", Architecture.Arm64 => "arm64", var a => a.ToString() };
-        if (debianArch == hostArch) return HostBusybox;
+        if (arch.IsHost) return HostBusybox;
+        var debianArch = arch.DebianArch;
 
-        var cached = Path.Combine(cacheDir, "busybox", debianArch, "busybox");
+        var cached = KilnPaths.Busybox(cacheDir, arch);
         if (File.Exists(cached)) return cached;
         var package = $"busybox-static:{debianArch}";
         if (!mayInstall)
@@ -38,10 +36,7 @@ public static class GuestBusybox
             new Command("dpkg-deb", "-x", deb, Path.Combine(staging, "root")) { Purpose = "dpkg-deb -x" }.Run(log);
             var binary = Path.Combine(staging, "root", "bin", "busybox");
             if (!File.Exists(binary)) throw new KilnException(ExitCodes.Infrastructure, $"{deb} has no bin/busybox");
-            Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
-            var temp = cached + $".tmp-{Environment.ProcessId}";
-            File.Copy(binary, temp, overwrite: true);
-            File.Move(temp, cached, overwrite: true);
+            AtomicFile.Copy(binary, cached);
             return cached;
         }
         catch (CommandFailedException e)

@@ -11,7 +11,7 @@ public static class Prerequisites
 {
     /// <param name="distcc">A build farm was requested: the distcc client must be here (the farm may still be down).</param>
     /// <param name="docker">--runtime=docker: the docker client, and debootstrap to make the builder image.</param>
-    public static IReadOnlyList<Prerequisite> For(string arch, bool distcc = false, bool docker = false)
+    public static IReadOnlyList<Prerequisite> For(Arch arch, bool distcc = false, bool docker = false)
     {
         var list = new List<Prerequisite>
         {
@@ -23,15 +23,8 @@ public static class Prerequisites
             // modules_install runs depmod for kernels with CONFIG_MODULES=y.
             File("/sbin/depmod", "kmod"),
         };
-        if (arch == "arm64")
-        {
-            list.Add(Program("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"));
-            list.Add(Program("qemu-system-aarch64", "qemu-system-arm"));
-        }
-        else
-        {
-            list.Add(Program("qemu-system-x86_64", "qemu-system-x86"));
-        }
+        if (arch.CrossCompile is not null) list.Add(Program(arch.Compiler, arch.CrossCompilerPackage));
+        list.Add(Program(arch.QemuBinary, arch.QemuDebianPackage));
         if (distcc) list.Add(Program("distcc", "distcc"));
         if (docker)
         {
@@ -44,7 +37,7 @@ public static class Prerequisites
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(string arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false) =>
+    public static void Ensure(Arch arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false) =>
         Ensure(For(arch, distcc, docker), mayInstall, log);
 
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Kiln.Kernel.Diagnostics;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Identity;
 
 /// <summary>
@@ -60,9 +60,7 @@ public sealed class LockFile
     /// <summary>Writes atomically, so an interrupted run never leaves a torn lock file.</summary>
     public void Save()
     {
-        var temp = $"{Path}.tmp-{Environment.ProcessId}";
-        File.WriteAllText(temp, JsonSerializer.Serialize(Entries, Json) + "\n");
-        File.Move(temp, Path, overwrite: true);
+        AtomicFile.WriteAllText(Path, JsonSerializer.Serialize(Entries, Json) + "\n");
     }
 
     private static List<string> Changes(LockEntry entry, BuildRecipe recipe)

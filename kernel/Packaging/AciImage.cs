@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Packaging;
 
@@ -32,7 +33,7 @@ public static class AciWriter
         DeterministicTar.Gzip(tar, gzip);
         var id = ImageIdOf(tar);
         var idPath = tar + ".id";
-        File.WriteAllText(idPath, id + "\n");
+        AtomicFile.WriteAllText(idPath, id + "\n");
         Verify(tar, imageName, kernelPath);
         return new AciImage(tar, gzip, idPath, id);
     }

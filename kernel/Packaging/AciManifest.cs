@@ -27,14 +27,6 @@ public static partial class AciManifest
         ["darwin"] = new[] { "x86_64", "i386" },
     };
 
-    /// <summary>appc's name for a Kiln arch.</summary>
-    public static string AppcArch(string arch) => arch switch
-    {
-        "x86_64" => "amd64",
-        "arm64" => "aarch64",
-        _ => throw KilnException.BadInput($"No appc architecture for {arch}"),
-    };
-
     /// <summary>Fills @NAME@ placeholders (values JSON-escaped), then parses and validates the result.</summary>
     /// <param name="origin">The template's name for messages (stage1/manifest.json.in).</param>
     public static string Render(string template, IReadOnlyDictionary<string, string> values, string origin)

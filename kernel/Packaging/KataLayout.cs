@@ -1,6 +1,6 @@
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Packaging;
 
 /// <summary>What was installed: the share directory and the files and links in it.</summary>
@@ -29,15 +29,12 @@ public static class KataLayout
         var files = new (string Name, string Source)[]
         {
             ($"vmlinuz-{metadata.Key}", kernel.File(imageName)),
-            ($"vmlinux-{metadata.Key}", kernel.File("vmlinux")),
-            ($"config-{metadata.Key}", kernel.File("config")),
+            ($"vmlinux-{metadata.Key}", kernel.File(EntryFiles.Vmlinux)),
+            ($"config-{metadata.Key}", kernel.File(EntryFiles.Config)),
         };
         foreach (var (name, source) in files)
         {
-            var temp = Path.Combine(share, $".{name}.tmp");
-            File.Copy(source, temp, overwrite: true);
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, Permissions.File);
-            File.Move(temp, Path.Combine(share, name), overwrite: true);
+            AtomicFile.Copy(source, Path.Combine(share, name), Permissions.File);
         }
         var links = new[] { ($"vmlinuz{suffix}.container", files[0].Name), ($"vmlinux{suffix}.container", files[1].Name) };
         foreach (var (link, target) in links)

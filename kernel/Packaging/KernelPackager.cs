@@ -1,5 +1,6 @@
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Packaging;
 
@@ -47,7 +48,7 @@ public static class KernelPackager
         {
             ["VERSION"] = metadata.Key,
             ["KERNEL_RELEASE"] = metadata.Release,
-            ["ARCH"] = AciManifest.AppcArch(metadata.Arch),
+            ["ARCH"] = Arch.Parse(metadata.Arch).AciArch,
             ["IDENTITY"] = metadata.IdentityHash,
             ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
             ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
@@ -58,7 +59,7 @@ public static class KernelPackager
         var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
         log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");
 
-        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, OciArch(metadata.Arch),
+        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, Arch.Parse(metadata.Arch).OciArch,
             OciContent(kernel, image, notes), OciAnnotations(metadata)));
         log.Info($"OCI layout {oci.Directory}:{oci.Tag} manifest {oci.ManifestDigest}");
 
@@ -72,14 +73,6 @@ public static class KernelPackager
         return new PackageResult(aci, kata, oci, tarball, sums, notes);
     }
 
-    /// <summary>The OCI/Go architecture name for a Kiln arch.</summary>
-    public static string OciArch(string arch) => arch switch
-    {
-        "x86_64" => "amd64",
-        "arm64" => "arm64",
-        _ => throw KilnException.BadInput($"No OCI architecture for {arch}"),
-    };
-
     /// <summary>
     /// LinuxKit's kernel image layout: <c>/kernel</c>, <c>/System.map</c>, <c>/kernel-headers.tar</c> (UAPI), and
     /// with modules <c>/kernel.tar</c> (lib/modules) and <c>/kernel-dev.tar</c> (the module build kit); the notes
@@ -90,7 +83,7 @@ public static class KernelPackager
         var content = new List<TarItem>
         {
             TarItem.File("kernel", image),
-            TarItem.File("System.map", kernel.File("System.map")),
+            TarItem.File(EntryFiles.SystemMap, kernel.File(EntryFiles.SystemMap)),
         };
         foreach (var name in new[] { DevelopmentArtifacts.HeadersTar, DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar })
             if (kernel.Metadata.Files.ContainsKey(name)) content.Add(TarItem.File(name, kernel.File(name)));

@@ -3,7 +3,7 @@ using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.HostSetup;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Packaging;
 
 /// <summary>The release tarball and the SHA256SUMS that covers every output.</summary>
@@ -37,12 +37,15 @@ public static class ReleaseArchive
 
     private static void CompressTo(string program, string level, string source, string target, IKilnLog log)
     {
-        var temp = target + ".tmp";
-        var args = program == "zstd"
-            ? new[] { "-T0", level, "-q", "-f", source, "-o", temp }
-            : new[] { "-T0", level, "-q", "-f", "-k", source };
-        new Command(program, args) { Purpose = $"Compress {Path.GetFileName(target)} with {program}" }.Run(log);
-        File.Move(program == "zstd" ? temp : source + ".xz", target, overwrite: true);
+        AtomicFile.Write(target, (string temp) =>
+        {
+            // xz has no output option: it writes <source>.xz, which becomes the temporary file.
+            var args = program == "zstd"
+                ? new[] { "-T0", level, "-q", "-f", source, "-o", temp }
+                : new[] { "-T0", level, "-q", "-f", "-k", source };
+            new Command(program, args) { Purpose = $"Compress {Path.GetFileName(target)} with {program}" }.Run(log);
+            if (program != "zstd") File.Move(source + ".xz", temp, overwrite: true);
+        });
     }
 
     /// <summary>
@@ -56,7 +59,7 @@ public static class ReleaseArchive
                      .OrderBy(f => f.Name, StringComparer.Ordinal))
             lines.Append(SourceCache.FileSha256(file.Full)).Append("  ").Append(file.Name).Append('\n');
         var path = Path.Combine(directory, SumsFileName);
-        File.WriteAllText(path, lines.ToString());
+        AtomicFile.WriteAllText(path, lines.ToString());
         return path;
     }
 

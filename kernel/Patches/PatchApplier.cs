@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Patches;
 
 /// <summary>A patch recorded in a patched tree's marker file.</summary>
@@ -86,12 +86,12 @@ public sealed partial class PatchApplier(IKilnLog log)
 
         Directory.CreateDirectory(workRoot);
         RemoveAbandonedStaging(finalTree);
-        var staging = $"{StagingPrefix(finalTree)}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+        var staging = AtomicFile.TempPathFor(finalTree);
         try
         {
             CopyTree(pristineTree, staging);
             if (new DirectoryInfo(staging).LinkTarget is not null)
-                throw new InvalidOperationException($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it");
+                throw KilnException.Infrastructure($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it. Remove it and run again.");
             foreach (var patch in series.Patches) ApplyOne(patch, staging);
             WriteMarker(staging, pristineTree, series, expected);
             return Publish(staging, finalTree, series, expected);
@@ -116,13 +116,9 @@ public sealed partial class PatchApplier(IKilnLog log)
             .ToList();
     }
 
-    /// <summary>Staging trees sit next to the final one (so the rename is atomic) as ".&lt;name&gt;.staging-&lt;pid&gt;-&lt;random&gt;".</summary>
-    private static string StagingPrefix(string finalTree) =>
-        Path.Combine(Path.GetDirectoryName(finalTree)!, $".{Path.GetFileName(finalTree)}.staging-");
-
     /// <summary>Deletes staging trees left by runs that were killed; those of live processes may still be in use.</summary>
     private void RemoveAbandonedStaging(string finalTree) =>
-        SourceCache.RemoveAbandoned(Path.GetDirectoryName(finalTree)!, Path.GetFileName(StagingPrefix(finalTree)), log);
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(finalTree)!, AtomicFile.TempPrefix(finalTree), log);
 
     /// <summary>12 hex digits naming the patched tree: the series and which source it was applied to.</summary>
     private static string TreeHash(PatchSeries series, string sourceIdentity) =>

@@ -48,35 +48,11 @@ public sealed class Command
 
     public async Task<CommandResult> RunAsync(IKilnLog log, CancellationToken cancellation = default)
     {
-        log.Verbose("$ " + CommandLine + (WorkingDirectory is null ? "" : $"   (in {WorkingDirectory})"));
-        var psi = new ProcessStartInfo(FileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = StandardInput is not null,
-            UseShellExecute = false,
-            WorkingDirectory = WorkingDirectory ?? "",
-        };
-        foreach (var a in Arguments) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in Environment)
-        {
-            if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
-        }
-
         var stdout = new StringBuilder();
         var stderrTail = new Queue<string>();
         var stderrAll = new StringBuilder();
         var watch = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new KilnException(ExitCodes.BadInput,
-                $"Cannot run '{FileName}': {e.Message}. Install it (./build.sh --target=Setup --install-deps installs Kiln's prerequisites) or put it on PATH.", e);
-        }
+        using var process = Start(log);
 
         if (StandardInput is not null)
         {
@@ -118,15 +94,80 @@ public sealed class Command
         await Task.WhenAll(readOut, readErr);
         watch.Stop();
 
-        var result = new CommandResult(process.ExitCode, stdout.ToString(), stderrAll.ToString(), watch.Elapsed);
-        if (!AcceptedExitCodes.Contains(process.ExitCode))
-        {
-            string tail;
-            lock (stderrTail) tail = string.Join(System.Environment.NewLine, stderrTail);
-            throw new CommandFailedException(this, result, tail);
-        }
-        return result;
+        string tail;
+        lock (stderrTail) tail = string.Join(System.Environment.NewLine, stderrTail);
+        return Check(new CommandResult(process.ExitCode, stdout.ToString(), stderrAll.ToString(), watch.Elapsed), tail);
     }
+
+    /// <summary>
+    /// Starts the command with its stdout as a byte stream the caller reads (a decompressor feeding a reader);
+    /// <see cref="StreamingCommand.Finish"/> waits for it and applies <see cref="AcceptedExitCodes"/>.
+    /// </summary>
+    public StreamingCommand StartStreaming(IKilnLog log) => new(this, Start(log));
+
+    internal CommandResult Check(CommandResult result, string stderrTail) =>
+        AcceptedExitCodes.Contains(result.ExitCode) ? result : throw new CommandFailedException(this, result, stderrTail);
+
+    private Process Start(IKilnLog log)
+    {
+        log.Verbose("$ " + CommandLine + (WorkingDirectory is null ? "" : $"   (in {WorkingDirectory})"));
+        var psi = new ProcessStartInfo(FileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = StandardInput is not null,
+            UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory ?? "",
+        };
+        foreach (var a in Arguments) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in Environment)
+        {
+            if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+        }
+        var process = new Process { StartInfo = psi };
+        try
+        {
+            process.Start();
+            return process;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            process.Dispose();
+            throw new KilnException(ExitCodes.BadInput,
+                $"Cannot run '{FileName}': {e.Message}. Install it (./build.sh --target=Setup --install-deps installs Kiln's prerequisites) or put it on PATH.", e);
+        }
+    }
+}
+
+/// <summary>A running command whose stdout the caller reads as bytes; stderr is collected for the result.</summary>
+public sealed class StreamingCommand : IDisposable
+{
+    private readonly Command _command;
+    private readonly Process _process;
+    private readonly Task<string> _stderr;
+    private readonly Stopwatch _watch = Stopwatch.StartNew();
+
+    internal StreamingCommand(Command command, Process process)
+    {
+        _command = command;
+        _process = process;
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    public Stream Output => _process.StandardOutput.BaseStream;
+
+    /// <summary>Waits for the command (killing it first when <paramref name="kill"/>, e.g. the reader gave up); throws on a refused exit code.</summary>
+    public CommandResult Finish(bool kill = false)
+    {
+        if (kill && !_process.HasExited)
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        _process.WaitForExit();
+        var stderr = _stderr.GetAwaiter().GetResult();
+        var result = new CommandResult(_process.ExitCode, "", stderr, _watch.Elapsed);
+        return kill ? result : _command.Check(result, stderr.Trim());
+    }
+
+    public void Dispose() => _process.Dispose();
 }
 
 /// <summary>A command exited with a code it was not allowed to.</summary>

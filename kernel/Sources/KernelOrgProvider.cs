@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Versions;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Sources;
 
 /// <summary>
@@ -109,8 +109,8 @@ public sealed class KernelOrgProvider : ISourceProvider
     private void Download(string url, string destination, string expectedSha256, IKilnLog log)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        var temp = $"{destination}.part-{Environment.ProcessId}";
-        SourceCache.RemoveAbandoned(Path.GetDirectoryName(destination)!, Path.GetFileName(destination) + ".part-", log);
+        var temp = AtomicFile.TempPathFor(destination);
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(destination)!, AtomicFile.TempPrefix(destination), log);
         try
         {
             log.Info($"Downloading {url}");

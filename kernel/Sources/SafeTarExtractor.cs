@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
 
 namespace Kiln.Kernel.Sources;
 
@@ -14,7 +15,8 @@ public static class SafeTarExtractor
     {
         Directory.CreateDirectory(destination);
         var root = Path.GetFullPath(destination).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        using var decompressed = OpenDecompressed(archive, out var decompressor);
+        using var decompressor = StartDecompressor(archive, log);
+        using var decompressed = decompressor?.Output ?? OpenFile(archive);
         var count = 0;
         var realDirectories = new HashSet<string>(StringComparer.Ordinal);
         var completed = false;
@@ -82,34 +84,32 @@ public static class SafeTarExtractor
         }
         finally
         {
-            if (!completed && decompressor is { HasExited: false }) decompressor.Kill();
-            decompressor?.WaitForExit();
+            // A reader that gave up (escape, corrupt entry) stops xz; its own verdict is the exception in flight.
+            var result = decompressor?.Finish(kill: !completed);
+            if (completed && result is { ExitCode: not 0 })
+                throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive (xz exited {result.ExitCode}: {result.StandardError.Trim()}).");
         }
-        if (decompressor is { ExitCode: not 0 })
-            throw new KilnException(ExitCodes.Infrastructure, $"{archive}: corrupt or truncated archive (xz exited {decompressor.ExitCode}: {decompressor.StandardError.ReadToEnd().Trim()}).");
         return count;
     }
 
-    /// <summary>.tar.xz goes through xz (multi-threaded, and no xz in the BCL); .tar.gz through GZipStream.</summary>
-    private static Stream OpenDecompressed(string archive, out System.Diagnostics.Process? decompressor)
+    /// <summary>.tar.xz goes through xz (multi-threaded, and no xz in the BCL); other archives are read by <see cref="OpenFile"/>.</summary>
+    private static StreamingCommand? StartDecompressor(string archive, IKilnLog log)
     {
-        decompressor = null;
-        if (archive.EndsWith(".xz", StringComparison.Ordinal))
+        if (!archive.EndsWith(".xz", StringComparison.Ordinal)) return null;
+        try
         {
-            var psi = new System.Diagnostics.ProcessStartInfo("xz", ["-dc", "-T0", archive])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            try
-            {
-                decompressor = System.Diagnostics.Process.Start(psi)!;
-            }
-            catch (System.ComponentModel.Win32Exception e)
-            {
-                throw KilnException.BadInput($"Cannot run xz to unpack {archive}: {e.Message}. Install the Debian package xz-utils.");
-            }
-            return decompressor.StandardOutput.BaseStream;
+            // Finish(kill: true) reads the exit code itself, so every exit code is accepted here.
+            return new Command("xz", "-dc", "-T0", archive) { Purpose = "Unpack " + Path.GetFileName(archive), AcceptedExitCodes = Enumerable.Range(0, 256).ToArray() }
+                .StartStreaming(log);
         }
+        catch (KilnException e) when (e.InnerException is System.ComponentModel.Win32Exception inner)
+        {
+            throw KilnException.BadInput($"Cannot run xz to unpack {archive}: {inner.Message}. Install the Debian package xz-utils.");
+        }
+    }
+
+    private static Stream OpenFile(string archive)
+    {
         Stream file = File.OpenRead(archive);
         return archive.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
     }

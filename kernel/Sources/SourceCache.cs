@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Kiln.Kernel.Diagnostics;
-
+using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Sources;
 
 /// <summary>
@@ -33,8 +33,8 @@ public sealed class SourceCache
     {
         Directory.CreateDirectory(Trees);
         var final = Path.Combine(Trees, name);
-        var staging = Path.Combine(Trees, $".{name}.tmp-{Environment.ProcessId}");
-        RemoveAbandoned(Trees, $".{name}.tmp-", log);
+        var staging = AtomicFile.TempPathFor(final);
+        RemoveAbandoned(Trees, AtomicFile.TempPrefix(final), log);
         DeleteDirectory(staging);
         try
         {

@@ -27,7 +27,7 @@ public sealed record MatrixEntry(
 /// </summary>
 public static class BuildMatrix
 {
-    public static readonly IReadOnlyList<string> Arches = new[] { "x86_64", "arm64" };
+    public static readonly IReadOnlyList<string> Arches = Arch.All.Select(a => a.Name).ToList();
     /// <summary>"" is the release build; dbg adds configs/fragments/debug.</summary>
     public static readonly IReadOnlyList<string> Variants = new[] { "", "dbg" };
 

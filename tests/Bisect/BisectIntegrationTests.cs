@@ -79,6 +79,50 @@ public sealed class BisectIntegrationTests
     }
 
     [Test]
+    public void An_arm64_bisect_cross_builds_and_boots_its_steps_with_the_arm64_busybox()
+    {
+        // Before the pipeline was shared, a step booted /bin/busybox (x86_64) in the arm64 guest and aborted the bisect.
+        var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-arm64-it");
+        var (repo, repoPath, good, panics) = ThreeCommitHistory(root);
+        var before = repo.State();
+
+        var outDir = Path.Combine(root, "out");
+        var run = KilnRun.Run(new[] { "--target=Bisect", "--arch=arm64", "--repo=" + repoPath, "--good=" + good[..12], "--bad=main",
+            "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir }, timeout: TimeSpan.FromMinutes(90));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain($"First bad commit: {panics} init: panic in kernel_init"));
+        Assert.That(run.Output, Does.Contain("qemu-system-aarch64"));
+        Assert.That(run.Output, Does.Not.Contain("is not built for arm64"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, BisectReport.FileName)));
+        var steps = report.RootElement.GetProperty("steps").EnumerateArray().ToList();
+        Assert.That(steps, Is.Not.Empty);
+        Assert.That(steps.Select(s => s.GetProperty("verdict").GetString()), Has.None.EqualTo("abort").And.None.EqualTo("skip"));
+        foreach (var step in steps)
+            Assert.That(Directory.GetFiles(Path.Combine(step.GetProperty("directory").GetString()!, "boot"), "results.json"), Is.Not.Empty);
+        Assert.That(repo.State(), Is.EqualTo(before), "the repository's HEAD, branch, index, status and worktrees are unchanged");
+        Directory.Delete(root, recursive: true);
+    }
+
+    /// <summary>The Debian 6.1 tree as a repository: good, a benign commit, a commit that panics at boot.</summary>
+    internal static (GitFixture Repo, string Path, string Good, string Panics) ThreeCommitHistory(string root)
+    {
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        Directory.CreateDirectory(root);
+        var repoPath = Path.Combine(root, "linux");
+        CopyTree(TestKernel.SourceTree, repoPath);
+        File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
+        var repo = GitFixture.Init(repoPath);
+        var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
+        var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
+        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
+        repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
+        var panics = repo.Commit("init: panic in kernel_init", ("init/main.c", mainC.Replace("\tkernel_init_freeable();\n", "\tkernel_init_freeable();\n" + PanicLine)));
+        return (repo, repoPath, good, panics);
+    }
+
+    [Test]
     public void Bisect_of_the_patch_series_names_the_patch_that_breaks_the_boot()
     {
         var kilnRoot = KilnRun.CopyInputs();

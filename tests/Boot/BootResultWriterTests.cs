@@ -70,6 +70,6 @@ public class BootResultWriterTests
         Assert.That(check.GetProperty("name").GetString(), Is.EqualTo("qemu-exit"));
         Assert.That(check.GetProperty("durationSeconds").GetDouble(), Is.EqualTo(15));
         Assert.That(check.GetProperty("details").GetString(), Is.EqualTo("tail"));
-        Assert.That(File.Exists(result.ResultsJsonPath + ".tmp"), Is.False);
+        Assert.That(Directory.GetFiles(Path.GetDirectoryName(result.ResultsJsonPath)!, ".*"), Is.Empty, "no temporary file left behind");
     }
 }

@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using System.IO.Compression;
 using Kiln.Kernel.Boot;
 using Kiln.Kernel.Diagnostics;
@@ -40,7 +41,7 @@ public class InitramfsBuilderTests
         var output = Path.Combine(_dir, "out", "initramfs.cpio.gz");
 
         var tests = new InitramfsBuilder(new RecordingLog()).Build(
-            new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "feedfacecafebeef", TestScripts = new[] { first, second } }, output);
+            new InitramfsSpec { Arch = Arch.X86_64, Nonce = "feedfacecafebeef", TestScripts = new[] { first, second } }, output);
 
         Assert.That(tests.Select(t => t.Name), Is.EqualTo(new[] { "check_net.sh", "check_net.sh-2" }));
         var entries = ReadImage(output).ToDictionary(e => e.Name);
@@ -60,7 +61,7 @@ public class InitramfsBuilderTests
     public void The_same_inputs_give_the_same_bytes()
     {
         RequireStaticBusybox();
-        var spec = new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "0000000000000001" };
+        var spec = new InitramfsSpec { Arch = Arch.X86_64, Nonce = "0000000000000001" };
         var builder = new InitramfsBuilder(new RecordingLog());
         builder.Build(spec, Path.Combine(_dir, "a.gz"));
         builder.Build(spec, Path.Combine(_dir, "b.gz"));
@@ -70,14 +71,14 @@ public class InitramfsBuilderTests
     [Test]
     public void The_arm64_init_reports_on_hvc0()
     {
-        var init = InitramfsBuilder.InitScript("n", ArchProfile.Arm64, Array.Empty<GuestTest>());
+        var init = InitramfsBuilder.InitScript("n", Arch.Arm64, Array.Empty<GuestTest>());
         Assert.That(init, Does.Contain("exec 3>/dev/hvc0"));
     }
 
     [Test]
     public void A_missing_busybox_names_the_debian_package()
     {
-        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(Path.Combine(_dir, "busybox"), ArchProfile.X86_64));
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(Path.Combine(_dir, "busybox"), Arch.X86_64));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(e.Message, Does.Contain("busybox-static"));
     }
@@ -87,7 +88,7 @@ public class InitramfsBuilderTests
     {
         // /bin/sh on Debian is dash, a dynamically linked x86_64 ELF.
         var dynamic = new FileInfo("/bin/sh").ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? "/bin/sh";
-        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(dynamic, ArchProfile.X86_64));
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(dynamic, Arch.X86_64));
         Assert.That(e!.Message, Does.Contain("dynamically linked").And.Contain("busybox-static"));
     }
 
@@ -95,7 +96,7 @@ public class InitramfsBuilderTests
     public void A_busybox_for_another_arch_is_rejected()
     {
         RequireStaticBusybox();
-        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(InitramfsSpec.DefaultBusybox, ArchProfile.Arm64));
+        var e = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(InitramfsSpec.DefaultBusybox, Arch.Arm64));
         Assert.That(e!.Message, Does.Contain("not built for arm64"));
     }
 
@@ -104,7 +105,7 @@ public class InitramfsBuilderTests
     {
         RequireStaticBusybox();
         var e = Assert.Throws<KilnException>(() => new InitramfsBuilder(new RecordingLog()).Build(
-            new InitramfsSpec { Arch = ArchProfile.X86_64, Nonce = "n", TestScripts = new[] { Path.Combine(_dir, "nope.sh") } },
+            new InitramfsSpec { Arch = Arch.X86_64, Nonce = "n", TestScripts = new[] { Path.Combine(_dir, "nope.sh") } },
             Path.Combine(_dir, "i.gz")));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
     }

@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using Kiln.Kernel.Boot;
 using Kiln.Kernel.Diagnostics;
 using NUnit.Framework;
@@ -6,7 +7,7 @@ namespace Kiln.Tests.Boot;
 
 public class QemuRunnerTests
 {
-    private static QemuSpec Spec(ArchProfile arch, string? extra = null) => new()
+    private static QemuSpec Spec(Arch arch, string? extra = null) => new()
     {
         Arch = arch,
         KernelPath = "/k/bzImage",
@@ -15,7 +16,7 @@ public class QemuRunnerTests
         ExtraKernelArgs = extra,
     };
 
-    private static List<string> Args(ArchProfile arch, bool kvm, string? extra = null)
+    private static List<string> Args(Arch arch, bool kvm, string? extra = null)
     {
         var runner = new QemuRunner(new RecordingLog(), _ => kvm);
         var spec = Spec(arch, extra);
@@ -27,7 +28,7 @@ public class QemuRunnerTests
     [Test]
     public void X86_tcg_command_line()
     {
-        var args = Args(ArchProfile.X86_64, kvm: false, extra: "loglevel=7 ");
+        var args = Args(Arch.X86_64, kvm: false, extra: "loglevel=7 ");
 
         Assert.That(args.Take(4), Is.EqualTo(new[] { "-M", "pc", "-accel", "tcg" }));
         Assert.That(After(args, "-m"), Is.EqualTo("256M"));
@@ -43,7 +44,7 @@ public class QemuRunnerTests
     [Test]
     public void X86_kvm_when_usable()
     {
-        Assert.That(After(Args(ArchProfile.X86_64, kvm: true), "-accel"), Is.EqualTo("kvm"));
+        Assert.That(After(Args(Arch.X86_64, kvm: true), "-accel"), Is.EqualTo("kvm"));
         Assert.That(QemuRunner.DefaultTimeout(Accelerator.Kvm), Is.EqualTo(TimeSpan.FromSeconds(60)));
         Assert.That(QemuRunner.DefaultTimeout(Accelerator.Tcg), Is.EqualTo(TimeSpan.FromSeconds(120)));
     }
@@ -52,14 +53,14 @@ public class QemuRunnerTests
     public void An_explicit_accelerator_wins_over_detection()
     {
         var runner = new QemuRunner(new RecordingLog(), _ => true);
-        Assert.That(runner.ChooseAccelerator(Spec(ArchProfile.X86_64) with { Accelerator = Accelerator.Tcg }), Is.EqualTo(Accelerator.Tcg));
+        Assert.That(runner.ChooseAccelerator(Spec(Arch.X86_64) with { Accelerator = Accelerator.Tcg }), Is.EqualTo(Accelerator.Tcg));
     }
 
     [Test]
     public void Arm64_command_line_uses_virt_pl011_console_and_a_virtio_console_report()
     {
         var runner = new QemuRunner(new RecordingLog(), _ => false);
-        var command = runner.BuildCommand(Spec(ArchProfile.Arm64) with { Memory = "512M" }, Accelerator.Tcg);
+        var command = runner.BuildCommand(Spec(Arch.Arm64) with { Memory = "512M" }, Accelerator.Tcg);
         var args = command.Arguments;
 
         Assert.That(command.FileName, Is.EqualTo("qemu-system-aarch64"));
@@ -67,7 +68,7 @@ public class QemuRunnerTests
         Assert.That(After(args, "-m"), Is.EqualTo("512M"));
         Assert.That(After(args, "-append"), Is.EqualTo("console=ttyAMA0 panic=-1"));
         Assert.That(args, Is.SupersetOf(new[] { "virtio-serial-device", "virtconsole,chardev=kilnreport" }));
-        Assert.That(ArchProfile.Arm64.ReportDevice, Is.EqualTo("hvc0"));
+        Assert.That(Arch.Arm64.ReportDevice, Is.EqualTo("hvc0"));
     }
 
     [Test]
@@ -82,11 +83,11 @@ public class QemuRunnerTests
     [TestCase("amd64", "qemu-system-x86_64")]
     [TestCase("aarch64", "qemu-system-aarch64")]
     public void Parses_arch_names(string name, string binary) =>
-        Assert.That(ArchProfile.Parse(name).QemuBinary, Is.EqualTo(binary));
+        Assert.That(Arch.Parse(name).QemuBinary, Is.EqualTo(binary));
 
     [Test]
     public void Unknown_arch_is_bad_input() =>
-        Assert.That(Assert.Throws<KilnException>(() => ArchProfile.Parse("riscv64"))!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(Assert.Throws<KilnException>(() => Arch.Parse("riscv64"))!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
 
     [Test]
     public void Missing_qemu_is_an_infrastructure_error_naming_the_package()
@@ -97,7 +98,7 @@ public class QemuRunnerTests
         {
             Environment.SetEnvironmentVariable("PATH", dir);
             var runner = new QemuRunner(new RecordingLog(), _ => false);
-            var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(ArchProfile.Arm64) with { ReportPath = Path.Combine(dir, "r") }, Path.Combine(dir, "serial.log")));
+            var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(Arch.Arm64) with { ReportPath = Path.Combine(dir, "r") }, Path.Combine(dir, "serial.log")));
             Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
             Assert.That(e.Message, Does.Contain("qemu-system-arm"));
         }

@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using Kiln.Build.Tools.Docker;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Build.Containers;
@@ -166,7 +167,7 @@ public class BuildRuntimeTests
     public void TheCompilerIsDescribedFromInsideTheImage()
     {
         var engine = new FakeEngine { Behaviour = run => { run.OnOutput!("aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"); return 0; } };
-        var description = Toolchain.For("arm64").Describe(BuildRuntime.InContainer(engine, Image, "0:0"), new RecordingLog());
+        var description = BuildRuntime.InContainer(engine, Image, "0:0").DescribeCompiler(Kiln.Kernel.Arch.Arm64, new RecordingLog());
         Assert.That(description, Is.EqualTo("aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"));
         Assert.That(engine.Runs.Single().Program, Is.EqualTo("aarch64-linux-gnu-gcc"));
     }
@@ -202,7 +203,7 @@ public class BuildRuntimeTests
                 return 2;
             },
         };
-        var request = new BuildRequest(dir["src"], dir["build"], Toolchain.For("x86_64"), "-1", 2, dir["ccache"], dir["out/build.log"],
+        var request = new BuildRequest(dir["src"], dir["build"], Kiln.Kernel.Arch.X86_64, "-1", 2, dir["ccache"], dir["out/build.log"],
             Runtime: BuildRuntime.InContainer(engine, Image, "0:0"));
 
         var e = Assert.Throws<KilnException>(() => KernelBuilder.Build(request, new RecordingLog()))!;
@@ -251,9 +252,9 @@ public class BuildRuntimeTests
     [Test]
     public void DockerRuntimeNeedsTheClientAndDebootstrap()
     {
-        var packages = Prerequisites.For("x86_64", docker: true).Select(p => p.Package);
+        var packages = Prerequisites.For(Kiln.Kernel.Arch.X86_64, docker: true).Select(p => p.Package);
         Assert.That(packages, Is.SupersetOf(new[] { "docker.io", "debootstrap" }));
-        Assert.That(Prerequisites.For("x86_64").Select(p => p.Package), Has.None.EqualTo("docker.io"));
+        Assert.That(Prerequisites.For(Kiln.Kernel.Arch.X86_64).Select(p => p.Package), Has.None.EqualTo("docker.io"));
     }
 }
 

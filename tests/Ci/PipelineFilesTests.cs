@@ -1,3 +1,4 @@
+using Kiln.Build.Hosting;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Cake.Frosting;

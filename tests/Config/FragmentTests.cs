@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using NUnit.Framework;
@@ -39,8 +40,8 @@ public class FragmentTests
     {
         var fragment = ConfigFragment.Parse("# !arm64 !s390x\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
         Assert.That(fragment.ExcludedArches, Is.EqualTo(new[] { "arm64", "s390x" }));
-        Assert.That(fragment.AppliesTo(KernelArch.Arm64), Is.False);
-        Assert.That(fragment.AppliesTo(KernelArch.X86_64), Is.True);
+        Assert.That(fragment.AppliesTo(Arch.Arm64), Is.False);
+        Assert.That(fragment.AppliesTo(Arch.X86_64), Is.True);
     }
 
     [Test]
@@ -62,11 +63,11 @@ public class FragmentTests
         root.Write("debug/d.conf", "CONFIG_DEBUG_KERNEL=y\n");
         root.Write("common/README.md", "not a fragment");
 
-        var x86 = FragmentSet.Select(root.Path, KernelArch.X86_64, new[] { "dbg" });
+        var x86 = FragmentSet.Select(root.Path, Arch.X86_64, new[] { "dbg" });
         Assert.That(x86.Fragments.Select(f => f.DisplayName),
             Is.EqualTo(new[] { "common/a.conf", "common/b.conf", "x86_64/x.conf", "debug/d.conf" }));
 
-        var arm = FragmentSet.Select(root.Path, KernelArch.Arm64);
+        var arm = FragmentSet.Select(root.Path, Arch.Arm64);
         Assert.That(arm.Fragments.Select(f => f.DisplayName),
             Is.EqualTo(new[] { "common/a.conf", "common/b.conf", "common/notx86.conf", "arm64/arm.conf" }));
     }
@@ -77,7 +78,7 @@ public class FragmentTests
         using var root = new TempDirectory();
         root.Write("common/a.conf", "CONFIG_A=y\n");
         root.Write("debug/d.conf", "CONFIG_D=y\n");
-        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, KernelArch.X86_64, new[] { "fast" }));
+        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, Arch.X86_64, new[] { "fast" }));
         Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(error.Message, Does.Contain("Known: dbg"));
     }
@@ -99,7 +100,7 @@ public class FragmentTests
     public void RepositoryFragmentsParseForBothArches()
     {
         var root = Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments");
-        foreach (var arch in KernelArch.All)
+        foreach (var arch in Arch.All)
         {
             var set = FragmentSet.Select(root, arch, new[] { "dbg" });
             Assert.That(set.Fragments.Any(f => f.DisplayName.StartsWith(arch.Name + "/")), Is.True, arch.Name);

@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using Kiln.Kernel.Config;
 using Kiln.Kernel.Diagnostics;
 using NUnit.Framework;
@@ -30,7 +31,7 @@ public class KernelConfiguratorIntegrationTests
 
     private ConfigureResult Configure(FragmentSet fragments, RecordingLog log, AllowList? allowList = null) =>
         new KernelConfigurator(log).Configure(
-            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), KernelArch.X86_64, fragments)
+            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), Arch.X86_64, fragments)
             {
                 AllowList = allowList ?? AllowList.Empty,
             });
@@ -41,7 +42,7 @@ public class KernelConfiguratorIntegrationTests
     [Test]
     public void RepositoryFragmentsAllHoldOnX86_64()
     {
-        var fragments = FragmentSet.Select(Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments"), KernelArch.X86_64);
+        var fragments = FragmentSet.Select(Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments"), Arch.X86_64);
         var allowList = AllowList.Load(Path.Combine(TestPaths.RepositoryRoot, "configs", "allow-dropped.conf"));
         var log = new RecordingLog();
 
@@ -96,7 +97,7 @@ public class KernelConfiguratorIntegrationTests
     {
         var baseConfig = _work.Write("base.config", "CONFIG_64BIT=y\nCONFIG_PRINTK=y\n");
         var result = new KernelConfigurator(new RecordingLog()).Configure(
-            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), KernelArch.X86_64, Fragments("CONFIG_PRINTK_TIME=y\n"))
+            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), Arch.X86_64, Fragments("CONFIG_PRINTK_TIME=y\n"))
             {
                 BaseConfig = baseConfig,
             });
@@ -108,7 +109,7 @@ public class KernelConfiguratorIntegrationTests
     public void UnknownBaseConfigIsBadInput()
     {
         var error = Assert.Throws<KilnException>(() => new KernelConfigurator(new RecordingLog()).Configure(
-            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), KernelArch.X86_64, Fragments("CONFIG_PRINTK=y\n"))
+            new ConfigureRequest(_source, Path.Combine(_work.Path, "build"), Arch.X86_64, Fragments("CONFIG_PRINTK=y\n"))
             {
                 BaseConfig = "no/such/file",
             }));
@@ -118,7 +119,7 @@ public class KernelConfiguratorIntegrationTests
     [Test]
     public void WholeTreeIndexLoadsQuickly()
     {
-        foreach (var arch in KernelArch.All)
+        foreach (var arch in Arch.All)
         {
             var index = KconfigIndex.Load(_source, arch);
             Assert.That(index.Find("VIRTIO_PCI"), Is.Not.Null);

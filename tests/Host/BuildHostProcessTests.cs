@@ -1,3 +1,4 @@
+using Kiln.Build.Hosting;
 using System.Text.RegularExpressions;
 using Cake.Frosting;
 using Kiln.Build;

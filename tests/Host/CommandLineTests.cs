@@ -1,3 +1,4 @@
+using Kiln.Build.Hosting;
 using Cake.Frosting;
 using Kiln.Build;
 using NUnit.Framework;

@@ -36,6 +36,23 @@ public sealed class DockerBuildTests
     }
 
     [Test]
+    public void A_bisect_with_the_docker_runtime_builds_its_steps_in_the_builder_image()
+    {
+        var root = Path.Combine(_workDir, "bisect");
+        var (repo, repoPath, good, panics) = Kiln.Tests.Bisect.BisectIntegrationTests.ThreeCommitHistory(root);
+        var before = repo.State();
+        var outDir = Path.Combine(root, "out");
+        var run = KilnRun.Run(new[] { "--target=Bisect", "--runtime=docker", "--repo=" + repoPath, "--good=" + good[..12], "--bad=main",
+            "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir }, timeout: TimeSpan.FromMinutes(90));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain($"First bad commit: {panics} init: panic in kernel_init"));
+        // Each step's make runs in the image (BuildKernel's own log line, printed by the step).
+        Assert.That(run.Output, Does.Contain("in docker image kiln-builder:"));
+        Assert.That(repo.State(), Is.EqualTo(before));
+    }
+
+    [Test]
     public void BootTest_with_the_docker_runtime_builds_in_the_builder_image_and_boots_the_host_builds_bytes()
     {
         var hostBuild = SharedKernel.OutDir;

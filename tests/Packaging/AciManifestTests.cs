@@ -1,3 +1,4 @@
+using Kiln.Kernel;
 using System.Text.Json.Nodes;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Packaging;
@@ -161,5 +162,5 @@ public sealed class AciManifestTests
 
     [TestCase("x86_64", "amd64")]
     [TestCase("arm64", "aarch64")]
-    public void Kiln_arches_map_to_appc(string arch, string appc) => Assert.That(AciManifest.AppcArch(arch), Is.EqualTo(appc));
+    public void Kiln_arches_map_to_appc(string arch, string appc) => Assert.That(Kiln.Kernel.Arch.Parse(arch).AciArch, Is.EqualTo(appc));
 }

@@ -230,7 +230,7 @@ public class PatchApplierTests
         var name = Path.GetFileName(Apply().Path);
         Directory.Delete(Path.Combine(_fx.WorkRoot, name), recursive: true);
         // No process has pid int.MaxValue, so this looks like the leftover of a run that was killed.
-        var abandoned = Path.Combine(_fx.WorkRoot, $".{name}.staging-{int.MaxValue}-0badf00d");
+        var abandoned = Path.Combine(_fx.WorkRoot, $".{name}.tmp-{int.MaxValue}-0badf00d");
         Directory.CreateDirectory(Path.Combine(abandoned, "init"));
 
         Apply();

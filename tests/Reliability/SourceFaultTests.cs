@@ -105,7 +105,7 @@ public sealed class SourceFaultTests
         mirror.Serve(mirror.Good, chunkDelay: TimeSpan.FromMilliseconds(100));
         var run = Run(mirror.SetupArgs(cache), killWhen: l => l.Contains("Downloading "), killDelay: TimeSpan.FromSeconds(1.5));
         Assert.That(run.Killed, Is.True, "the download should still have been running:\n" + run);
-        Assert.That(Scratch.Listing(Path.Combine(cache, "downloads")), Has.All.Contains(".part-"), "only a temporary file may exist");
+        Assert.That(Scratch.Listing(Path.Combine(cache, "downloads")), Has.All.Contains(".tmp-"), "only a temporary file may exist");
         AssertNothingTrusted(cache);
         AssertRecovers(mirror, cache);
     }

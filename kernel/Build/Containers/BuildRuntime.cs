@@ -53,6 +53,11 @@ public sealed class BuildRuntime
 
     public RuntimeMetadata Metadata => new(Name) { Image = Image?.Reference, ImageId = Image?.Id, EngineVersion = Image?.EngineVersion };
 
+    /// <summary>"gcc (Debian 12.2.0-14) 12.2.0": the first version line of the compiler this runtime builds <paramref name="arch"/> with.</summary>
+    public string DescribeCompiler(Arch arch, IKilnLog log) =>
+        Run(new Command(arch.Compiler, "--version") { Purpose = "Query the compiler" }, Array.Empty<string>(), log)
+            .StandardOutput.Split('\n')[0].Trim();
+
     /// <summary>"on this host" or "in docker image kiln-builder:… (sha256:…)", for log lines.</summary>
     public string Describe() => Image is null ? "on this host" : $"in {Name} image {Image.Reference} ({Image.Id[..Math.Min(19, Image.Id.Length)]})";
 

@@ -3,6 +3,7 @@ using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.HostSetup;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
+using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Build.Containers;
 
@@ -17,10 +18,10 @@ public static class BuilderImageFactory
         var version = engine.ServerVersion();
         if (Find(engine, recipe, version, log) is { } found) return found;
         // Two runs on one cache make the image once: the second finds the first one's.
-        using (CacheLock.Acquire(Path.Combine(cacheDir, "locks", $"builder-{recipe.Hash[..16]}.lock"), log))
+        using (CacheLock.Acquire(KilnPaths.BuilderLock(cacheDir, recipe.Hash[..16]), log))
         {
             if (Find(engine, recipe, version, log) is { } made) return made;
-            return Create(engine, recipe, version, Path.Combine(cacheDir, "builder"), log);
+            return Create(engine, recipe, version, KilnPaths.BuilderWork(cacheDir), log);
         }
     }
 

@@ -1,4 +1,4 @@
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>The command line split into the host's own options and the build's arguments.</summary>
 public sealed class CommandLine

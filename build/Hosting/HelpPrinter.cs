@@ -1,6 +1,6 @@
 using Spectre.Console;
 
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>--help: the targets with their descriptions and dependencies, then every argument.</summary>
 internal static class HelpPrinter

@@ -1,7 +1,8 @@
 using System.Reflection;
 using Cake.Core;
+using Cake.Frosting;
 
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>A task class read off its attributes.</summary>
 public sealed class TaskDefinition

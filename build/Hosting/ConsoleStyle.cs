@@ -1,7 +1,7 @@
 using Cake.Core;
 using Spectre.Console;
 
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>
 /// Whether Kiln writes colour: never when NO_COLOR is set (no-color.org) or when stdout or stderr is not a

@@ -1,4 +1,4 @@
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>
 /// An argument the build accepts, for --help and for rejecting misspelled arguments.

@@ -3,7 +3,7 @@ using Cake.Core.IO;
 using Cake.Core.Packaging;
 using Cake.Core.Tooling;
 
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>
 /// CakeContext requires a tool installer. This host does not fetch Cake tools from NuGet (the machines

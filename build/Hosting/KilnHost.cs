@@ -5,66 +5,74 @@ using Cake.Core.Configuration;
 using Cake.Core.Diagnostics;
 using Cake.Core.IO;
 using Cake.Core.Tooling;
+using Cake.Frosting;
 using Spectre.Console;
 
-namespace Cake.Frosting;
+namespace Kiln.Build.Hosting;
 
 /// <summary>
-/// A small host with Cake.Frosting's public API (UseContext, tasks found by attribute, Run) on the
-/// Cake.Core engine, so the real Cake.Frosting can replace it by changing a reference.
-/// Kiln's additions: declared arguments (for --help and rejecting typos) and exit codes taken from exceptions.
+/// Kiln's build host: runs tasks written against Cake.Frosting's API (<c>FrostingTask&lt;T&gt;</c>, its attributes,
+/// <c>FrostingContext</c>; see build/Frosting/) on the Cake.Core engine. It is not Cake.Frosting's CakeHost: it
+/// declares its arguments (--help, typos rejected), takes exit codes from exceptions, translates known errors, and
+/// reports an exception nobody expected as an internal error (its own exit code, with the stack trace).
+/// README "Build host" lists what a switch to the real package would need.
 /// </summary>
-public sealed class CakeHost
+public sealed class KilnHost
 {
     private Type _contextType = typeof(FrostingContext);
     private readonly List<Assembly> _assemblies = new();
     private readonly List<HostArgument> _arguments = new();
     private Func<Exception, int?> _exitCodeOf = _ => null;
+    private int _internalErrorCode = 70;
     private Func<Exception, bool> _isUserError = _ => false;
     private Func<Exception, Exception> _translate = e => e;
     private string _description = "";
     private string _defaultTarget = "Default";
 
-    public CakeHost UseContext<TContext>() where TContext : ICakeContext
+    public KilnHost UseContext<TContext>() where TContext : ICakeContext
     {
         _contextType = typeof(TContext);
         return this;
     }
 
-    public CakeHost AddAssembly(Assembly assembly)
+    public KilnHost AddAssembly(Assembly assembly)
     {
         _assemblies.Add(assembly);
         return this;
     }
 
-    public CakeHost UseDescription(string description)
+    public KilnHost UseDescription(string description)
     {
         _description = description;
         return this;
     }
 
-    public CakeHost UseDefaultTarget(string target)
+    public KilnHost UseDefaultTarget(string target)
     {
         _defaultTarget = target;
         return this;
     }
 
-    public CakeHost UseArguments(IEnumerable<HostArgument> arguments)
+    public KilnHost UseArguments(IEnumerable<HostArgument> arguments)
     {
         _arguments.AddRange(arguments);
         return this;
     }
 
-    /// <summary>How to read an exit code off an exception, and whether it is the user's error (no stack trace).</summary>
-    public CakeHost UseExitCodes(Func<Exception, int?> exitCodeOf, Func<Exception, bool> isUserError)
+    /// <summary>
+    /// How to read an exit code off an exception, whether it is the user's error (no stack trace), and the code of an
+    /// internal error: an exception <paramref name="exitCodeOf"/> has no code for is a bug in Kiln, reported with its stack trace.
+    /// </summary>
+    public KilnHost UseExitCodes(Func<Exception, int?> exitCodeOf, Func<Exception, bool> isUserError, int internalError)
     {
         _exitCodeOf = exitCodeOf;
         _isUserError = isUserError;
+        _internalErrorCode = internalError;
         return this;
     }
 
     /// <summary>Turns an exception the host recognises (a full disk, say) into the user's error before it is reported.</summary>
-    public CakeHost UseErrorTranslation(Func<Exception, Exception> translate)
+    public KilnHost UseErrorTranslation(Func<Exception, Exception> translate)
     {
         _translate = translate;
         return this;
@@ -129,9 +137,15 @@ public sealed class CakeHost
         catch (Exception raw)
         {
             var e = _translate(Unwrap(raw));
-            var code = _exitCodeOf(e) ?? (e as CakeException)?.ExitCode ?? 3;
+            var code = _exitCodeOf(e) ?? (e as CakeException)?.ExitCode;
+            if (code is null)
+            {
+                WriteError($"Internal error (exit {_internalErrorCode}): Kiln failed in a way it does not expect, which is a bug in Kiln " +
+                           "rather than in your input, kernel or machine. Please report it with this output.\n" + e);
+                return _internalErrorCode;
+            }
             WriteError(_isUserError(e) && verbosity < Verbosity.Diagnostic ? e.Message : e.ToString());
-            return code == 0 ? 1 : code;
+            return code == 0 ? 1 : code.Value;
         }
     }
 

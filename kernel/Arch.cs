@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using Kiln.Kernel.Diagnostics;
+
+namespace Kiln.Kernel;
+
+/// <summary>How the guest's report device reaches the host.</summary>
+public enum ReportTransport
+{
+    /// <summary>A second UART (the console keeps the first): <c>-serial chardev:…</c>.</summary>
+    SecondSerial,
+    /// <summary>A virtio console on virtio-mmio: <c>-device virtio-serial-device -device virtconsole</c>.</summary>
+    VirtioConsole,
+}
+
+/// <summary>
+/// A guest architecture and every name the tools want for it: kbuild's <c>ARCH=</c> and <c>SRCARCH</c>, the
+/// cross-compiler prefix, the image make builds, QEMU's binary and machine, Debian's architecture (busybox,
+/// packages), the OCI platform and the appc (ACI) arch label. A new arch is one entry here plus its
+/// <c>configs/fragments/&lt;name&gt;/</c>; nothing else switches on an arch name.
+/// </summary>
+public sealed record Arch
+{
+    /// <summary>Kiln's name: what --arch takes, the fragments directory, the cache identity and metadata say.</summary>
+    public required string Name { get; init; }
+    /// <summary>Other spellings --arch accepts (amd64, aarch64).</summary>
+    public required IReadOnlyList<string> Aliases { get; init; }
+    /// <summary>make's <c>ARCH=</c>.</summary>
+    public required string MakeArch { get; init; }
+    /// <summary>kbuild's <c>SRCARCH</c>: the directory under <c>arch/</c> Kconfig sources.</summary>
+    public required string SrcArch { get; init; }
+    /// <summary>The host architecture that builds and runs this arch natively (no cross-compiler, KVM possible).</summary>
+    public required Architecture HostEquivalent { get; init; }
+    /// <summary>The GNU cross prefix (<c>aarch64-linux-gnu-</c>) and the Debian package with its gcc.</summary>
+    public required string CrossPrefix { get; init; }
+    public required string CrossCompilerPackage { get; init; }
+    /// <summary>The compressed image make builds, relative to the build directory.</summary>
+    public required string ImagePath { get; init; }
+    public required string QemuBinary { get; init; }
+    public required string QemuDebianPackage { get; init; }
+    public required IReadOnlyList<string> MachineArguments { get; init; }
+    public required string ConsoleDevice { get; init; }
+    /// <summary>The guest device the init script writes its report to, and its character device numbers.</summary>
+    public required string ReportDevice { get; init; }
+    public required uint ReportDeviceMajor { get; init; }
+    public required uint ReportDeviceMinor { get; init; }
+    public required ReportTransport ReportTransport { get; init; }
+    /// <summary>e_machine of the guest's ELF binaries (busybox must match).</summary>
+    public required ushort ElfMachine { get; init; }
+    /// <summary>Debian's architecture: busybox-static:&lt;this&gt; for the guest, dpkg --add-architecture.</summary>
+    public required string DebianArch { get; init; }
+    /// <summary>The OCI/Go platform architecture.</summary>
+    public required string OciArch { get; init; }
+    /// <summary>appc's arch label for the stage1 ACI.</summary>
+    public required string AciArch { get; init; }
+
+    /// <summary>
+    /// x86_64: the PC's second 8250 UART (ttyS1, char 4:65) carries the report; the console stays on ttyS0.
+    /// </summary>
+    public static readonly Arch X86_64 = new()
+    {
+        Name = "x86_64", Aliases = ["x86-64", "amd64", "x64", "x86"], MakeArch = "x86_64", SrcArch = "x86",
+        HostEquivalent = Architecture.X64, CrossPrefix = "x86_64-linux-gnu-", CrossCompilerPackage = "gcc-x86-64-linux-gnu",
+        ImagePath = "arch/x86/boot/bzImage",
+        QemuBinary = "qemu-system-x86_64", QemuDebianPackage = "qemu-system-x86", MachineArguments = ["-M", "pc"],
+        ConsoleDevice = "ttyS0", ReportDevice = "ttyS1", ReportDeviceMajor = 4, ReportDeviceMinor = 65,
+        ReportTransport = ReportTransport.SecondSerial, ElfMachine = 62,
+        DebianArch = "amd64", OciArch = "amd64", AciArch = "amd64",
+    };
+
+    /// <summary>
+    /// arm64: QEMU's virt board has a single non-secure PL011 (ttyAMA0), so the report goes over a
+    /// virtio console on virtio-mmio instead (guest /dev/hvc0, char 229:0; needs CONFIG_VIRTIO_MMIO
+    /// and CONFIG_VIRTIO_CONSOLE).
+    /// </summary>
+    public static readonly Arch Arm64 = new()
+    {
+        Name = "arm64", Aliases = ["aarch64"], MakeArch = "arm64", SrcArch = "arm64",
+        HostEquivalent = Architecture.Arm64, CrossPrefix = "aarch64-linux-gnu-", CrossCompilerPackage = "gcc-aarch64-linux-gnu",
+        ImagePath = "arch/arm64/boot/Image",
+        QemuBinary = "qemu-system-aarch64", QemuDebianPackage = "qemu-system-arm", MachineArguments = ["-M", "virt", "-cpu", "max"],
+        ConsoleDevice = "ttyAMA0", ReportDevice = "hvc0", ReportDeviceMajor = 229, ReportDeviceMinor = 0,
+        ReportTransport = ReportTransport.VirtioConsole, ElfMachine = 183,
+        DebianArch = "arm64", OciArch = "arm64", AciArch = "aarch64",
+    };
+
+    public static IReadOnlyList<Arch> All { get; } = [X86_64, Arm64];
+
+    /// <summary>Accepts Kiln's names and the usual aliases (amd64, aarch64).</summary>
+    public static Arch Parse(string name)
+    {
+        var wanted = name.Trim();
+        return All.FirstOrDefault(a => a.Name.Equals(wanted, StringComparison.OrdinalIgnoreCase) ||
+                                       a.Aliases.Contains(wanted, StringComparer.OrdinalIgnoreCase))
+               ?? throw KilnException.BadInput($"Unknown architecture '{name}'. Supported: {string.Join(", ", All.Select(a => a.Name))}.");
+    }
+
+    /// <summary>Whether this machine builds and runs the arch natively.</summary>
+    public bool IsHost => RuntimeInformation.OSArchitecture == HostEquivalent;
+
+    /// <summary>The cross-compiler prefix make needs on this host, or null for a native build.</summary>
+    public string? CrossCompile => IsHost ? null : CrossPrefix;
+
+    /// <summary>The C compiler make runs: gcc natively, &lt;prefix&gt;gcc when cross-building.</summary>
+    public string Compiler => CrossCompile + "gcc";
+
+    /// <summary>The image file name users expect: bzImage on x86, Image on arm64.</summary>
+    public string ImageName => Path.GetFileName(ImagePath);
+
+    /// <summary>Variables every make invocation for this arch passes (ARCH=…, CROSS_COMPILE=… when cross-building, ccache in front of gcc).</summary>
+    public IEnumerable<string> MakeVariables(bool ccache = false)
+    {
+        yield return "ARCH=" + MakeArch;
+        if (CrossCompile is { } prefix) yield return "CROSS_COMPILE=" + prefix;
+        if (ccache) yield return $"CC=ccache {Compiler}";
+    }
+
+    /// <summary>QEMU arguments that wire the guest's report device to a host file.</summary>
+    public IReadOnlyList<string> ReportDeviceArguments(string hostPath)
+    {
+        // Commas are option separators in -chardev; QEMU escapes them by doubling.
+        var chardev = $"file,id=kilnreport,path={hostPath.Replace(",", ",,")}";
+        return ReportTransport switch
+        {
+            ReportTransport.SecondSerial => ["-chardev", chardev, "-serial", "chardev:kilnreport"],
+            _ => ["-chardev", chardev, "-device", "virtio-serial-device", "-device", "virtconsole,chardev=kilnreport"],
+        };
+    }
+
+    public override string ToString() => Name;
+}

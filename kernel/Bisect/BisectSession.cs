@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Pipeline;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Kernel.Bisect;
+
+/// <summary>A finished bisect: its outcome, the JSON report and where each step's logs and boot results are.</summary>
+public sealed record BisectSessionResult(BisectOutcome Outcome, string Report, string StepsDirectory);
+
+/// <summary>
+/// One bisect as the Bisect target runs it: checks the range (or commits the patch series), keeps one work directory
+/// per repository, arch, variant and runtime, writes the plan, runs git bisect run with Kiln's own step, and reports.
+/// </summary>
+public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
+{
+    /// <summary>The conventional exit code of a program stopped by Ctrl-C (128 + SIGINT).</summary>
+    public const int Interrupted = 130;
+
+    /// <param name="stepCommand">The command git bisect run starts for a commit, given the plan's path (this host's BisectStep target).</param>
+    public BisectSessionResult Run(Func<string, IReadOnlyList<string>> stepCommand)
+    {
+        var options = pipeline.Options;
+        var paths = pipeline.Target.Paths;
+        // Checked up front, so a missing cross-compiler or QEMU is exit 2 now rather than an aborted first step.
+        pipeline.PrepareHost();
+        var (repository, good, bad, expectations) = Range();
+        var range = BisectRange.Resolve(repository, good, bad, log);
+
+        // One work directory per repository, arch, variant and runtime: its build directory and worktree path stay
+        // the same from run to run, so a rerun builds incrementally and ccache's relative paths still hit.
+        var identity = $"{range.Repository}\n{options.Arch}\n{options.Variant}" + (options.InContainer ? "\n" + options.Runtime : "");
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..12];
+        var work = paths.BisectWork($"{Path.GetFileName(range.Repository.TrimEnd('/'))}-{key}");
+        using var held = CacheLock.Acquire(paths.BisectLock(key), log);
+
+        var stepsDirectory = paths.BisectSteps;
+        if (Directory.Exists(stepsDirectory)) Directory.Delete(stepsDirectory, recursive: true);
+        Directory.CreateDirectory(stepsDirectory);
+        var plan = new BisectPlan
+        {
+            Worktree = Path.Combine(work, "worktree"),
+            BuildDir = Path.Combine(work, "build"),
+            PatchBootExpectations = expectations,
+            StepsDirectory = stepsDirectory,
+            StepsFile = Path.Combine(stepsDirectory, "steps.jsonl"),
+        };
+        var planPath = Path.Combine(stepsDirectory, "plan.json");
+        plan.Save(planPath);
+        var job = new BisectJob(range, plan.Worktree, stepCommand(planPath),
+            new Dictionary<string, string> { ["KILN_ROOT"] = options.RepoRoot }, plan.StepsFile) { VerifyBad = options.BisectPatches };
+
+        var outcome = RunInterruptibly(job);
+        return new BisectSessionResult(outcome, BisectReport.Write(outcome, paths.OutDir), stepsDirectory);
+    }
+
+    /// <summary>Found or nothing to bisect is success; only unbuildable candidates left is exit 1; a stopped bisect exit 3.</summary>
+    public static void Conclude(BisectOutcome outcome, IKilnLog log)
+    {
+        switch (outcome.Status)
+        {
+            case BisectStatus.Found:
+                var first = outcome.FirstBad!;
+                log.Info($"First bad commit: {first.Sha} {first.Subject} ({first.Author}, {first.Date})" +
+                         (outcome.FirstBadTested ? "" : " — not built by this bisect: it is the first bad by elimination"));
+                break;
+            case BisectStatus.BadEndIsGood:
+                log.Info($"Nothing to bisect: {outcome.Problem}");
+                break;
+            case BisectStatus.Inconclusive:
+                throw KilnException.KernelFailed(
+                    "Bisect could not name one commit: commits that do not build hide it. The first bad commit is one of:\n  " +
+                    string.Join("\n  ", outcome.Candidates.Select(c => $"{c.ShortSha} {c.Subject}")));
+            default:
+                throw KilnException.Infrastructure($"Bisect stopped: {outcome.Problem}. The repository was left as it was.");
+        }
+    }
+
+    /// <summary>The repository and range to bisect: --repo/--good/--bad, or the patch series' own history with --patches.</summary>
+    private (string Repository, string Good, string Bad, IReadOnlyDictionary<string, IReadOnlyList<string>> BootExpectations) Range()
+    {
+        var options = pipeline.Options;
+        if (options.BisectPatches)
+        {
+            if (options.BisectRepo is not null || options.BisectGood is not null || options.BisectBad is not null)
+                throw KilnException.BadInput("--patches bisects Kiln's patch series for --kernel; it takes no --repo, --good or --bad.");
+            var series = KernelTarget.Patches(options, pipeline.Target.Version);
+            var repository = PatchSeriesRepository.Create(pipeline.AcquireSource(), series, pipeline.Target.Paths.BisectSeries, log);
+            // Good is the pristine tree, bad the whole series: one commit per patch in between.
+            var expectations = series.Patches.ToDictionary(p => p.FileName, p => (IReadOnlyList<string>)p.BootExpectations.Select(e => e.Value).ToList());
+            return (repository, $"{PatchSeriesRepository.Branch}~{series.Patches.Count}", PatchSeriesRepository.Branch, expectations);
+        }
+        if (options.BisectRepo is null || options.BisectGood is null || options.BisectBad is null)
+            throw KilnException.BadInput("Bisect needs --repo=PATH --good=REF --bad=REF (or --patches to bisect the patch series).");
+        return (options.BisectRepo, options.BisectGood, options.BisectBad, new Dictionary<string, IReadOnlyList<string>>());
+    }
+
+    /// <summary>
+    /// Ctrl-C and SIGTERM cancel the bisect instead of killing Kiln, so the worktree is still removed and the
+    /// repository is left as it was; the steps get the signal from the terminal or are killed with git.
+    /// </summary>
+    private BisectOutcome RunInterruptibly(BisectJob job)
+    {
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            cancellation.Cancel();
+        });
+        try
+        {
+            return new BisectDriver(log).Run(job, cancellation.Token);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            throw new KilnException(Interrupted, $"Bisect interrupted; the worktree was removed and {job.Range.Repository} is as it was.");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+namespace Kiln.Kernel.IO;
+
+/// <summary>
+/// Where everything lives: the cache under --cache-dir (sources, patched trees, build directories, ccache, kernels,
+/// locks, bisect work) and the outputs under --out. Every path and lock name is built here and nowhere else.
+/// </summary>
+public sealed record KilnPaths(string CacheDir, string OutDir)
+{
+    // --- the cache ---
+    public string Ccache => Path.Combine(CacheDir, "ccache");
+    /// <summary>Patched trees (sources are under <see cref="Sources.SourceCache"/>'s root, the cache dir).</summary>
+    public string Trees => Path.Combine(CacheDir, "trees");
+    public string BuildDirectories => Path.Combine(CacheDir, "build");
+    public string Bisect => Path.Combine(CacheDir, "bisect");
+    public string BisectSeries => Path.Combine(Bisect, "series");
+    public string BisectWork(string name) => Path.Combine(Bisect, name);
+
+    /// <summary>
+    /// The incremental build directory (O=) of a version, arch, variant and runtime; kept for ccache and make. Host and
+    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
+    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
+    /// </summary>
+    public string BuildDirectory(string version, Arch arch, string variant, string runtime) =>
+        Path.Combine(BuildDirectories, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
+                                       (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
+
+    /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>
+    public static string Busybox(string cacheDir, Arch arch) => Path.Combine(cacheDir, "busybox", arch.DebianArch, "busybox");
+    public static string BuilderWork(string cacheDir) => Path.Combine(cacheDir, "builder");
+
+    // --- locks: one file per shared thing, under <cache>/locks ---
+    public static string Lock(string cacheDir, string name) => Path.Combine(cacheDir, "locks", name + ".lock");
+    public string SourceLock(string version) => Lock(CacheDir, "source-" + version);
+    public string TreesLock(string version) => Lock(CacheDir, "trees-" + version);
+    public string BuildLock(string buildDirectory) => Lock(CacheDir, "build-" + Path.GetFileName(buildDirectory));
+    public string PullLock(string entryName) => Lock(CacheDir, "pull-" + entryName);
+    public string BisectLock(string key) => Lock(CacheDir, "bisect-" + key);
+    public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
+
+    // --- the outputs ---
+    public string BuildLog => Path.Combine(OutDir, "build.log");
+    public string Boot => Path.Combine(OutDir, "boot");
+    public string Package => Path.Combine(OutDir, "package");
+    public string Analysis => Path.Combine(OutDir, "analysis");
+    public string SparseLog => Path.Combine(Analysis, "sparse.log");
+    public string BisectSteps => Path.Combine(OutDir, "bisect");
+    public string Matrix => Path.Combine(OutDir, "matrix.json");
+    public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
+}
+
+/// <summary>The file names of a kernel cache entry (and of --out): written by BuildKernel, read by packaging and boot.</summary>
+public static class EntryFiles
+{
+    public const string Vmlinux = "vmlinux";
+    public const string SystemMap = "System.map";
+    public const string Config = "config";
+    /// <summary>The compressed image keeps make's name: bzImage, Image.</summary>
+    public static string Image(Arch arch) => arch.ImageName;
+}

@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using Kiln.Kernel.Analysis;
+using Kiln.Kernel.Bisect;
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Build.Containers;
+using Kiln.Kernel.Build.Distribution;
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.HostSetup;
+using Kiln.Kernel.Identity;
+using Kiln.Kernel.IO;
+using Kiln.Kernel.Packaging;
+using Kiln.Kernel.Patches;
+using Kiln.Kernel.RemoteCache;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Kernel.Pipeline;
+
+/// <summary>The stages tasks call, one each; a fake stands in for it in the task adapters' unit tests.</summary>
+public interface IKernelPipeline
+{
+    KilnOptions Options { get; }
+    KernelTarget Target { get; }
+    Acquired Acquire();
+    Patched Patch(Acquired acquired);
+    Configured Configure(Workspace workspace, CancellationToken cancellation = default);
+    Built Build(Patched patched, Configured configured);
+    Built Reuse(Acquired acquired);
+    Booted Boot(Built built);
+    /// <summary>After a passing boot: pushes the kernel to the remote cache; null when nothing is configured or due.</summary>
+    bool? Share(Booted booted);
+    Packaged Package(Booted booted);
+    AnalysisResult Analyze(Acquired acquired, Patched? patched);
+    /// <summary>The Bisect target: git bisect run over the range, each step this host's BisectStep (<paramref name="stepCommand"/> of the plan's path).</summary>
+    BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand);
+    /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
+    StepRecord BisectStep(BisectPlan plan);
+}
+
+/// <summary>
+/// The one pipeline: Acquire → Patch → Configure → Build → Boot → Package. Each stage takes the options (held here)
+/// and the previous stage's result. Configure, <see cref="Compile"/> and <see cref="BootTest"/> are also what each
+/// bisect step runs on its worktree, so every option that reaches BootTest reaches a bisect step.
+/// </summary>
+public sealed class KernelPipeline : IKernelPipeline
+{
+    private readonly IKilnLog _log;
+    private readonly Func<IContainerEngine> _containerEngine;
+    private readonly Lazy<RemoteKernelCache?> _remote;
+
+    /// <param name="containerEngine">Makes the engine --runtime=docker runs make in (the host's docker wrappers).</param>
+    public KernelPipeline(KilnOptions options, IKilnLog log, Func<IContainerEngine> containerEngine)
+    {
+        Options = options;
+        Target = KernelTarget.Resolve(options);
+        _log = log;
+        _containerEngine = containerEngine;
+        _remote = new(() => options.Registry is { } registry ? new RemoteKernelCache(registry, log, options.RegistryCredentials) : null);
+    }
+
+    public KilnOptions Options { get; }
+    public KernelTarget Target { get; }
+    private KilnPaths Paths => Target.Paths;
+
+    /// <summary>Prerequisites (installed when allowed), the runtime (for docker, the builder image: minutes, once per package list) and the guest's busybox.</summary>
+    public HostReady PrepareHost()
+    {
+        Prerequisites.Ensure(Options.Arch, Options.MayInstall, _log, distcc: Options.DistccFarm is not null, docker: Options.InContainer);
+        var runtime = BuildRuntime.Host;
+        if (Options.InContainer)
+        {
+            var recipe = BuilderImageRecipe.Load(Path.Combine(Options.RepoRoot, BuilderImageRecipe.PackagesFile), mirror: Options.BuilderMirror);
+            var engine = _containerEngine();
+            runtime = BuildRuntime.InContainer(engine, BuilderImageFactory.Ensure(engine, recipe, Options.CacheDir, _log), HostUser.Current());
+        }
+        return new HostReady(runtime, GuestBusybox.Locate(Options.Arch, Options.CacheDir, Options.MayInstall, _log));
+    }
+
+    /// <summary>Fetches (or reuses) the verified source the way --source says.</summary>
+    public SourceTree AcquireSource()
+    {
+        using var http = KernelOrgProvider.CreateClient();
+        var acquirer = SourceAcquirer.For(Options.Source, Target.Pin, Target.Manifest, Target.Version, Options.Mirror, Options.MayInstall, http, Options.Keyring);
+        using (CacheLock.Acquire(Paths.SourceLock(Target.Version.ToString()), _log))
+            return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log);
+    }
+
+    public Acquired Acquire()
+    {
+        var host = PrepareHost();
+        var source = AcquireSource();
+        _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
+
+        // The identity is known as soon as the source is: look for a finished build before doing any work.
+        var baseConfig = File.Exists(Options.BaseConfig) ? "file:" + SourceCache.FileSha256(Options.BaseConfig) : Options.BaseConfig;
+        var identity = CacheIdentity.For(Target.Recipe, Target.ConfigVersion, source.Provenance.Sha256,
+            host.Runtime.DescribeCompiler(Options.Arch, _log), baseConfig, host.Runtime.IdentityText);
+        _log.Info($"Cache key {Target.CacheKey}, identity {identity.ShortHash}");
+        if (Options.NoCache)
+        {
+            _log.Info("--no-cache: the kernel will be rebuilt");
+            return new Acquired(host, source, identity, null, "skipped");
+        }
+        if (source.Provenance.IsLocalTree)
+        {
+            // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
+            _log.Info($"{source.Directory} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
+            return new Acquired(host, source, identity, null, "skipped");
+        }
+
+        var local = new KernelCache(Options.CacheDir);
+        if (local.Find(identity, _log) is { } hit) return new Acquired(host, source, identity, hit, "local");
+        if (_remote.Value is { } remote)
+        {
+            // Runs sharing a cache dir pull once: whoever waited on the lock finds the entry the other pulled.
+            using (CacheLock.Acquire(Paths.PullLock(identity.EntryName), _log))
+            {
+                if (local.Find(identity, _log) is { } other) return new Acquired(host, source, identity, other, "local");
+                if (remote.TryPull(identity, local) is { } pulled) return new Acquired(host, source, identity, pulled, "pulled");
+            }
+        }
+        _log.Info($"No cached kernel for {identity.EntryName}: BuildKernel will compile it");
+        return new Acquired(host, source, identity, null, "miss");
+    }
+
+    public Patched Patch(Acquired acquired)
+    {
+        var series = KernelTarget.Patches(Options, Target.Version);
+        PatchLint.ThrowIfProblems(series);
+        var source = acquired.Source;
+        PatchedTree tree;
+        using (CacheLock.Acquire(Paths.TreesLock(Target.Version.ToString()), _log))
+            tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
+                reuse: !source.Provenance.IsLocalTree);
+        if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
+        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime);
+        // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
+        return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
+            Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
+    }
+
+    public Configured Configure(Workspace workspace, CancellationToken cancellation = default)
+    {
+        var watch = Stopwatch.StartNew();
+        var fragments = KernelTarget.Fragments(Options);
+        var allowListPath = Path.Combine(Options.RepoRoot, "configs", "allow-dropped.conf");
+        var allowList = File.Exists(allowListPath) ? AllowList.Load(allowListPath) : AllowList.Empty;
+        var baseConfig = Options.BaseConfig;
+        var inputs = ConfigureStamp.InputsHash(workspace.SourceDir, fragments, baseConfig, allowList);
+        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+        {
+            if (!workspace.Reconfigure && ConfigureStamp.IsCurrent(workspace.BuildDir, inputs))
+            {
+                _log.Info($"Configure: {workspace.BuildDir}/.config is current (same tree, fragments and base config) and was verified");
+                return new Configured(workspace, fragments, watch.Elapsed);
+            }
+            ConfigureStamp.Clear(workspace.BuildDir);
+            var result = new KernelConfigurator(_log).Configure(new ConfigureRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, fragments)
+            {
+                BaseConfig = baseConfig,
+                AllowList = allowList,
+                Runtime = workspace.Host.Runtime,
+            }, cancellation);
+            result.Verification.ThrowIfFailed();
+            ConfigureStamp.Write(workspace.BuildDir, inputs);
+            _log.Info($"Configured {workspace.BuildDir}: {result.Verification.Checked.Count} requested options from {fragments.Fragments.Count} fragments all hold");
+            return new Configured(workspace, fragments, watch.Elapsed);
+        }
+    }
+
+    /// <summary>make in the configured workspace: the runtime, ccache, and the distcc farm probed right before make.</summary>
+    public (BuiltKernel Kernel, BuildDistribution Distribution) Compile(Configured configured)
+    {
+        var workspace = configured.Workspace;
+        var distribution = PlanDistribution();
+        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+            return (KernelBuilder.Build(new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, distribution.Jobs,
+                Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime), _log), distribution);
+    }
+
+    public Built Build(Patched patched, Configured configured)
+    {
+        var acquired = patched.Acquired;
+        var (built, distribution) = Compile(configured);
+        if (built.Release != Target.CacheKey)
+            _log.Warning($"The release is {built.Release}, not the cache key {Target.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
+
+        var arch = Options.Arch;
+        var files = new Dictionary<string, string>
+        {
+            [EntryFiles.Image(arch)] = built.Image,
+            [EntryFiles.Vmlinux] = built.Vmlinux,
+            [EntryFiles.SystemMap] = built.SystemMap,
+            [EntryFiles.Config] = built.Config,
+        };
+        foreach (var (name, path) in built.Extras) files[name] = path;
+        var toolchain = new Dictionary<string, string>
+        {
+            ["compiler"] = acquired.Host.Runtime.DescribeCompiler(arch, _log),
+            ["ccache"] = "ccache " + Paths.Ccache,
+            ["jobs"] = distribution.Jobs.ToString(),
+        };
+        var durations = new Dictionary<string, double>
+        {
+            ["configure"] = Math.Round(configured.Duration.TotalSeconds, 1),
+            ["build"] = Math.Round(built.Duration.TotalSeconds, 1),
+        };
+        var identity = acquired.Identity;
+        var kernel = new KernelCache(Options.CacheDir).Store(identity, files, hashes => new BuildMetadata(
+            Target.CacheKey, identity.Hash, Target.Recipe.Hash, Target.Version.ToString(), built.Release, arch.Name,
+            Options.Variant, Options.BaseConfig, acquired.Source.Provenance, toolchain, durations, hashes,
+            KernelTarget.Patches(Options, Target.Version).Patches.Select(p => p.FileName).ToList(),
+            configured.Fragments.Fragments.Select(f => f.DisplayName).ToList(), distribution, acquired.Host.Runtime.Metadata), _log);
+        KernelCache.Export(kernel, Paths.OutDir);
+        return new Built(acquired, kernel, FromCache: false, Paths.OutDir);
+    }
+
+    public Built Reuse(Acquired acquired)
+    {
+        var hit = acquired.Cached ?? throw new InvalidOperationException("Reuse needs a cache hit; Build compiles a miss");
+        KernelCache.Export(hit, Paths.OutDir);
+        _log.Info($"Cache hit: Linux {hit.Metadata.Release} ({acquired.Identity.ShortHash}) from {hit.Directory} copied to {Paths.OutDir}");
+        return new Built(acquired, hit, FromCache: true, Paths.OutDir);
+    }
+
+    public Booted Boot(Built built)
+    {
+        var kernel = built.Kernel;
+        var request = new BootRequest(kernel.File(EntryFiles.Image(Options.Arch)), kernel.Metadata.Release, Paths.Boot,
+            KernelTarget.Patches(Options, Target.Version).BootExpectations, built.Acquired.Host.Busybox);
+        return new Booted(built, BootTest(request));
+    }
+
+    /// <summary>Boots in QEMU and judges the boot: every requested config option, the expected messages, --test, --timeout, --append.</summary>
+    public BootTestResult BootTest(BootRequest request, CancellationToken cancellation = default)
+    {
+        _log.Info($"Booting Linux {request.Release} in QEMU ({Options.Arch.QemuBinary})");
+        return new BootTester(_log).Run(new BootTestSpec
+        {
+            KernelPath = request.Image,
+            OutputDirectory = request.OutputDirectory,
+            Arch = Options.Arch,
+            ExpectedRelease = request.Release,
+            ConfigOptions = KernelTarget.Fragments(Options).Requested.Select(o => o.Display).ToList(),
+            ExpectedMessages = request.ExpectedMessages,
+            TestScripts = Options.Tests,
+            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
+            BusyboxPath = request.Busybox,
+        }, cancellation);
+    }
+
+    public bool? Share(Booted booted)
+    {
+        var acquired = booted.Built.Acquired;
+        // Only a kernel that built and booted is shared; one pulled in this run is there already, and a local
+        // tree's build is not named by its identity (the tree changes in place), so it is never shared.
+        if (!booted.Result.Passed || _remote.Value is not { } remote || acquired.Pulled || acquired.Source.Provenance.IsLocalTree) return null;
+        return remote.Push(booted.Built.Kernel, acquired.Identity);
+    }
+
+    public Packaged Package(Booted booted)
+    {
+        // What is packaged is the cache entry BootTest passed.
+        var result = KernelPackager.Package(new PackageRequest(booted.Built.Kernel, EntryFiles.Image(Options.Arch), Paths.Package,
+            Path.Combine(Options.RepoRoot, "stage1", "manifest.json.in"), Options.KataPrefix, Target.KataDestDir), _log);
+        var oci = $"oci:{result.Oci.Directory}:{result.Oci.Tag}";
+        if (!Skopeo.IsInstalled)
+        {
+            if (Options.PushRepository is not null) throw KilnException.BadInput("--push needs skopeo: apt-get install skopeo.");
+            _log.Warning("skopeo is not installed (apt-get install skopeo): the OCI layout was checked by Kiln only, not by skopeo inspect");
+            return new Packaged(booted, result, oci, null, null);
+        }
+        var skopeo = new Skopeo(_log);
+        var inspected = skopeo.Inspect(oci);
+        if (inspected.Digest != result.Oci.ManifestDigest)
+            throw KilnException.KernelFailed($"skopeo inspect {oci} reports {inspected.Digest}, but the layout's manifest is {result.Oci.ManifestDigest}");
+        _log.Info($"skopeo inspect {oci}: {inspected.Os}/{inspected.Architecture}, {inspected.Layers.Count} layer, digest {inspected.Digest}");
+        if (Options.PushRepository is not { } repository) return new Packaged(booted, result, oci, inspected, null);
+
+        var destination = (repository.Contains("://", StringComparison.Ordinal) ? repository : "docker://" + repository) + ":" + result.Oci.Tag;
+        skopeo.Copy(oci, destination, destinationTlsVerify: !Options.PushInsecure);
+        var pushed = skopeo.Inspect(destination, tlsVerify: !Options.PushInsecure);
+        if (pushed.Digest != result.Oci.ManifestDigest)
+            throw KilnException.Infrastructure($"{destination} has digest {pushed.Digest} after the push, expected {result.Oci.ManifestDigest}");
+        _log.Info($"Pushed {destination} ({pushed.Digest})");
+        return new Packaged(booted, result, oci, inspected, destination);
+    }
+
+    /// <summary>checkpatch and sparse on the series; sparse needs the patched, configured tree even when the kernel is cached.</summary>
+    public AnalysisResult Analyze(Acquired acquired, Patched? patched)
+    {
+        var series = KernelTarget.Patches(Options, Target.Version);
+        Prerequisites.Ensure(Prerequisites.ForAnalysis, Options.MayInstall, _log);
+        if (acquired.Source.Provenance.IsLocalTree)
+            throw KilnException.BadInput("Analyze checks patches/ against a pristine tree; with --source=PATH the series is not applied. Run it with --source=auto.");
+        var workspace = (patched ?? Patch(acquired)).Workspace;
+        Configure(workspace);
+        var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
+        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+            return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+    }
+
+    public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => new BisectSession(this, _log).Run(stepCommand);
+
+    public StepRecord BisectStep(BisectPlan plan) => new BisectStepRunner(this, _log).Run(plan);
+
+    /// <summary>Probes the farm right before make, so the decision reflects the farm as it is now.</summary>
+    private BuildDistribution PlanDistribution()
+    {
+        if (Options.DistccFarm is not { } farm) return BuildDistribution.Local(Options.Jobs);
+        var plan = farm.Plan(farm.Probe(DistccFarm.DefaultProbeTimeout), Environment.ProcessorCount, Options.RequestedJobs, _log);
+        return plan.IsDistributed ? plan with { EngineVersion = DistccFarm.EngineVersion(_log) } : plan;
+    }
+}

@@ -1,0 +1,45 @@
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Identity;
+using Kiln.Kernel.IO;
+using Kiln.Kernel.Patches;
+using Kiln.Kernel.Versions;
+
+namespace Kiln.Kernel.Pipeline;
+
+/// <summary>
+/// What the options ask to build, resolved against the repository: the pinned version (versions.yaml), the config
+/// counter (kata_config_version), the cache key, the recipe (patch and fragment files hashed) and where outputs go.
+/// </summary>
+public sealed record KernelTarget(
+    VersionsManifest Manifest,
+    int ConfigVersion,
+    SeriesPin Pin,
+    KernelVersion Version,
+    BuildRecipe Recipe,
+    string CacheKey,
+    KilnPaths Paths,
+    string KataDestDir)
+{
+    public static KernelTarget Resolve(KilnOptions options)
+    {
+        var manifest = VersionsManifest.Load(Path.Combine(options.RepoRoot, "versions.yaml"));
+        var configVersion = Versions.ConfigVersion.Load(Path.Combine(options.RepoRoot, "kata_config_version"));
+        var (pin, version) = manifest.Resolve(options.Kernel);
+        var key = CacheIdentity.KeyFor(version, configVersion, options.Variant);
+        // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
+        var paths = new KilnPaths(options.CacheDir, options.Out ?? Path.GetFullPath(Path.Combine(options.RepoRoot, "artifacts", $"{key}-{options.Arch}")));
+        return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant),
+            key, paths, options.KataDestDir ?? paths.DefaultKataDestDir);
+    }
+
+    /// <summary>LOCALVERSION: makes the release (uname -r) read as the cache key, e.g. 6.1.192-1.</summary>
+    public string LocalVersion => CacheKey[Version.ToString().Length..];
+
+    /// <summary>The patch series for this kernel (patches/&lt;series&gt;.x).</summary>
+    public static PatchSeries Patches(KilnOptions options, KernelVersion version) =>
+        PatchSeries.ForKernel(Path.Combine(options.RepoRoot, "patches"), version.ToString());
+
+    /// <summary>The config fragments for the arch and variant (configs/fragments/common, /&lt;arch&gt;, variant dirs).</summary>
+    public static FragmentSet Fragments(KilnOptions options) => FragmentSet.Select(Path.Combine(options.RepoRoot, "configs", "fragments"),
+        options.Arch, options.Variant.Length > 0 ? new[] { options.Variant } : null);
+}

@@ -1,0 +1,250 @@
+using System.Reflection;
+using Kiln.Kernel.Build.Containers;
+using Kiln.Kernel.Build.Distribution;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.RemoteCache;
+
+namespace Kiln.Kernel.Pipeline;
+
+/// <summary>
+/// Declares a command-line argument on the <see cref="KilnOptions"/> property that holds its value: its name, the
+/// --help text, the value's placeholder (none for a flag), the default --help shows, and the environment variable
+/// read when the argument is not given. A new argument is one property with this attribute.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class ArgumentAttribute(string name, string description) : Attribute
+{
+    public string Name { get; } = name;
+    public string Description { get; } = description;
+    public string? ValueName { get; init; }
+    public string? Default { get; init; }
+    public string? Environment { get; init; }
+}
+
+/// <summary>
+/// Everything the user asked for, parsed once from the arguments and the environment and validated (exit 2 with the
+/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist.
+/// </summary>
+public sealed record KilnOptions
+{
+    public const string DockerRuntime = "docker";
+
+    /// <summary>The Kiln repository: versions.yaml, patches/, configs/ (KILN_ROOT, else found upwards).</summary>
+    public required string RepoRoot { get; init; }
+
+    [Argument("kernel", "Kernel series (6.1) or exact release (6.1.150) from versions.yaml.", ValueName = "VERSION", Default = "versions.yaml's assets.kernel.version")]
+    public string? Kernel { get; init; }
+
+    [Argument("arch", "Target architecture: x86_64 or arm64 (cross-built with gcc-aarch64-linux-gnu).", ValueName = "ARCH", Default = "x86_64")]
+    public Arch Arch { get; init; } = Arch.X86_64;
+
+    [Argument("variant", "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", ValueName = "NAME", Default = "none")]
+    public string Variant { get; init; } = "";
+
+    [Argument("source", "Where the source comes from: auto (versions.yaml order), kernel.org, debian, or a PATH to a kernel tree.", ValueName = "SOURCE", Default = "auto")]
+    public string Source { get; init; } = "auto";
+
+    [Argument("mirror", "Base URL of a kernel.org-layout mirror (env KILN_MIRROR).", ValueName = "URL", Environment = "KILN_MIRROR")]
+    public string? Mirror { get; init; }
+
+    [Argument("keyring", "gpg keyring to verify the signature of sha256sums.asc with gpgv (env KILN_KEYRING).", ValueName = "FILE", Environment = "KILN_KEYRING")]
+    public string? Keyring { get; init; }
+
+    [Argument("jobs", "Parallel make jobs.", ValueName = "N", Default = "number of CPUs; with --distcc-hosts the hosts' limits plus the local CPUs")]
+    public int? RequestedJobs { get; init; }
+
+    [Argument("distcc-hosts", "BuildKernel: compile through a distcc farm behind ccache (env KILN_DISTCC_HOSTS), e.g. '10.0.0.5/8,lzo 10.0.0.6:3633/4'. " +
+                              "Unreachable hosts are left out; none reachable builds locally.", ValueName = "HOSTS", Environment = "KILN_DISTCC_HOSTS")]
+    public string? DistccHosts { get; init; }
+
+    [Argument("runtime", "Where Configure and BuildKernel run make and the compiler (env KILN_RUNTIME): host, or docker " +
+                         "(in Kiln's builder image made with debootstrap from containers/builder/packages; needs a running dockerd). " +
+                         "The runtime and image join the cache identity.", ValueName = "RUNTIME", Default = "host", Environment = "KILN_RUNTIME")]
+    public string Runtime { get; init; } = BuildRuntime.HostName;
+
+    [Argument("builder-mirror", "--runtime=docker: the Debian mirror debootstrap makes the builder image from (env KILN_BUILDER_MIRROR); part of the image tag.",
+        ValueName = "URL", Default = BuilderImageRecipe.DefaultMirror, Environment = "KILN_BUILDER_MIRROR")]
+    public string BuilderMirror { get; init; } = BuilderImageRecipe.DefaultMirror;
+
+    [Argument("out", "Directory for artifacts and reports.", ValueName = "DIR", Default = "artifacts/<key>-<arch>/")]
+    public string? Out { get; init; }
+
+    [Argument("cache-dir", "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", ValueName = "DIR", Default = "~/.cache/kiln", Environment = "KILN_CACHE_DIR")]
+    public string CacheDir { get; init; } = Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".cache", "kiln");
+
+    [Argument("no-cache", "Do not reuse a cached kernel build (sources and ccache are still used).")]
+    public bool NoCache { get; init; }
+
+    [Argument("install-deps", "Install missing Debian packages with apt-get (the default when running as root).")]
+    public bool InstallDeps { get; init; }
+
+    [Argument("update-lock", "CacheKey: record the current inputs for this config version in kiln.lock.")]
+    public bool UpdateLock { get; init; }
+
+    [Argument("base-config", "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", ValueName = "CONFIG", Default = "tinyconfig")]
+    public string BaseConfig { get; init; } = "tinyconfig";
+
+    [Argument("timeout", "BootTest: seconds before a hung guest is killed.", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG")]
+    public int? TimeoutSeconds { get; init; }
+
+    [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
+    public IReadOnlyList<string> Tests { get; init; } = [];
+
+    [Argument("append", "BootTest: extra kernel command line.", ValueName = "ARGS")]
+    public string Append { get; init; } = "";
+
+    [Argument("prefix", "PackageStage1: Kata install prefix; files go to DESTDIR/PREFIX/share/kata-containers.", ValueName = "DIR", Default = "/usr")]
+    public string KataPrefix { get; init; } = "/usr";
+
+    [Argument("destdir", "PackageStage1: staging root of the Kata install layout (env DESTDIR).", ValueName = "DIR", Default = "<out>/kata", Environment = "DESTDIR")]
+    public string? KataDestDir { get; init; }
+
+    [Argument("push", "PackageStage1: push the OCI image with skopeo to this repository, tagged with the cache key (docker://HOST/REPO).", ValueName = "REPO")]
+    public string? PushRepository { get; init; }
+
+    [Argument("push-insecure", "PackageStage1: push over plain HTTP / without TLS verification (a local registry).")]
+    public bool PushInsecure { get; init; }
+
+    [Argument("cache-registry", "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
+                                "Setup pulls the verified kernel for this identity, BootTest pushes it after a pass; an unreachable registry only warns.",
+        ValueName = "HOST[:PORT]/REPO", Environment = "KILN_CACHE_REGISTRY")]
+    public string? CacheRegistry { get; init; }
+
+    [Argument("ci-output", "Append key=value lines for CI (cache key, cache status, artifact and result paths) to FILE (env KILN_CI_OUTPUT; $GITHUB_OUTPUT too when set).",
+        ValueName = "FILE", Environment = "KILN_CI_OUTPUT")]
+    public string? CiOutput { get; init; }
+
+    [Argument("repo", "Bisect: the kernel git repository to bisect (it is not modified; steps run in a separate worktree).", ValueName = "PATH")]
+    public string? BisectRepo { get; init; }
+
+    [Argument("good", "Bisect: a commit, tag or branch known to work (must be an ancestor of --bad).", ValueName = "REF")]
+    public string? BisectGood { get; init; }
+
+    [Argument("bad", "Bisect: a commit, tag or branch known to fail.", ValueName = "REF")]
+    public string? BisectBad { get; init; }
+
+    [Argument("patches", "Bisect: find the first patch of patches/<series>.x/ that breaks the boot, instead of a --repo range.")]
+    public bool BisectPatches { get; init; }
+
+    [Argument("bisect-plan", "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", ValueName = "FILE")]
+    public string? BisectPlanPath { get; init; }
+
+    /// <summary>Running as root: prerequisites are installed without --install-deps.</summary>
+    public bool IsRoot { get; init; }
+
+    /// <summary>Environment only: credentials for --cache-registry, and GitHub Actions' output file.</summary>
+    public RegistryCredentials? RegistryCredentials { get; init; }
+    public string? GitHubOutput { get; init; }
+
+    /// <summary>The arguments the user gave (by name), as opposed to defaults.</summary>
+    public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
+
+    // --- derived ---
+    public bool MayInstall => InstallDeps || IsRoot;
+    /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
+    public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
+    /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
+    public RegistryReference? Registry { get; private init; }
+    /// <summary>--distcc-hosts parsed when the options are, or null.</summary>
+    public DistccFarm? DistccFarm { get; private init; }
+    public bool InContainer => Runtime == DockerRuntime;
+    public IEnumerable<string> CiOutputFiles => new[] { CiOutput, GitHubOutput }.OfType<string>();
+    /// <summary>Whether the user gave the argument of the property named <paramref name="property"/> (nameof(Kernel)).</summary>
+    public bool IsGiven(string property) => Given.Contains(ArgumentFor(property));
+
+    /// <summary>The argument name of a property: ArgumentFor(nameof(BisectPlanPath)) is "bisect-plan".</summary>
+    public static string ArgumentFor(string property) => Declared().Single(d => d.Property.Name == property).Argument.Name;
+
+    /// <summary>
+    /// The arguments the user gave, as --name=value with the parsed values (absolute paths), so another Kiln process
+    /// (a bisect step) parses the same options; the environment it inherits supplies the rest.
+    /// </summary>
+    public IReadOnlyList<string> ToArguments() =>
+        Declared().Where(d => Given.Contains(d.Argument.Name)).SelectMany(d => d.Property.GetValue(this) switch
+        {
+            IReadOnlyList<string> values => values.Select(v => $"--{d.Argument.Name}={v}"),
+            bool flag => [$"--{d.Argument.Name}={(flag ? "true" : "false")}"],
+            null => [],
+            var value => [$"--{d.Argument.Name}={value}"],
+        }).ToList();
+
+    /// <summary>Every declared argument, in declaration order (for --help and the command-line parser).</summary>
+    public static IReadOnlyList<ArgumentAttribute> Arguments { get; } = Declared().Select(d => d.Argument).ToList();
+
+    /// <summary>
+    /// Parses <paramref name="arguments"/> (values by argument name, last one wins, a flag is "true") and
+    /// <paramref name="environment"/> (read only for the variables the arguments name, and KILN_CACHE_REGISTRY_USER/_PASSWORD,
+    /// GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
+    /// </summary>
+    public static KilnOptions Parse(ILookup<string, string> arguments, IReadOnlyDictionary<string, string?> environment, string repoRoot, bool isRoot = false)
+    {
+        string? Env(string name) => environment.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
+        var options = new KilnOptions { RepoRoot = repoRoot, IsRoot = isRoot, Given = arguments.Select(g => g.Key).ToHashSet(StringComparer.OrdinalIgnoreCase) };
+        foreach (var (property, argument) in Declared())
+        {
+            var values = arguments[argument.Name].ToList();
+            if (property.PropertyType == typeof(IReadOnlyList<string>))
+            {
+                if (values.Count > 0) property.SetValue(options, values);
+                continue;
+            }
+            var text = values.LastOrDefault() ?? (argument.Environment is { } env ? Env(env) : null);
+            if (text is null) continue;
+            property.SetValue(options, Convert(property.PropertyType, argument.Name, text));
+        }
+        var user = Env("KILN_CACHE_REGISTRY_USER");
+        return options.Validated() with
+        {
+            RegistryCredentials = user is null ? null : new RegistryCredentials(user, Env("KILN_CACHE_REGISTRY_PASSWORD") ?? ""),
+            GitHubOutput = Env("GITHUB_OUTPUT"),
+        };
+    }
+
+    private static object Convert(Type type, string name, string text)
+    {
+        if (type == typeof(bool)) return !string.Equals(text, "false", StringComparison.OrdinalIgnoreCase);
+        if (type == typeof(int?))
+            return int.TryParse(text, out var n) && n > 0 ? n : throw KilnException.BadInput($"--{name}={text}: expected a positive whole number.");
+        if (type == typeof(Arch))
+            return Arch.All.FirstOrDefault(a => a.Name == text)
+                   ?? throw KilnException.BadInput($"--{name}={text}: unknown architecture. Valid: {string.Join(", ", Arch.All.Select(a => a.Name))}.");
+        return text;
+    }
+
+    /// <summary>Checks what depends on more than one option or on the repository, and makes paths absolute.</summary>
+    private KilnOptions Validated()
+    {
+        foreach (var dir in Identity.BuildRecipe.VariantDirectories(Variant))
+            if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
+                throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
+        // Parsed now so a malformed host list is exit 2 before any work; probed by BuildKernel.
+        var farm = string.IsNullOrWhiteSpace(DistccHosts) ? null : Build.Distribution.DistccFarm.Parse(DistccHosts);
+        if (Runtime is not (BuildRuntime.HostName or DockerRuntime))
+            throw KilnException.BadInput($"--runtime={Runtime}: unknown runtime. Valid: host, docker.");
+        if (InContainer && farm is not null)
+            throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
+        var tests = Tests.Select(Path.GetFullPath).ToList();
+        foreach (var test in tests)
+            if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
+        return this with
+        {
+            DistccFarm = farm,
+            Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
+            CacheDir = Path.GetFullPath(CacheDir),
+            // A base config file is read by bisect steps too, which run in another directory.
+            BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
+            Tests = tests,
+            Out = Out is null ? null : Path.GetFullPath(Out),
+            KataDestDir = KataDestDir is null ? null : Path.GetFullPath(KataDestDir),
+            CiOutput = CiOutput is null ? null : Path.GetFullPath(CiOutput),
+            GitHubOutput = null,
+        };
+    }
+
+    private static IEnumerable<(PropertyInfo Property, ArgumentAttribute Argument)> Declared() =>
+        typeof(KilnOptions).GetProperties()
+            .Select(p => (Property: p, Argument: p.GetCustomAttribute<ArgumentAttribute>()))
+            .Where(d => d.Argument is not null)
+            .OrderBy(d => d.Property.MetadataToken)
+            .Select(d => (d.Property, d.Argument!));
+}

@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using Kiln.Kernel;
+using Kiln.Kernel.HostSetup;
+using Kiln.Tests.Config;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Domain;
+
+public class ArchTests
+{
+    [Test]
+    public void Every_arch_has_its_fragments_directory_and_a_unique_name()
+    {
+        Assert.That(Arch.All.Select(a => a.Name), Is.Unique);
+        Assert.That(Arch.All.SelectMany(a => a.Aliases.Append(a.Name)), Is.Unique, "an alias may name one arch only");
+        foreach (var arch in Arch.All)
+            Assert.That(Directory.Exists(Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments", arch.Name)), arch.Name);
+    }
+
+    [TestCase("x86_64", "amd64", "amd64", "amd64", "bzImage")]
+    [TestCase("arm64", "arm64", "arm64", "aarch64", "Image")]
+    public void Names_for_each_tool(string name, string debian, string oci, string aci, string image)
+    {
+        var arch = Arch.Parse(name);
+        Assert.That((arch.DebianArch, arch.OciArch, arch.AciArch, arch.ImageName), Is.EqualTo((debian, oci, aci, image)));
+    }
+
+    [Test]
+    public void Configure_and_build_cross_compile_the_same_way()
+    {
+        // Only a foreign arch needs CROSS_COMPILE; the compiler make runs is that prefix's gcc.
+        foreach (var arch in Arch.All)
+        {
+            var native = RuntimeInformation.OSArchitecture == arch.HostEquivalent;
+            var variables = arch.MakeVariables(ccache: true).ToList();
+            Assert.That(variables[0], Is.EqualTo("ARCH=" + arch.MakeArch));
+            Assert.That(variables, native ? Has.None.StartsWith("CROSS_COMPILE=") : Does.Contain("CROSS_COMPILE=" + arch.CrossPrefix));
+            Assert.That(arch.Compiler, Is.EqualTo(native ? "gcc" : arch.CrossPrefix + "gcc"));
+            Assert.That(variables, Does.Contain("CC=ccache " + arch.Compiler));
+        }
+    }
+
+    [Test]
+    public void Prerequisites_follow_the_arch()
+    {
+        foreach (var arch in Arch.All)
+        {
+            var wanted = Prerequisites.For(arch).Select(p => p.What).ToList();
+            Assert.That(wanted, Does.Contain(arch.QemuBinary));
+            Assert.That(wanted.Contains(arch.CrossPrefix + "gcc"), Is.EqualTo(!arch.IsHost));
+        }
+    }
+
+    [Test]
+    public void Report_device_wiring_follows_the_transport()
+    {
+        Assert.That(Arch.X86_64.ReportDeviceArguments("/r,1"), Is.EqualTo(new[] { "-chardev", "file,id=kilnreport,path=/r,,1", "-serial", "chardev:kilnreport" }));
+        Assert.That(Arch.Arm64.ReportDeviceArguments("/r"), Does.Contain("virtconsole,chardev=kilnreport"));
+    }
+
+    [Test]
+    public void Aci_labels_are_valid_appc_arches()
+    {
+        foreach (var arch in Arch.All)
+        {
+            var manifest = $$"""{"acKind":"ImageManifest","acVersion":"0.8.11","name":"kiln.dev/stage1","labels":[{"name":"version","value":"1"},{"name":"kernelversion","value":"6.1"},{"name":"os","value":"linux"},{"name":"arch","value":"{{arch.AciArch}}"}]}""";
+            Assert.That(Kiln.Kernel.Packaging.AciManifest.Validate(manifest).Where(e => e.Contains("arch")), Is.Empty, arch.Name);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using Kiln.Kernel;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Pipeline;
+using Kiln.Tests.Config;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Domain;
+
+/// <summary>Options from explicit arguments and an explicit environment: the process's own never leaks in.</summary>
+public class KilnOptionsTests
+{
+    private static readonly string Root = TestPaths.RepositoryRoot;
+
+    private static KilnOptions Parse(IReadOnlyDictionary<string, string?>? environment, params (string Name, string Value)[] arguments) =>
+        KilnOptions.Parse(arguments.ToLookup(a => a.Name, a => a.Value), environment ?? new Dictionary<string, string?>(), Root);
+
+    [Test]
+    public void Defaults_without_arguments_or_environment()
+    {
+        var options = Parse(null);
+        Assert.That(options.Arch, Is.SameAs(Arch.X86_64));
+        Assert.That((options.Variant, options.Source, options.Runtime, options.BaseConfig, options.KataPrefix), Is.EqualTo(("", "auto", "host", "tinyconfig", "/usr")));
+        Assert.That(options.Kernel, Is.Null);
+        Assert.That(options.DistccFarm, Is.Null);
+        Assert.That(options.CiOutputFiles, Is.Empty);
+        Assert.That(options.MayInstall, Is.False);
+        Assert.That(options.Jobs, Is.EqualTo(Environment.ProcessorCount));
+    }
+
+    [Test]
+    public void Arguments_win_over_the_environment_and_the_environment_over_defaults()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["KILN_MIRROR"] = "http://env/", ["KILN_CACHE_DIR"] = "/env/cache", ["KILN_RUNTIME"] = "docker",
+            ["KILN_CACHE_REGISTRY_USER"] = "u", ["KILN_CACHE_REGISTRY_PASSWORD"] = "p", ["GITHUB_OUTPUT"] = "/gh/out", ["KILN_CI_OUTPUT"] = "",
+        };
+        var options = Parse(env, ("mirror", "http://arg/"), ("arch", "arm64"), ("jobs", "3"), ("no-cache", "true"));
+        Assert.That(options.Mirror, Is.EqualTo("http://arg/"));
+        Assert.That(options.CacheDir, Is.EqualTo("/env/cache"));
+        Assert.That(options.Runtime, Is.EqualTo("docker"));
+        Assert.That(options.Arch, Is.SameAs(Arch.Arm64));
+        Assert.That((options.RequestedJobs, options.Jobs, options.NoCache), Is.EqualTo((3, 3, true)));
+        Assert.That(options.RegistryCredentials, Is.EqualTo(new Kiln.Kernel.RemoteCache.RegistryCredentials("u", "p")));
+        Assert.That(options.CiOutputFiles, Is.EqualTo(new[] { "/gh/out" }), "an empty KILN_CI_OUTPUT is unset");
+        Assert.That(options.IsGiven(nameof(KilnOptions.Arch)), Is.True);
+        Assert.That(options.IsGiven(nameof(KilnOptions.Kernel)), Is.False);
+    }
+
+    [Test]
+    public void Repeatable_arguments_keep_every_value_and_flags_read_false()
+    {
+        using var dir = new TempDirectory();
+        var a = Path.Combine(dir.Path, "a.sh");
+        var b = Path.Combine(dir.Path, "b.sh");
+        File.WriteAllText(a, "");
+        File.WriteAllText(b, "");
+        var options = Parse(null, ("test", a), ("test", b), ("install-deps", "false"), ("patches", "true"));
+        Assert.That(options.Tests, Is.EqualTo(new[] { a, b }));
+        Assert.That((options.InstallDeps, options.BisectPatches), Is.EqualTo((false, true)));
+        Assert.That(KilnOptions.Parse(Enumerable.Empty<string>().ToLookup(x => x), new Dictionary<string, string?>(), Root, isRoot: true).MayInstall, Is.True);
+    }
+
+    [TestCase("arch", "sparc", "--arch=sparc: unknown architecture")]
+    [TestCase("jobs", "0", "--jobs=0: expected a positive whole number")]
+    [TestCase("timeout", "soon", "--timeout=soon")]
+    [TestCase("variant", "nosuch", "--variant=nosuch: there is no configs/fragments/")]
+    [TestCase("runtime", "podman", "--runtime=podman: unknown runtime")]
+    [TestCase("distcc-hosts", "+zeroconf", "zeroconf")]
+    [TestCase("test", "/no/such/script.sh", "--test=/no/such/script.sh: no such file")]
+    [TestCase("cache-registry", "not a registry", "--cache-registry=not a registry")]
+    public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void Docker_and_a_distcc_farm_from_the_environment_conflict()
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(new Dictionary<string, string?> { ["KILN_DISTCC_HOSTS"] = "10.0.0.5/4" }, ("runtime", "docker")))!;
+        Assert.That(e.Message, Does.Contain("--runtime=docker").And.Contain("KILN_DISTCC_HOSTS"));
+    }
+
+    [Test]
+    public void A_bisect_step_parses_the_same_options_from_the_arguments_bisect_passes_on()
+    {
+        var options = Parse(null, ("arch", "arm64"), ("runtime", "docker"), ("jobs", "3"), ("no-cache", "true"), ("append", "loglevel=7 quiet"), ("cache-dir", "rel/cache"));
+        var passed = options.ToArguments();
+        Assert.That(passed, Does.Contain("--arch=arm64").And.Contain("--append=loglevel=7 quiet").And.Contain("--cache-dir=" + Path.GetFullPath("rel/cache")));
+        var again = Parse(null, passed.Select(a => a[2..].Split('=', 2)).Select(p => (p[0], p[1])).ToArray());
+        Assert.That((again.Arch, again.Runtime, again.RequestedJobs, again.NoCache, again.Append, again.CacheDir),
+            Is.EqualTo((options.Arch, options.Runtime, options.RequestedJobs, options.NoCache, options.Append, options.CacheDir)));
+    }
+
+    [Test]
+    public void Every_argument_is_declared_once_with_a_description()
+    {
+        var names = KilnOptions.Arguments.Select(a => a.Name).ToList();
+        Assert.That(names, Is.Unique);
+        Assert.That(KilnOptions.Arguments.Select(a => a.Description), Has.None.Empty);
+        Assert.That(KilnOptions.ArgumentFor(nameof(KilnOptions.BisectPlanPath)), Is.EqualTo("bisect-plan"));
+        Assert.That(KilnOptions.ArgumentFor(nameof(KilnOptions.KataDestDir)), Is.EqualTo("destdir"));
+    }
+}

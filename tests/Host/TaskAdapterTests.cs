@@ -1,0 +1,229 @@
+using System.Reflection;
+using Cake.Core;
+using Kiln.Build;
+using Kiln.Build.Tasks;
+using Kiln.Kernel.Analysis;
+using Kiln.Kernel.Bisect;
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Build.Containers;
+using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Identity;
+using Kiln.Kernel.Patches;
+using Kiln.Kernel.Pipeline;
+using Kiln.Kernel.Sources;
+using NUnit.Framework;
+
+namespace Kiln.Tests.Host;
+
+/// <summary>
+/// Each task adapter against a fake pipeline: which stage it calls with which previous result, what it skips, and the
+/// CI outputs it sets. The real stages run in tests/Integration (PipelineTests, BisectIntegrationTests, Arm64*).
+/// </summary>
+public class TaskAdapterTests
+{
+    private TempDir _dir = null!;
+    private FakePipeline _pipeline = null!;
+    private BuildContext _context = null!;
+    private string _ciFile = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = new TempDir();
+        _ciFile = Path.Combine(_dir.Path, "ci-output");
+        var arguments = new[] { ("cache-dir", Path.Combine(_dir.Path, "cache")), ("out", Path.Combine(_dir.Path, "out")) }
+            .ToLookup(a => a.Item1, a => a.Item2);
+        var options = KilnOptions.Parse(arguments, new Dictionary<string, string?>(), Repo.Root);
+        _pipeline = new FakePipeline(options, _dir.Path);
+        _context = new BuildContext(NoCake.Create(), _pipeline, new RecordingLog(), new CiOutput(new[] { _ciFile }));
+    }
+
+    [TearDown]
+    public void TearDown() => _dir.Dispose();
+
+    private Dictionary<string, string> Ci() => File.Exists(_ciFile)
+        ? File.ReadAllLines(_ciFile).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1])
+        : new Dictionary<string, string>();
+
+    [Test]
+    public void Setup_acquires_and_reports_identity_and_cache_status()
+    {
+        new Setup().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire" }));
+        Assert.That(_context.Acquired, Is.SameAs(_pipeline.AcquiredResult));
+        Assert.That(Ci(), Is.EqualTo(new Dictionary<string, string> { ["identity"] = FakePipeline.IdentityHash, ["cache"] = "miss" }));
+    }
+
+    [Test]
+    public void A_miss_patches_configures_and_builds_from_the_previous_results()
+    {
+        new Setup().Run(_context);
+        Assert.That(new Patch().ShouldRun(_context) && new Configure().ShouldRun(_context), Is.True);
+        new Patch().Run(_context);
+        new Configure().Run(_context);
+        new BuildKernel().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "Patch", "Configure", "Build" }));
+        Assert.That(_pipeline.ConfiguredWorkspace, Is.SameAs(_context.Patched!.Workspace));
+        var ci = Ci();
+        Assert.That(ci["release"], Is.EqualTo("6.1.192-1"));
+        Assert.That(ci["kernel_image"], Is.EqualTo(Path.Combine(_dir.Path, "out", "bzImage")));
+        Assert.That(ci["metadata"], Is.EqualTo(Path.Combine(_dir.Path, "out", "metadata.json")));
+    }
+
+    [Test]
+    public void A_cache_hit_skips_patch_and_configure_and_reuses_the_entry()
+    {
+        _pipeline.Hit = true;
+        new Setup().Run(_context);
+        Assert.That(new Patch().ShouldRun(_context), Is.False);
+        Assert.That(new Configure().ShouldRun(_context), Is.False);
+        new BuildKernel().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "Reuse" }));
+        Assert.That(Ci()["cache"], Is.EqualTo("local"));
+    }
+
+    [Test]
+    public void A_failed_boot_is_exit_1_with_its_results_reported_and_nothing_shared()
+    {
+        _pipeline.Hit = true;
+        _pipeline.BootPasses = false;
+        new Setup().Run(_context);
+        new BuildKernel().Run(_context);
+        var e = Assert.Throws<KilnException>(() => new BootTest().Run(_context))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
+        Assert.That(e.Message, Does.Contain("release: wrong release"));
+        Assert.That(Ci()["boot_result"], Is.EqualTo("fail"));
+        Assert.That(Ci(), Does.ContainKey("serial_log"));
+        Assert.That(_pipeline.Calls, Has.No.Member("Share"));
+    }
+
+    [Test]
+    public void A_passing_boot_is_shared_and_says_so()
+    {
+        _pipeline.Hit = true;
+        new Setup().Run(_context);
+        new BuildKernel().Run(_context);
+        new BootTest().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "Reuse", "Boot", "Share" }));
+        Assert.That(Ci()["boot_result"], Is.EqualTo("pass"));
+        Assert.That(Ci()["pushed"], Is.EqualTo("true"));
+    }
+
+    [Test]
+    public void A_task_that_runs_before_its_producer_is_an_internal_error()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => new BootTest().Run(_context))!;
+        Assert.That(e.Message, Does.Contain("BuildKernel did not run"));
+        Assert.That(ExitCodes.For(e), Is.Null);
+    }
+
+    [Test]
+    public void Tasks_hold_no_configure_build_or_boot_logic()
+    {
+        // Only the pipeline drives the kernel's tools; a task that reached for them would be a second pipeline.
+        var forbidden = new[] { "KernelConfigurator", "KernelBuilder", "BootTester", "CacheLock", "KernelCache", "PatchApplier", "Prerequisites", "new Skopeo" };
+        foreach (var file in Directory.GetFiles(Path.Combine(Repo.Root, "build", "Tasks"), "*.cs"))
+        {
+            var text = File.ReadAllText(file);
+            Assert.That(forbidden.Where(text.Contains), Is.Empty, file);
+        }
+    }
+
+    /// <summary>Canned stage results; records which stage ran.</summary>
+    private sealed class FakePipeline(KilnOptions options, string dir) : IKernelPipeline
+    {
+        public const string IdentityHash = "1111111111111111111111111111111111111111111111111111111111111111";
+        public List<string> Calls { get; } = new();
+        public bool Hit { get; set; }
+        public bool BootPasses { get; set; } = true;
+        public Acquired? AcquiredResult { get; private set; }
+        public Workspace? ConfiguredWorkspace { get; private set; }
+
+        public KilnOptions Options { get; } = options;
+        public KernelTarget Target { get; } = KernelTarget.Resolve(options);
+
+        private CachedKernel Kernel()
+        {
+            var metadata = new BuildMetadata("6.1.192-1", IdentityHash, "r", "6.1.192", "6.1.192-1", "x86_64", "", "tinyconfig",
+                new SourceProvenance("debian", "6.1.192", "linux-source-6.1", new string('2', 64)), new Dictionary<string, string>(),
+                new Dictionary<string, double>(), new Dictionary<string, string> { ["bzImage"] = new string('3', 64) }, [], []);
+            return new CachedKernel(Path.Combine(dir, "entry"), metadata);
+        }
+
+        public Acquired Acquire()
+        {
+            Calls.Add("Acquire");
+            var source = new SourceTree(Path.Combine(dir, "src"), Target.Version, new SourceProvenance("debian", "6.1.192", "o", new string('2', 64)), Reused: true);
+            return AcquiredResult = new Acquired(new HostReady(BuildRuntime.Host, "/bin/busybox"), source, new CacheIdentity("6.1.192-1", IdentityHash),
+                Hit ? Kernel() : null, Hit ? "local" : "miss");
+        }
+
+        public Patched Patch(Acquired acquired)
+        {
+            Calls.Add("Patch");
+            return new Patched(acquired, new PatchedTree(Path.Combine(dir, "tree"), "s", [], Reused: true),
+                new Workspace(Path.Combine(dir, "tree"), Path.Combine(dir, "build"), "-1", Path.Combine(dir, "build.log"), false, acquired.Host));
+        }
+
+        public Configured Configure(Workspace workspace, CancellationToken cancellation = default)
+        {
+            Calls.Add("Configure");
+            ConfiguredWorkspace = workspace;
+            return new Configured(workspace, KernelTarget.Fragments(Options), TimeSpan.FromSeconds(1));
+        }
+
+        public Built Build(Patched patched, Configured configured)
+        {
+            Calls.Add("Build");
+            return new Built(patched.Acquired, Kernel(), false, Target.Paths.OutDir);
+        }
+
+        public Built Reuse(Acquired acquired)
+        {
+            Calls.Add("Reuse");
+            return new Built(acquired, acquired.Cached!, true, Target.Paths.OutDir);
+        }
+
+        public Booted Boot(Built built)
+        {
+            Calls.Add("Boot");
+            var boot = Path.Combine(dir, "boot");
+            var check = BootPasses ? new BootCheck("release", true, "6.1.192-1", TimeSpan.Zero) : new BootCheck("release", false, "wrong release", TimeSpan.Zero);
+            return new Booted(built, new BootTestResult
+            {
+                Spec = new BootTestSpec { KernelPath = "k", OutputDirectory = boot },
+                Checks = [check],
+                Qemu = new QemuRunResult("qemu", Accelerator.Tcg, TimeSpan.FromSeconds(120), false, 0, TimeSpan.FromSeconds(2), Path.Combine(boot, "serial.log"), []),
+                Log = new BootLogAnalysis([], 1.2, 1.5),
+                Nonce = "n",
+                Release = "6.1.192-1",
+                SerialLogPath = Path.Combine(boot, "serial.log"),
+                ReportPath = Path.Combine(boot, "report"),
+                ResultsJsonPath = Path.Combine(boot, "results.json"),
+                JUnitPath = Path.Combine(boot, "junit.xml"),
+            });
+        }
+
+        public bool? Share(Booted booted)
+        {
+            Calls.Add("Share");
+            return true;
+        }
+
+        public Packaged Package(Booted booted) => throw new NotSupportedException("not used by these tests");
+        public AnalysisResult Analyze(Acquired acquired, Patched? patched) => throw new NotSupportedException("not used by these tests");
+        public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => throw new NotSupportedException("not used by these tests");
+        public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
+    }
+
+    /// <summary>A Cake context for adapters that never touch Cake: any call fails the test.</summary>
+    private class NoCake : DispatchProxy
+    {
+        public static ICakeContext Create() => DispatchProxy.Create<ICakeContext, NoCake>();
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
+            throw new AssertionException($"the task used Cake's {targetMethod?.Name}");
+    }
+}
