@@ -32,6 +32,8 @@ public interface IKernelPipeline
     bool? Share(Booted booted);
     Packaged Package(Booted booted);
     AnalysisResult Analyze(Acquired acquired, Patched? patched);
+    /// <summary>kiln.lock's verdict on the recipe (<paramref name="report"/> sees it before any failure); --update-lock records it.</summary>
+    LockCheck CheckLock(Action<LockCheck> report);
     /// <summary>The Bisect target: git bisect run over the range, each step this host's BisectStep (<paramref name="stepCommand"/> of the plan's path).</summary>
     BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand);
     /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
@@ -300,6 +302,37 @@ public sealed class KernelPipeline : IKernelPipeline
         var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
         using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
             return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+    }
+
+    /// <summary>
+    /// CacheKey: what kiln.lock says of this recipe at this config counter; with --update-lock the recipe is then
+    /// recorded. Changed inputs under the same counter are exit 2 (caches keyed by it would serve a stale kernel).
+    /// </summary>
+    public LockCheck CheckLock(Action<LockCheck> report)
+    {
+        var recipe = Target.Recipe;
+        var lockFile = LockFile.Load(Path.Combine(Options.RepoRoot, "kiln.lock"));
+        var check = lockFile.Check(recipe, Target.ConfigVersion);
+        report(check);
+        if (Options.UpdateLock)
+        {
+            lockFile.Record(recipe, Target.ConfigVersion);
+            lockFile.Save();
+            _log.Info($"Recorded {recipe.LockName} at config version {Target.ConfigVersion} in {lockFile.Path}");
+            return check;
+        }
+        switch (check.Status)
+        {
+            case LockStatus.ChangedWithoutBump:
+                throw KilnException.BadInput(
+                    $"The inputs of {recipe.LockName} changed but kata_config_version is still {Target.ConfigVersion}, " +
+                    $"so caches keyed by {Target.CacheKey} would serve a stale kernel:\n  " + string.Join("\n  ", check.Changes) +
+                    $"\nBump kata_config_version (to {Target.ConfigVersion + 1}), then run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
+            case LockStatus.NotRecorded or LockStatus.CounterBumped:
+                _log.Warning($"kiln.lock has no record of {recipe.LockName} at config version {Target.ConfigVersion}; run ./build.sh --target=CacheKey --update-lock and commit kiln.lock.");
+                break;
+        }
+        return check;
     }
 
     public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => new BisectSession(this, _log).Run(stepCommand);

@@ -112,6 +112,14 @@ public class TaskAdapterTests
     }
 
     [Test]
+    public void CacheKey_reports_key_and_input_hash_from_the_lock_check()
+    {
+        new CacheKey().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "CheckLock" }));
+        Assert.That(Ci(), Is.EqualTo(new Dictionary<string, string> { ["key"] = _pipeline.Target.CacheKey, ["input_hash"] = _pipeline.Target.Recipe.Hash }));
+    }
+
+    [Test]
     public void A_task_that_runs_before_its_producer_is_an_internal_error()
     {
         var e = Assert.Throws<InvalidOperationException>(() => new BootTest().Run(_context))!;
@@ -213,6 +221,13 @@ public class TaskAdapterTests
         }
 
         public Packaged Package(Booted booted) => throw new NotSupportedException("not used by these tests");
+        public LockCheck CheckLock(Action<LockCheck> report)
+        {
+            Calls.Add("CheckLock");
+            var check = new LockCheck(LockStatus.Current, []);
+            report(check);
+            return check;
+        }
         public AnalysisResult Analyze(Acquired acquired, Patched? patched) => throw new NotSupportedException("not used by these tests");
         public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => throw new NotSupportedException("not used by these tests");
         public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
