@@ -7,39 +7,35 @@ using Kiln.Kernel.Pipeline;
 namespace Kiln.Build;
 
 /// <summary>
-/// What tasks share: the options (parsed once), the pipeline they call, the CI output, and each stage's result
+/// What tasks share: the options (parsed once), the pipeline they call, the output channel, and each stage's result
 /// for the next task to take.
 /// </summary>
 public sealed class BuildContext : FrostingContext
 {
     public BuildContext(ICakeContext context) : base(context)
     {
-        Log = new CakeKilnLog(context.Log);
         var arguments = context.Arguments.GetArguments()
             .SelectMany(a => a.Value.Select(v => (a.Key, Value: v)))
             .ToLookup(a => a.Key, a => a.Value, StringComparer.OrdinalIgnoreCase);
         var environment = System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
         var options = KilnOptions.Parse(arguments, environment, FindRepoRoot(), Kiln.Kernel.HostSetup.Prerequisites.IsRoot);
-        Pipeline = new KernelPipeline(options, Log, () => new DockerEngine(this));
-        CiOutput = new CiOutput(options.CiOutputFiles);
+        Output = KilnOutput.ForCake(context.Log, options.CiOutputFiles);
+        Pipeline = new KernelPipeline(options, Output, () => new DockerEngine(this));
     }
 
     /// <summary>For the task adapters' unit tests: a context around a fake pipeline.</summary>
-    internal BuildContext(ICakeContext context, IKernelPipeline pipeline, IKilnLog log, CiOutput ciOutput) : base(context)
+    internal BuildContext(ICakeContext context, IKernelPipeline pipeline, KilnOutput output) : base(context)
     {
-        Log = log;
         Pipeline = pipeline;
-        CiOutput = ciOutput;
+        Output = output;
     }
 
-    /// <summary>Tasks talk to the domain library's log; Cake's own stays reachable as ICakeContext.Log.</summary>
-    public new IKilnLog Log { get; }
+    /// <summary>Everything a task tells the user or CI: progress, tables, results (see <see cref="KilnOutput"/>).</summary>
+    public KilnOutput Output { get; }
     public IKernelPipeline Pipeline { get; }
     public KilnOptions Options => Pipeline.Options;
     public KernelTarget Target => Pipeline.Target;
-    /// <summary>Where machine-readable results go for CI (--ci-output, $GITHUB_OUTPUT).</summary>
-    public CiOutput CiOutput { get; }
 
     // Each stage's result, set by its task for the next.
     public Acquired? Acquired { get; set; }
@@ -55,7 +51,7 @@ public sealed class BuildContext : FrostingContext
     public bool SkipOnCacheHit(string task)
     {
         if (Acquired?.Cached is not { } hit) return false;
-        Log.Info($"{task}: skipped, cache hit {hit.Directory}");
+        Output.Info($"{task}: skipped, cache hit {hit.Directory}");
         return true;
     }
 

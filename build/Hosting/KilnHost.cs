@@ -28,10 +28,18 @@ public sealed class KilnHost
     private Func<Exception, Exception> _translate = e => e;
     private string _description = "";
     private string _defaultTarget = "Default";
+    private KilnConsole _console = KilnConsole.Terminal;
 
     public KilnHost UseContext<TContext>() where TContext : ICakeContext
     {
         _contextType = typeof(TContext);
+        return this;
+    }
+
+    /// <summary>Where help, the log and errors go (this process's terminal unless a test says otherwise).</summary>
+    public KilnHost UseConsole(KilnConsole console)
+    {
+        _console = console;
         return this;
     }
 
@@ -83,7 +91,7 @@ public sealed class KilnHost
 
     public int Run(IEnumerable<string> args)
     {
-        var console = ConsoleStyle.CreateSpectreConsole();
+        var terminal = _console;
         CommandLine commandLine;
         try
         {
@@ -98,7 +106,7 @@ public sealed class KilnHost
         var tasks = Tasks;
         if (commandLine.Help)
         {
-            HelpPrinter.Print(console, _description, tasks, _arguments, _defaultTarget);
+            HelpPrinter.Print(terminal.Spectre, _description, tasks, _arguments, _defaultTarget);
             return 0;
         }
 
@@ -116,7 +124,7 @@ public sealed class KilnHost
             return 2;
         }
 
-        var cakeConsole = ConsoleStyle.CakeConsole(new CakeConsole(new CakeEnvironment(new CakePlatform(), new CakeRuntime())));
+        var cakeConsole = terminal.Cake;
         var log = new CakeBuildLog(cakeConsole, verbosity);
         try
         {
@@ -128,8 +136,8 @@ public sealed class KilnHost
             {
                 { DryRun: true } => new DryRunScriptHost(engine, context, log).RunTargetAsync(task.Name),
                 { Tree: true } => new TreeScriptHost(engine, context, cakeConsole).RunTargetAsync(task.Name),
-                _ => new BuildScriptHost(engine, new DefaultExecutionStrategy(log, new CakeSpectreReportPrinter(console)), context,
-                    new CakeSpectreReportPrinter(console), context.Configuration, log).RunTargetAsync(task.Name),
+                _ => new BuildScriptHost(engine, new DefaultExecutionStrategy(log, new CakeSpectreReportPrinter(terminal.Spectre)), context,
+                    new CakeSpectreReportPrinter(terminal.Spectre), context.Configuration, log).RunTargetAsync(task.Name),
             };
             report.GetAwaiter().GetResult();
             return 0;
@@ -164,11 +172,7 @@ public sealed class KilnHost
         return (ICakeContext)Activator.CreateInstance(_contextType, cake)!;
     }
 
-    /// <summary>Errors go to stderr unwrapped (not re-flowed to the console width), so they stay greppable.</summary>
-    private static void WriteError(string message)
-    {
-        Console.Error.WriteLine((ConsoleStyle.Color ? "\u001b[31mError:\u001b[0m " : "Error: ") + message);
-    }
+    private void WriteError(string message) => _console.Error(message);
 
     private static Exception Unwrap(Exception e)
     {

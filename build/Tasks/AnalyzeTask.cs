@@ -15,24 +15,24 @@ public sealed class Analyze : FrostingTask<BuildContext>
         var series = KernelTarget.Patches(context.Options, context.Target.Version);
         if (series.IsEmpty)
         {
-            context.Log.Info($"No patches for {context.Target.Version.SeriesName}.x: nothing to analyze");
+            context.Output.Info($"No patches for {context.Target.Version.SeriesName}.x: nothing to analyze");
             return;
         }
         var result = context.Pipeline.Analyze(context.Require(context.Acquired, nameof(Setup)), context.Patched);
-        context.CiOutput.Set(CiKeys.AnalysisReport, result.ReportPath);
+        context.Output.Set(CiKeys.AnalysisReport, result.ReportPath);
         foreach (var patch in result.Patches)
         {
-            context.Log.Info($"{patch.Patch}: {patch.Errors} error(s), {patch.Warnings} warning(s)");
+            context.Output.Info($"{patch.Patch}: {patch.Errors} error(s), {patch.Warnings} warning(s)");
             foreach (var finding in patch.Findings.Where(f => f.Severity != Severity.Check))
-                (finding.Severity == Severity.Error ? (Action<string>)context.Log.Warning : context.Log.Info)("  " + finding);
+                (finding.Severity == Severity.Error ? (Action<string>)context.Output.Warning : context.Output.Info)("  " + finding);
         }
         foreach (var (file, why) in result.SparseNotBuilt)
-            context.Log.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {context.Target.Paths.SparseLog}");
-        context.Log.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
+            context.Output.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {context.Target.Paths.SparseLog}");
+        context.Output.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
                          (result.PreExisting.Count > 0 ? $"; {result.PreExisting.Count} finding(s) on lines the series does not add (in {result.ReportPath})" : ""));
         if (result.Errors > 0)
             throw KilnException.KernelFailed($"Static analysis found {result.Errors} error(s) in {series.Directory}: " +
                 string.Join(", ", result.Patches.Where(p => p.Errors > 0).Select(p => $"{p.Patch} ({p.Errors})")) + $". Report: {result.ReportPath}");
-        context.Log.Info($"Static analysis of {result.Patches.Count} patch(es): no errors, {result.Warnings} warning(s). Report: {result.ReportPath}");
+        context.Output.Info($"Static analysis of {result.Patches.Count} patch(es): no errors, {result.Warnings} warning(s). Report: {result.ReportPath}");
     }
 }

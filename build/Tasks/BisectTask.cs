@@ -14,9 +14,9 @@ public sealed class Bisect : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         var run = context.Pipeline.Bisect(planPath => StepCommand(context.Options, planPath));
-        Print(run.Outcome);
-        context.Log.Info($"Report: {run.Report}; per-step build logs and boot results in {run.StepsDirectory}");
-        BisectSession.Conclude(run.Outcome, context.Log);
+        Print(run.Outcome, context.Output);
+        context.Output.Info($"Report: {run.Report}; per-step build logs and boot results in {run.StepsDirectory}");
+        BisectSession.Conclude(run.Outcome, context.Output);
     }
 
     /// <summary>This host again (dotnet Build.dll, or the app host), running the BisectStep target with the plan and the same options.</summary>
@@ -31,7 +31,7 @@ public sealed class Bisect : FrostingTask<BuildContext>
         return command;
     }
 
-    private static void Print(BisectOutcome outcome)
+    private static void Print(BisectOutcome outcome, KilnOutput output)
     {
         var table = new Table()
             .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
@@ -50,14 +50,14 @@ public sealed class Bisect : FrostingTask<BuildContext>
             table.AddRow(s.Number.ToString(), s.ShortSha, Markup.Escape(s.Subject), verdict, s.ExitCode.ToString(),
                 $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s");
         }
-        AnsiConsole.Write(table);
+        output.Write(table);
         // Details below the table: a build error or a failed check does not fit a column.
-        foreach (var s in outcome.Steps) AnsiConsole.WriteLine($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
-        AnsiConsole.WriteLine($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
+        foreach (var s in outcome.Steps) output.Line($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
+        output.Line($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
                               $"(bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
                               $"in {outcome.Duration:hh\\:mm\\:ss}");
-        AnsiConsole.WriteLine("git bisect log:");
-        foreach (var line in outcome.Log) AnsiConsole.WriteLine("  " + line);
+        output.Line("git bisect log:");
+        foreach (var line in outcome.Log) output.Line("  " + line);
     }
 
     private static string FirstLine(string text)

@@ -17,18 +17,18 @@ public sealed class BootTest : FrostingTask<BuildContext>
         foreach (var check in result.Checks)
             table.AddRow(Markup.Escape(check.Name), check.Passed ? "[green]pass[/]" : "[red]FAIL[/]",
                 $"{check.Duration.TotalSeconds:F1} s", Markup.Escape(check.Message));
-        AnsiConsole.Write(table);
+        context.Output.Write(table);
         var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
-        context.Log.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
+        context.Output.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
 
-        context.CiOutput.Set(CiKeys.BootResult, result.Passed ? "pass" : "fail");
-        context.CiOutput.Set(CiKeys.ResultsJson, result.ResultsJsonPath);
-        context.CiOutput.Set(CiKeys.JUnit, result.JUnitPath);
-        context.CiOutput.Set(CiKeys.SerialLog, result.SerialLogPath);
+        context.Output.Set(CiKeys.BootResult, result.Passed ? "pass" : "fail");
+        context.Output.Set(CiKeys.ResultsJson, result.ResultsJsonPath);
+        context.Output.Set(CiKeys.JUnit, result.JUnitPath);
+        context.Output.Set(CiKeys.SerialLog, result.SerialLogPath);
         if (!result.Passed)
             throw KilnException.KernelFailed($"Boot test of Linux {booted.Built.Kernel.Metadata.Release} failed: " +
                 string.Join("; ", result.Failures.Select(f => $"{f.Name}: {f.Message}")) + $". Serial log: {result.SerialLogPath}");
-        context.Log.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
-        if (context.Pipeline.Share(booted) is { } pushed) context.CiOutput.Set(CiKeys.Pushed, pushed ? "true" : "false");
+        context.Output.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
+        if (context.Pipeline.Share(booted) is { } pushed) context.Output.Set(CiKeys.Pushed, pushed ? "true" : "false");
     }
 }

@@ -17,10 +17,10 @@ public sealed class BuildKernel : FrostingTask<BuildContext>
             : context.Pipeline.Build(context.Require(context.Patched, nameof(Patch)), context.Require(context.Configured, nameof(Configure)));
         var image = EntryFiles.Image(context.Options.Arch);
         if (!built.FromCache)
-            context.Log.Info($"Linux {built.Kernel.Metadata.Release}: {image} sha256 {built.Kernel.Metadata.Files[image]}, artifacts in {built.OutDir}");
-        context.CiOutput.Set(CiKeys.Release, built.Kernel.Metadata.Release);
-        context.CiOutput.Set(CiKeys.ArtifactsDir, built.OutDir);
-        context.CiOutput.Set(CiKeys.KernelImage, Path.Combine(built.OutDir, image));
-        context.CiOutput.Set(CiKeys.Metadata, Path.Combine(built.OutDir, BuildMetadata.FileName));
+            context.Output.Info($"Linux {built.Kernel.Metadata.Release}: {image} sha256 {built.Kernel.Metadata.Files[image]}, artifacts in {built.OutDir}");
+        context.Output.Set(CiKeys.Release, built.Kernel.Metadata.Release);
+        context.Output.Set(CiKeys.ArtifactsDir, built.OutDir);
+        context.Output.Set(CiKeys.KernelImage, Path.Combine(built.OutDir, image));
+        context.Output.Set(CiKeys.Metadata, Path.Combine(built.OutDir, BuildMetadata.FileName));
     }
 }

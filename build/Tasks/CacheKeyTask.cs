@@ -11,12 +11,10 @@ public sealed class CacheKey : FrostingTask<BuildContext>
         var (key, hash) = (context.Target.CacheKey, context.Target.Recipe.Hash);
         context.Pipeline.CheckLock(check =>
         {
-            // Machine-readable lines on stdout, stable for CI scripts (grep '^key='), also when the check then fails.
-            Console.WriteLine($"key={key}");
-            Console.WriteLine($"input-hash={hash}");
-            Console.WriteLine($"lock={check.Status}");
-            context.CiOutput.Set(CiKeys.Key, key);
-            context.CiOutput.Set(CiKeys.InputHash, hash);
+            // Stable for CI scripts (grep '^key='), also when the check then fails.
+            context.Output.Print(CiKeys.Key, key);
+            context.Output.Print(CiKeys.InputHash, hash);
+            context.Output.Print(CiKeys.Lock, check.Status.ToString());
         });
     }
 }

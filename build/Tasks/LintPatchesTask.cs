@@ -12,6 +12,6 @@ public sealed class LintPatches : FrostingTask<BuildContext>
     {
         var series = KernelTarget.Patches(context.Options, context.Target.Version);
         PatchLint.ThrowIfProblems(series);
-        context.Log.Info($"{series.Patches.Count} patch(es) in {series.Directory}: clean");
+        context.Output.Info($"{series.Patches.Count} patch(es) in {series.Directory}: clean");
     }
 }

@@ -19,11 +19,11 @@ public sealed class Matrix : FrostingTask<BuildContext>
         var variants = context.Options.IsGiven(nameof(KilnOptions.Variant)) ? new[] { context.Options.Variant } : BuildMatrix.Variants;
         var entries = BuildMatrix.Expand(context.Options.RepoRoot, context.Target.ConfigVersion, versions, arches, variants);
 
-        // One line, stable for CI scripts: grep '^matrix=' >> "$GITHUB_OUTPUT".
-        Console.WriteLine("matrix=" + BuildMatrix.ToJson(entries));
+        // One line, stable for CI scripts; also set as a CI output ($GITHUB_OUTPUT) directly.
+        context.Output.Print(CiKeys.Matrix, BuildMatrix.ToJson(entries));
         Directory.CreateDirectory(context.Target.Paths.OutDir);
         var file = context.Target.Paths.Matrix;
         AtomicFile.WriteAllText(file, BuildMatrix.ToJson(entries, indented: true) + "\n");
-        context.Log.Info($"{entries.Count} jobs ({string.Join(", ", entries.Select(e => e.Name))}) written to {file}");
+        context.Output.Info($"{entries.Count} jobs ({string.Join(", ", entries.Select(e => e.Name))}) written to {file}");
     }
 }

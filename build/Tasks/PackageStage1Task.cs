@@ -13,16 +13,16 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         // BootTest ran first, on this same cache entry: what is packaged is the kernel that passed.
         var packaged = context.Pipeline.Package(context.Require(context.Booted, nameof(BootTest)));
         var (result, kernel) = (packaged.Result, packaged.Booted.Built.Kernel);
-        context.CiOutput.Set(CiKeys.PackageDir, context.Target.Paths.Package);
-        context.CiOutput.Set(CiKeys.ReleaseTarball, result.ReleaseTarball);
-        context.CiOutput.Set(CiKeys.Sha256Sums, result.Sums);
-        context.CiOutput.Set(CiKeys.Aci, result.Aci.TarPath);
-        context.CiOutput.Set(CiKeys.OciLayout, packaged.OciReference);
-        context.Log.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[EntryFiles.Image(context.Options.Arch)]}):");
-        context.Log.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
-        context.Log.Info($"  Kata layout  {result.Kata.ShareDirectory}");
-        context.Log.Info($"  OCI image    {packaged.OciReference}");
-        context.Log.Info($"  release      {result.ReleaseTarball}");
-        context.Log.Info($"  checksums    {result.Sums}");
+        context.Output.Set(CiKeys.PackageDir, context.Target.Paths.Package);
+        context.Output.Set(CiKeys.ReleaseTarball, result.ReleaseTarball);
+        context.Output.Set(CiKeys.Sha256Sums, result.Sums);
+        context.Output.Set(CiKeys.Aci, result.Aci.TarPath);
+        context.Output.Set(CiKeys.OciLayout, packaged.OciReference);
+        context.Output.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[EntryFiles.Image(context.Options.Arch)]}):");
+        context.Output.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
+        context.Output.Info($"  Kata layout  {result.Kata.ShareDirectory}");
+        context.Output.Info($"  OCI image    {packaged.OciReference}");
+        context.Output.Info($"  release      {result.ReleaseTarball}");
+        context.Output.Info($"  checksums    {result.Sums}");
     }
 }

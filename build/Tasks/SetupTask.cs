@@ -9,7 +9,7 @@ public sealed class Setup : FrostingTask<BuildContext>
     public override void Run(BuildContext context)
     {
         var acquired = context.Acquired = context.Pipeline.Acquire();
-        context.CiOutput.Set(CiKeys.Identity, acquired.Identity.Hash);
-        context.CiOutput.Set(CiKeys.Cache, acquired.CacheStatus);
+        context.Output.Set(CiKeys.Identity, acquired.Identity.Hash);
+        context.Output.Set(CiKeys.Cache, acquired.CacheStatus);
     }
 }

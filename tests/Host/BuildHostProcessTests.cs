@@ -71,7 +71,7 @@ public class BuildHostProcessTests
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         Assert.That(r.StdOut, Does.Match($@"(?m)^key={Regex.Escape(manifest.DefaultVersion.ToString())}-{counter}\r?$"));
         Assert.That(r.StdOut, Does.Match(@"(?m)^key=\d+\.\d+\.\d+-\d+\r?$"));
-        Assert.That(r.StdOut, Does.Match(@"(?m)^input-hash=[0-9a-f]{64}\r?$"));
+        Assert.That(r.StdOut, Does.Match(@"(?m)^input_hash=[0-9a-f]{64}\r?$"));
     }
 
     [Test]

@@ -30,19 +30,11 @@ public class InternalErrorTests
     private static (int Code, string StdErr) Run(string target)
     {
         var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            var code = new KilnHost().AddAssembly(typeof(InternalErrorTests).Assembly)
-                .UseExitCodes(ExitCodes.For, e => e is KilnException, ExitCodes.InternalError)
-                .Run(new[] { "--target=" + target });
-            return (code, error.ToString());
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
+        var code = new KilnHost().AddAssembly(typeof(InternalErrorTests).Assembly)
+            .UseConsole(new KilnConsole(new StringWriter(), error, color: false, redirected: true))
+            .UseExitCodes(ExitCodes.For, e => e is KilnException, ExitCodes.InternalError)
+            .Run(new[] { "--target=" + target });
+        return (code, error.ToString());
     }
 
     [Test]

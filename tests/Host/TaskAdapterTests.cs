@@ -1,6 +1,7 @@
 using System.Reflection;
 using Cake.Core;
 using Kiln.Build;
+using Kiln.Build.Hosting;
 using Kiln.Build.Tasks;
 using Kiln.Kernel.Analysis;
 using Kiln.Kernel.Bisect;
@@ -27,17 +28,21 @@ public class TaskAdapterTests
     private FakePipeline _pipeline = null!;
     private BuildContext _context = null!;
     private string _ciFile = null!;
+    private StringWriter _stdout = null!;
+    private KilnConsole _console = null!;
 
     [SetUp]
     public void SetUp()
     {
         _dir = new TempDir();
         _ciFile = Path.Combine(_dir.Path, "ci-output");
+        _stdout = new StringWriter();
+        _console = new KilnConsole(_stdout, new StringWriter(), color: false, redirected: true);
         var arguments = new[] { ("cache-dir", Path.Combine(_dir.Path, "cache")), ("out", Path.Combine(_dir.Path, "out")) }
             .ToLookup(a => a.Item1, a => a.Item2);
         var options = KilnOptions.Parse(arguments, new Dictionary<string, string?>(), Repo.Root);
         _pipeline = new FakePipeline(options, _dir.Path);
-        _context = new BuildContext(NoCake.Create(), _pipeline, new RecordingLog(), new CiOutput(new[] { _ciFile }));
+        _context = new BuildContext(NoCake.Create(), _pipeline, new KilnOutput(new RecordingLog(), _console, new[] { _ciFile }));
     }
 
     [TearDown]
@@ -116,7 +121,21 @@ public class TaskAdapterTests
     {
         new CacheKey().Run(_context);
         Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "CheckLock" }));
-        Assert.That(Ci(), Is.EqualTo(new Dictionary<string, string> { ["key"] = _pipeline.Target.CacheKey, ["input_hash"] = _pipeline.Target.Recipe.Hash }));
+        var expected = new Dictionary<string, string>
+            { ["key"] = _pipeline.Target.CacheKey, ["input_hash"] = _pipeline.Target.Recipe.Hash, ["lock"] = "Current" };
+        Assert.That(Ci(), Is.EqualTo(expected));
+        // stdout carries the same names as the CI output, one name=value per line.
+        Assert.That(_stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(expected.Select(e => $"{e.Key}={e.Value}")));
+    }
+
+    [Test]
+    public void A_boot_table_goes_through_the_output_channel()
+    {
+        _pipeline.Hit = true;
+        new Setup().Run(_context);
+        new BuildKernel().Run(_context);
+        new BootTest().Run(_context);
+        Assert.That(_stdout.ToString(), Does.Contain("Check").And.Contain("pass"));
     }
 
     [Test]
@@ -136,6 +155,8 @@ public class TaskAdapterTests
         {
             var text = File.ReadAllText(file);
             Assert.That(forbidden.Where(text.Contains), Is.Empty, file);
+            // One output channel: tasks write through context.Output, never to the console themselves.
+            Assert.That(new[] { "Console.", "AnsiConsole" }.Where(text.Contains), Is.Empty, file);
         }
     }
 
