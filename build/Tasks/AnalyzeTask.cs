@@ -20,16 +20,7 @@ public sealed class Analyze : FrostingTask<BuildContext>
         }
         var result = context.Pipeline.Analyze(context.Require(context.Acquired, nameof(Setup)), context.Patched);
         context.Output.Set(CiKeys.AnalysisReport, result.ReportPath);
-        foreach (var patch in result.Patches)
-        {
-            context.Output.Info($"{patch.Patch}: {patch.Errors} error(s), {patch.Warnings} warning(s)");
-            foreach (var finding in patch.Findings.Where(f => f.Severity != Severity.Check))
-                (finding.Severity == Severity.Error ? (Action<string>)context.Output.Warning : context.Output.Info)("  " + finding);
-        }
-        foreach (var (file, why) in result.SparseNotBuilt)
-            context.Output.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {context.Target.Paths.SparseLog}");
-        context.Output.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
-                         (result.PreExisting.Count > 0 ? $"; {result.PreExisting.Count} finding(s) on lines the series does not add (in {result.ReportPath})" : ""));
+        Reports.Analysis(result, context.Target.Paths.SparseLog, context.Output);
         if (result.Errors > 0)
             throw KilnException.KernelFailed($"Static analysis found {result.Errors} error(s) in {series.Directory}: " +
                 string.Join(", ", result.Patches.Where(p => p.Errors > 0).Select(p => $"{p.Patch} ({p.Errors})")) + $". Report: {result.ReportPath}");

@@ -1,6 +1,5 @@
 using Cake.Frosting;
 using Kiln.Kernel.Diagnostics;
-using Spectre.Console;
 
 namespace Kiln.Build.Tasks;
 
@@ -13,13 +12,7 @@ public sealed class BootTest : FrostingTask<BuildContext>
     {
         var booted = context.Booted = context.Pipeline.Boot(context.Require(context.Built, nameof(BuildKernel)));
         var result = booted.Result;
-        var table = new Table().AddColumn("Check").AddColumn("Result").AddColumn(new TableColumn("Time").RightAligned()).AddColumn("Detail");
-        foreach (var check in result.Checks)
-            table.AddRow(Markup.Escape(check.Name), check.Passed ? "[green]pass[/]" : "[red]FAIL[/]",
-                $"{check.Duration.TotalSeconds:F1} s", Markup.Escape(check.Message));
-        context.Output.Write(table);
-        var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
-        context.Output.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
+        Reports.Boot(result, context.Output);
 
         context.Output.Set(CiKeys.BootResult, result.Passed ? "pass" : "fail");
         context.Output.Set(CiKeys.ResultsJson, result.ResultsJsonPath);

@@ -1,0 +1,70 @@
+using Kiln.Kernel.Analysis;
+using Kiln.Kernel.Bisect;
+using Kiln.Kernel.Boot;
+using Spectre.Console;
+
+namespace Kiln.Build;
+
+/// <summary>How a stage's result reads on the terminal: the tables and summaries tasks print through <see cref="KilnOutput"/>.</summary>
+public static class Reports
+{
+    public static void Boot(BootTestResult result, KilnOutput output)
+    {
+        var table = new Table().AddColumn("Check").AddColumn("Result").AddColumn(new TableColumn("Time").RightAligned()).AddColumn("Detail");
+        foreach (var check in result.Checks)
+            table.AddRow(Markup.Escape(check.Name), check.Passed ? "[green]pass[/]" : "[red]FAIL[/]",
+                $"{check.Duration.TotalSeconds:F1} s", Markup.Escape(check.Message));
+        output.Write(table);
+        var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
+        output.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
+    }
+
+    public static void Bisect(BisectOutcome outcome, KilnOutput output)
+    {
+        var table = new Table()
+            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
+            .AddColumn(new TableColumn("Exit").RightAligned()).AddColumn(new TableColumn("Configure").RightAligned())
+            .AddColumn(new TableColumn("Build").RightAligned()).AddColumn(new TableColumn("Boot").RightAligned())
+            .AddColumn(new TableColumn("Total").RightAligned());
+        foreach (var s in outcome.Steps)
+        {
+            var verdict = s.Verdict switch
+            {
+                StepVerdict.Good => "[green]good[/]",
+                StepVerdict.Bad => "[red]bad[/]",
+                StepVerdict.Skip => "[yellow]skip[/]",
+                _ => "[red]abort[/]",
+            };
+            table.AddRow(s.Number.ToString(), s.ShortSha, Markup.Escape(s.Subject), verdict, s.ExitCode.ToString(),
+                $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s");
+        }
+        output.Write(table);
+        // Details below the table: a build error or a failed check does not fit a column.
+        foreach (var s in outcome.Steps) output.Line($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
+        output.Line($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
+                    $"(bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
+                    $"in {outcome.Duration:hh\\:mm\\:ss}");
+        output.Line("git bisect log:");
+        foreach (var line in outcome.Log) output.Line("  " + line);
+    }
+
+    public static void Analysis(AnalysisResult result, string sparseLog, KilnOutput output)
+    {
+        foreach (var patch in result.Patches)
+        {
+            output.Info($"{patch.Patch}: {patch.Errors} error(s), {patch.Warnings} warning(s)");
+            foreach (var finding in patch.Findings.Where(f => f.Severity != Severity.Check))
+                (finding.Severity == Severity.Error ? (Action<string>)output.Warning : output.Info)("  " + finding);
+        }
+        foreach (var (file, why) in result.SparseNotBuilt)
+            output.Warning($"sparse could not check {file}: make could not build its object with this config ({why}); see {sparseLog}");
+        output.Info($"sparse checked {(result.SparseChecked.Count == 0 ? "no files" : string.Join(", ", result.SparseChecked))}" +
+                    (result.PreExisting.Count > 0 ? $"; {result.PreExisting.Count} finding(s) on lines the series does not add (in {result.ReportPath})" : ""));
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.Split('\n')[0];
+        return line.Length > 200 ? line[..197] + "..." : line;
+    }
+}
