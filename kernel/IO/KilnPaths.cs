@@ -32,7 +32,19 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public static string Lock(string cacheDir, string name) => Path.Combine(cacheDir, "locks", name + ".lock");
     public string SourceLock(string version) => Lock(CacheDir, "source-" + version);
     public string TreesLock(string version) => Lock(CacheDir, "trees-" + version);
-    public string BuildLock(string buildDirectory) => Lock(CacheDir, "build-" + Path.GetFileName(buildDirectory));
+    /// <summary>
+    /// One lock per build directory, named after its path in the cache: a bisect's work dir ends in "build" like every
+    /// other bisect's, and two bisects of different ranges must not wait for each other.
+    /// </summary>
+    public string BuildLock(string buildDirectory)
+    {
+        var full = Path.GetFullPath(buildDirectory);
+        var name = Path.GetRelativePath(BuildDirectories, full);
+        if (name.StartsWith("..")) name = Path.GetRelativePath(CacheDir, full);
+        if (name.StartsWith("..") || Path.IsPathRooted(name))
+            name = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(full)))[..16];
+        return Lock(CacheDir, "build-" + name.Replace(Path.DirectorySeparatorChar, '-'));
+    }
     public string PullLock(string entryName) => Lock(CacheDir, "pull-" + entryName);
     public string BisectLock(string key) => Lock(CacheDir, "bisect-" + key);
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
