@@ -78,7 +78,9 @@ public sealed class BisectIntegrationTests
         Directory.Delete(root, recursive: true);
     }
 
+    /// <summary>Extended: its own cold arm64 build (the bisect work dir shares no objects with other builds).</summary>
     [Test]
+    [Category("Extended")]
     public void An_arm64_bisect_cross_builds_and_boots_its_steps_with_the_arm64_busybox()
     {
         // Before the pipeline was shared, a step booted /bin/busybox (x86_64) in the arm64 guest and aborted the bisect.

@@ -3,6 +3,7 @@ namespace Kiln.Tests.Integration;
 /// <summary>The arm64 guest: cross-built with gcc-aarch64-linux-gnu and booted on QEMU's virt machine.</summary>
 [TestFixture]
 [Category("Integration")]
+[Category("Extended")]
 [NonParallelizable]
 public sealed class Arm64PipelineTests
 {

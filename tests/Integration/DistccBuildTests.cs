@@ -14,6 +14,7 @@ namespace Kiln.Tests.Integration;
 /// </summary>
 [TestFixture]
 [Category("Integration")]
+[Category("Extended")]
 [NonParallelizable]
 [SupportedOSPlatform("linux")]
 public sealed class DistccBuildTests

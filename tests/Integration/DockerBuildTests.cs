@@ -35,7 +35,9 @@ public sealed class DockerBuildTests
             TestContext.Progress.WriteLine($"Kept {_workDir} (cache, build, artifacts) for inspection");
     }
 
+    /// <summary>Extended: its own cold build in the builder image (the bisect work dir shares no objects with other builds).</summary>
     [Test]
+    [Category("Extended")]
     public void A_bisect_with_the_docker_runtime_builds_its_steps_in_the_builder_image()
     {
         var root = Path.Combine(_workDir, "bisect");
