@@ -63,8 +63,6 @@ public sealed class KilnOutput : IKilnLog
     /// <summary>Progress through Cake's log, on this process's terminal.</summary>
     public static KilnOutput ForCake(ICakeLog log, IEnumerable<string> ciFiles) => new(new CakeLog(log), KilnConsole.Terminal, ciFiles);
 
-    public IReadOnlyList<string> CiFiles => _ciFiles;
-
     public void Info(string message) => _progress.Info(message);
     public void Warning(string message) => _progress.Warning(message);
     public void Verbose(string message) => _progress.Verbose(message);

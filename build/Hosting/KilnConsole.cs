@@ -43,7 +43,7 @@ public sealed class KilnConsole
 
     public void Write(IRenderable renderable) => Spectre.Write(renderable);
 
-    public void Line(string text) => Spectre.Profile.Out.Writer.WriteLine(text);
+    public void Line(string text) => _out.WriteLine(text);
 
     /// <summary>A line scripts grep for (<c>key=…</c>): written as is, never wrapped or styled.</summary>
     public void Value(string name, string value) => _out.WriteLine($"{name}={value}");

@@ -91,7 +91,6 @@ public sealed class KilnHost
 
     public int Run(IEnumerable<string> args)
     {
-        var terminal = _console;
         CommandLine commandLine;
         try
         {
@@ -106,7 +105,7 @@ public sealed class KilnHost
         var tasks = Tasks;
         if (commandLine.Help)
         {
-            HelpPrinter.Print(terminal.Spectre, _description, tasks, _arguments, _defaultTarget);
+            HelpPrinter.Print(_console.Spectre, _description, tasks, _arguments, _defaultTarget);
             return 0;
         }
 
@@ -124,7 +123,7 @@ public sealed class KilnHost
             return 2;
         }
 
-        var cakeConsole = terminal.Cake;
+        var cakeConsole = _console.Cake;
         var log = new CakeBuildLog(cakeConsole, verbosity);
         try
         {
@@ -136,8 +135,8 @@ public sealed class KilnHost
             {
                 { DryRun: true } => new DryRunScriptHost(engine, context, log).RunTargetAsync(task.Name),
                 { Tree: true } => new TreeScriptHost(engine, context, cakeConsole).RunTargetAsync(task.Name),
-                _ => new BuildScriptHost(engine, new DefaultExecutionStrategy(log, new CakeSpectreReportPrinter(terminal.Spectre)), context,
-                    new CakeSpectreReportPrinter(terminal.Spectre), context.Configuration, log).RunTargetAsync(task.Name),
+                _ => new BuildScriptHost(engine, new DefaultExecutionStrategy(log, new CakeSpectreReportPrinter(_console.Spectre)), context,
+                    new CakeSpectreReportPrinter(_console.Spectre), context.Configuration, log).RunTargetAsync(task.Name),
             };
             report.GetAwaiter().GetResult();
             return 0;
