@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Xml.Linq;
+using Kiln.Kernel;
 using Kiln.Kernel.Boot;
 using NUnit.Framework;
 
@@ -19,6 +20,7 @@ public class BootResultWriterTests
     {
         Spec = new BootTestSpec { KernelPath = "/k/bzImage", OutputDirectory = _dir, ExpectedRelease = "6.1.192-1" },
         Checks = checks,
+        Machine = MachineSetup.Default(Arch.X86_64),
         Qemu = new QemuRunResult("qemu-system-x86_64 -M pc", Accelerator.Tcg, TimeSpan.FromSeconds(120), false, 0,
             TimeSpan.FromSeconds(1.9), Path.Combine(_dir, "serial.log"), Array.Empty<string>()),
         Log = new BootLogAnalysis(Array.Empty<KernelError>(), 0.98, 1.1),
