@@ -24,6 +24,8 @@ public sealed record BootTestSpec
     public string BusyboxPath { get; init; } = InitramfsSpec.DefaultBusybox;
     /// <summary>The machine, vCPUs and memory; null is the arch's default profile with 2 vCPUs and 2 GiB.</summary>
     public MachineSetup? Machine { get; init; }
+    /// <summary>QEMU arguments after Kiln's own, e.g. <c>-global virtio-net-pci.ctrl_vq=off</c> to give a driver a device it refuses.</summary>
+    public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
     /// <summary>Null picks KVM when usable, else TCG.</summary>
     public Accelerator? Accelerator { get; init; }
 }
@@ -144,6 +146,7 @@ public sealed class BootTester
                 ExtraKernelArgs = spec.ExtraKernelArgs,
                 Machine = machine,
                 Devices = devices,
+                ExtraQemuArguments = spec.ExtraQemuArguments,
                 Timeout = spec.Timeout,
                 Accelerator = spec.Accelerator,
             }, serialPath, cancellation);

@@ -25,6 +25,8 @@ public sealed record QemuSpec
     public MachineSetup? Machine { get; init; }
     /// <summary>The devices <see cref="AttachedDevices"/> prepared; null attaches none (and no network).</summary>
     public AttachedDevices? Devices { get; init; }
+    /// <summary>Appended after every argument Kiln builds.</summary>
+    public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
     /// <summary>Null picks the default for the accelerator (<see cref="QemuRunner.DefaultTimeout"/>).</summary>
     public TimeSpan? Timeout { get; init; }
     /// <summary>Null picks KVM when /dev/kvm is usable, else TCG.</summary>
@@ -130,6 +132,7 @@ public sealed class QemuRunner
             args.AddRange(devices.MemoryArguments(memory));
             args.AddRange(devices.QemuArguments);
         }
+        args.AddRange(spec.ExtraQemuArguments);
 
         return new Command(arch.QemuBinary, args.ToArray())
         {
