@@ -92,7 +92,6 @@ public sealed class BootTester
     /// <summary>Under the output directory: the disk image and shared directories of the devices.</summary>
     public const string DevicesDirectory = "devices";
     public const string TestCheckPrefix = "test:";
-    private const string MemInfo = "/proc/meminfo";
 
     private readonly IKilnLog _log;
     private readonly QemuRunner _qemu;
@@ -115,7 +114,7 @@ public sealed class BootTester
         if (machine.Profile.Arch != spec.Arch)
             throw KilnException.BadInput($"--machine={machine.Profile.Name} is a {machine.Profile.Arch.Name} machine; for {spec.Arch.Name} use " +
                                          string.Join(", ", MachineProfile.For(spec.Arch).Select(p => p.Name)) + ".");
-        RequireHostMemory(machine.Memory);
+        machine.RequireHostMemory();
 
         var output = Path.GetFullPath(spec.OutputDirectory);
         Directory.CreateDirectory(output);
@@ -190,17 +189,6 @@ public sealed class BootTester
         _log.Info($"Boot test {(result.Passed ? "passed" : "FAILED")}: {checks.Count(c => c.Passed)}/{checks.Count} checks passed" +
                   (notPassed > 0 ? $", {notPassed} skipped or not applicable" : "") + $"; results in {output}");
         return result;
-    }
-
-    /// <summary>Exit 2 when the guest would get more memory than this host has.</summary>
-    private static void RequireHostMemory(MemorySize memory)
-    {
-        var total = File.Exists(MemInfo)
-            ? File.ReadLines(MemInfo).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length >= 2 && f[0] == "MemTotal:").Select(f => long.Parse(f[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault()
-            : 0;
-        if (total > 0 && memory.MiB > total)
-            throw KilnException.BadInput($"--memory={memory}: this host has only {total} MiB of RAM; give the guest less (the default is {MachineProfile.DefaultMemory}).");
     }
 
     internal static IReadOnlyList<BootCheck> Judge(

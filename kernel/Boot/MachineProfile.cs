@@ -54,12 +54,12 @@ public sealed record MachineProfile
         new()
         {
             Name = "q35", Arch = Arch.X86_64, Machine = "q35", Transport = VirtioTransport.Pci, Report = ReportWiring.SecondSerial,
-            Summary = "PCIe machine Kata's QEMU guest uses; virtio over PCI",
+            Summary = "PCIe machine, as Kata's QEMU guest; virtio over PCI",
         },
         new()
         {
             Name = "pc", Arch = Arch.X86_64, Machine = "pc", Transport = VirtioTransport.Pci, Report = ReportWiring.SecondSerial,
-            Summary = "i440FX PC (Kiln's machine before profiles); virtio over PCI",
+            Summary = "i440FX PC, Kiln's machine before profiles; virtio over PCI",
         },
         new()
         {
@@ -68,13 +68,13 @@ public sealed record MachineProfile
             // fault resets the machine, which -no-reboot turns into QEMU exiting.
             Name = "microvm", Arch = Arch.X86_64, Machine = "microvm,acpi=off", Transport = VirtioTransport.Mmio,
             Report = ReportWiring.IsaSerialDevice, KernelArguments = "reboot=t",
-            Summary = "minimal machine (Firecracker-like): no PCI, virtio over MMIO",
+            Summary = "minimal Firecracker-like machine without PCI; virtio over MMIO",
         },
         new()
         {
             Name = "virt", Arch = Arch.Arm64, Machine = "virt", ExtraArguments = ["-cpu", "max"], Transport = VirtioTransport.Pci,
             Report = ReportWiring.VirtioConsole,
-            Summary = "QEMU's arm64 virt board; devices on its generic PCI host, the report on virtio-mmio",
+            Summary = "QEMU's arm64 board; devices on its generic PCI host, the report on virtio-mmio",
         },
     ];
 
@@ -140,7 +140,20 @@ public readonly partial record struct MemorySize(long MiB)
 /// <summary>The machine one boot runs on: the profile, its vCPUs and its memory.</summary>
 public sealed record MachineSetup(MachineProfile Profile, int Smp, MemorySize Memory)
 {
+    private const string MemInfo = "/proc/meminfo";
+
     public static MachineSetup Default(Arch arch) => new(MachineProfile.Default(arch), MachineProfile.DefaultSmp, MachineProfile.DefaultMemory);
+
+    /// <summary>Exit 2 when the guest would get more memory than this host has (QEMU would start and the host swap or kill it).</summary>
+    public void RequireHostMemory()
+    {
+        var total = File.Exists(MemInfo)
+            ? File.ReadLines(MemInfo).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 2 && f[0] == "MemTotal:").Select(f => long.Parse(f[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault()
+            : 0;
+        if (total > 0 && Memory.MiB > total)
+            throw KilnException.BadInput($"--memory={Memory}: this host has only {total} MiB of RAM; give the guest less (the default is {MachineProfile.DefaultMemory}).");
+    }
 
     public override string ToString() => $"{Profile.Name}, {Smp} vCPU{(Smp == 1 ? "" : "s")}, {Memory}";
 }

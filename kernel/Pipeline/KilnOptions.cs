@@ -24,7 +24,8 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
 
 /// <summary>
 /// Everything the user asked for, parsed once from the arguments and the environment and validated (exit 2 with the
-/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist.
+/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist and
+/// reading the host's memory size.
 /// </summary>
 public sealed record KilnOptions
 {
@@ -237,13 +238,16 @@ public sealed record KilnOptions
             throw KilnException.BadInput($"--runtime={Runtime}: unknown runtime. Valid: host, docker.");
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
+        var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
+            Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
+        // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
+        machine.RequireHostMemory();
         var tests = Tests.Select(Path.GetFullPath).ToList();
         foreach (var test in tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
         return this with
         {
-            Machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
-                Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory),
+            Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
             CacheDir = Path.GetFullPath(CacheDir),
