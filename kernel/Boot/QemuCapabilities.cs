@@ -19,11 +19,17 @@ public sealed partial record QemuCapabilities(string Binary, string Version, IRe
     [GeneratedRegex(@"version (\S+)")]
     private static partial Regex VersionLine();
 
-    public static QemuCapabilities Of(string binary, IKilnLog log) => Known.GetOrAdd(binary, b =>
+    /// <summary>Asks the <paramref name="binary"/> found on PATH now; remembered by its full path.</summary>
+    public static QemuCapabilities Of(string binary, IKilnLog log)
     {
-        string Ask(params string[] arguments) => new Command(b, arguments) { Purpose = $"{b} {string.Join(' ', arguments)}" }.Run(log).StandardOutput;
-        return Parse(b, Ask("--version"), Ask("-machine", "help"), Ask("-device", "help"));
-    });
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, binary)).FirstOrDefault(File.Exists) ?? binary;
+        return Known.GetOrAdd(path, p =>
+        {
+            string Ask(params string[] arguments) => new Command(p, arguments) { Purpose = $"{binary} {string.Join(' ', arguments)}" }.Run(log).StandardOutput;
+            return Parse(binary, Ask("--version"), Ask("-machine", "help"), Ask("-device", "help"));
+        });
+    }
 
     internal static QemuCapabilities Parse(string binary, string version, string machineHelp, string deviceHelp) => new(
         binary,

@@ -125,4 +125,38 @@ public class QemuRunnerTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Test]
+    public void A_qemu_that_lacks_a_device_the_profile_attaches_is_exit_3_naming_the_device_and_its_version()
+    {
+        var old = Environment.GetEnvironmentVariable("PATH");
+        var dir = Directory.CreateTempSubdirectory("kiln-fakeqemu-").FullName;
+        try
+        {
+            // A QEMU built without virtio-9p: it lists its devices and refuses the one it lacks, as the real one does.
+            var fake = Path.Combine(dir, "qemu-system-x86_64");
+            File.WriteAllText(fake, """
+                #!/bin/sh
+                case "$*" in
+                  --version) echo "QEMU emulator version 6.0.99" ;;
+                  "-machine help") printf 'Supported machines are:\nq35                  Standard PC\n' ;;
+                  "-device help") printf 'name "virtio-blk-pci", bus PCI\nname "virtio-net-pci", bus PCI\n' ;;
+                  *) echo "qemu-system-x86_64: -device virtio-9p-pci: 'virtio-9p-pci' is not a valid device model name" >&2; exit 1 ;;
+                esac
+                """);
+            File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Environment.SetEnvironmentVariable("PATH", dir + ":" + old);
+            using var devices = AttachedDevices.Prepare(MachineProfile.Default(Arch.X86_64), Path.Combine(dir, "devices"), new RecordingLog());
+            var runner = new QemuRunner(new RecordingLog(), _ => false);
+            var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(Arch.X86_64) with { ReportPath = Path.Combine(dir, "r"), Devices = devices },
+                Path.Combine(dir, "serial.log")));
+            Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
+            Assert.That(e.Message, Does.Contain("(QEMU 6.0.99) has no device virtio-9p-pci").And.Contain("q35 profile"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", old);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
