@@ -19,9 +19,6 @@ public static class DeviceChecks
     /// <summary>MemTotal is RAM minus what firmware and the kernel keep, so it may fall this far short of --memory.</summary>
     public const double MemoryTolerance = 0.10;
 
-    /// <summary>The guest-side checks that need no device, in the order the init runs them.</summary>
-    public static IReadOnlyList<string> GuestOnly { get; } = [Cgroup2, Namespaces];
-
     public static IReadOnlyList<BootCheck> Judge(MachineSetup machine, GuestReport report, IReadOnlyDictionary<string, string>? config, HostObservations host)
     {
         var checks = new List<BootCheck> { JudgeSmp(machine.Smp, report, config), JudgeMemory(machine.Memory, report) };

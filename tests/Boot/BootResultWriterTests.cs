@@ -56,6 +56,30 @@ public class BootResultWriterTests
     }
 
     [Test]
+    public void Skipped_and_not_applicable_checks_are_junit_skips_and_do_not_fail_the_boot()
+    {
+        var result = Result(
+            new BootCheck("virtio-net", CheckStatus.NotApplicable, "CONFIG_VIRTIO_NET is not set", TimeSpan.Zero),
+            new BootCheck("vsock", CheckStatus.Skipped, "this host has no /dev/vhost-vsock", TimeSpan.Zero),
+            new BootCheck("virtio-blk", CheckStatus.Pass, "read the token", TimeSpan.Zero)) with { NotExercised = ["CONFIG_VIRTIO_VSOCKETS"] };
+
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+
+        Assert.That(result.Passed, Is.True);
+        var suite = XDocument.Load(result.JUnitPath).Root!.Element("testsuite")!;
+        Assert.That(((string?)suite.Attribute("failures"), (string?)suite.Attribute("skipped")), Is.EqualTo(("0", "2")));
+        Assert.That(suite.Elements("testcase").Select(c => (string?)c.Element("skipped")?.Attribute("message")),
+            Is.EqualTo(new[] { "not applicable: CONFIG_VIRTIO_NET is not set", "skipped: this host has no /dev/vhost-vsock", null }));
+        var properties = suite.Element("properties")!.Elements().ToDictionary(p => (string)p.Attribute("name")!, p => (string)p.Attribute("value")!);
+        Assert.That((properties["machine"], properties["smp"], properties["memory_mib"], properties["compiled_not_exercised"]),
+            Is.EqualTo(("q35", "2", "2048", "CONFIG_VIRTIO_VSOCKETS")));
+        using var json = JsonDocument.Parse(File.ReadAllText(result.ResultsJsonPath));
+        Assert.That(json.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("status").GetString()),
+            Is.EqualTo(new[] { "not applicable", "skipped", "pass" }));
+    }
+
+    [Test]
     public void Json_carries_the_verdict_and_every_check()
     {
         var result = Result(new BootCheck("qemu-exit", false, "timed out after 15.0 s", TimeSpan.FromSeconds(15), "tail"));
