@@ -96,7 +96,7 @@ public sealed record KilnOptions
     public string Append { get; init; } = "";
 
     [Argument("machine", "BootTest, Bisect: the machine profile QEMU boots, with its virtio devices attached and checked by the guest " +
-                         "(x86_64: q35, pc, microvm; arm64: virt).", ValueName = "NAME", Default = "q35 on x86_64, virt on arm64")]
+                         "(the profiles are in kernel/Boot/MachineProfile.cs; an unknown name lists the arch's).", ValueName = "NAME", Default = "q35 on x86_64, virt on arm64")]
     public string? MachineName { get; init; }
 
     [Argument("smp", "BootTest, Bisect: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2")]
