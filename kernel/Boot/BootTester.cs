@@ -91,7 +91,7 @@ public sealed class BootTester
     public const string JUnitName = "junit.xml";
     /// <summary>Under the output directory: the disk image and shared directories of the devices.</summary>
     public const string DevicesDirectory = "devices";
-    public const string TestCheckPrefix = "test:";
+    private const string TestCheckPrefix = "test:";
 
     private readonly IKilnLog _log;
     private readonly QemuRunner _qemu;
@@ -155,11 +155,8 @@ public sealed class BootTester
         var report = GuestReport.ParseFile(reportPath, nonce);
         var serialLines = File.ReadAllLines(serialPath);
         var analysis = BootLogAnalyzer.Analyze(serialLines);
-        var checks = Judge(spec, requirements, tests, run, report, analysis, serialLines).ToList();
         var config = report.DecodeConfig() is { } text ? ConfigOptionCheck.Values(text) : null;
-        // The machine's checks go after the boot's own and before the user's tests, in the order the guest ran them.
-        checks.InsertRange(checks.FindIndex(c => c.Name.StartsWith(TestCheckPrefix, StringComparison.Ordinal)) is var first and >= 0 ? first : checks.Count,
-            DeviceChecks.Judge(machine, report, config, host));
+        var checks = Judge(spec, requirements, tests, run, report, analysis, serialLines, DeviceChecks.Judge(machine, report, config, host));
         var notExercised = DeviceChecks.NotExercised(requirements.Where(r => r.Value == "y").Select(r => r.Name), checks, machine.Profile);
 
         var result = new BootTestResult
@@ -198,7 +195,8 @@ public sealed class BootTester
         QemuRunResult run,
         GuestReport report,
         BootLogAnalysis analysis,
-        IReadOnlyList<string> serialLines)
+        IReadOnlyList<string> serialLines,
+        IReadOnlyList<BootCheck> machineChecks)
     {
         var tail = string.Join('\n', run.SerialTail);
         var checks = new List<BootCheck>
@@ -210,6 +208,8 @@ public sealed class BootTester
             ConfigOptions(requirements, report),
             BootMessages(spec.ExpectedMessages, serialLines),
         };
+        // In the order the guest ran them: the machine's checks, then the user's tests.
+        checks.AddRange(machineChecks);
         foreach (var test in tests)
         {
             var reported = report.Tests.FirstOrDefault(t => t.Name == test.Name);
