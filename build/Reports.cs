@@ -12,9 +12,17 @@ public static class Reports
     {
         var table = new Table().AddColumn("Check").AddColumn("Result").AddColumn(new TableColumn("Time").RightAligned()).AddColumn("Detail");
         foreach (var check in result.Checks)
-            table.AddRow(Markup.Escape(check.Name), check.Passed ? "[green]pass[/]" : "[red]FAIL[/]",
+            table.AddRow(Markup.Escape(check.Name), check.Status switch
+                {
+                    CheckStatus.Pass => "[green]pass[/]",
+                    CheckStatus.Fail => "[red]FAIL[/]",
+                    var other => $"[yellow]{BootResultWriter.StatusName(other)}[/]",
+                },
                 $"{check.Duration.TotalSeconds:F1} s", Markup.Escape(check.Message));
         output.Write(table);
+        output.Info($"Machine: {result.Machine}");
+        if (result.NotExercised.Count > 0)
+            output.Info($"Compiled, not exercised (no check saw them work in this boot): {string.Join(", ", result.NotExercised)}");
         var bootTime = result.Log.SecondsToInit is { } init ? $"; kernel reached init {init:F2} s after start (printk time)" : "";
         output.Info($"Results: {result.ResultsJsonPath}, {result.JUnitPath}, serial log {result.SerialLogPath}{bootTime}");
     }

@@ -3,18 +3,9 @@ using Kiln.Kernel.Diagnostics;
 
 namespace Kiln.Kernel;
 
-/// <summary>How the guest's report device reaches the host.</summary>
-public enum ReportTransport
-{
-    /// <summary>A second UART (the console keeps the first): <c>-serial chardev:…</c>.</summary>
-    SecondSerial,
-    /// <summary>A virtio console on virtio-mmio: <c>-device virtio-serial-device -device virtconsole</c>.</summary>
-    VirtioConsole,
-}
-
 /// <summary>
 /// A guest architecture and every name the tools want for it: kbuild's <c>ARCH=</c> and <c>SRCARCH</c>, the
-/// cross-compiler prefix, the image make builds, QEMU's binary and machine, Debian's architecture (busybox,
+/// cross-compiler prefix, the image make builds, QEMU's binary, Debian's architecture (busybox,
 /// packages), the OCI platform and the appc (ACI) arch label. A new arch is one entry here plus its
 /// <c>configs/fragments/&lt;name&gt;/</c>; nothing else switches on an arch name.
 /// </summary>
@@ -37,13 +28,14 @@ public sealed record Arch
     public required string ImagePath { get; init; }
     public required string QemuBinary { get; init; }
     public required string QemuDebianPackage { get; init; }
-    public required IReadOnlyList<string> MachineArguments { get; init; }
     public required string ConsoleDevice { get; init; }
-    /// <summary>The guest device the init script writes its report to, and its character device numbers.</summary>
+    /// <summary>
+    /// The guest device the init script writes its report to, and its character device numbers; how QEMU wires it
+    /// to the host is the machine profile's (<see cref="Boot.MachineProfile.Report"/>).
+    /// </summary>
     public required string ReportDevice { get; init; }
     public required uint ReportDeviceMajor { get; init; }
     public required uint ReportDeviceMinor { get; init; }
-    public required ReportTransport ReportTransport { get; init; }
     /// <summary>e_machine of the guest's ELF binaries (busybox must match).</summary>
     public required ushort ElfMachine { get; init; }
     /// <summary>Debian's architecture: busybox-static:&lt;this&gt; for the guest, dpkg --add-architecture.</summary>
@@ -54,16 +46,16 @@ public sealed record Arch
     public required string AciArch { get; init; }
 
     /// <summary>
-    /// x86_64: the PC's second 8250 UART (ttyS1, char 4:65) carries the report; the console stays on ttyS0.
+    /// x86_64: the second 8250 UART (ttyS1, char 4:65) carries the report; the console stays on ttyS0.
     /// </summary>
     public static readonly Arch X86_64 = new()
     {
         Name = "x86_64", Aliases = ["x86-64", "amd64", "x64", "x86"], MakeArch = "x86_64", SrcArch = "x86",
         HostEquivalent = Architecture.X64, CrossPrefix = "x86_64-linux-gnu-", CrossCompilerPackage = "gcc-x86-64-linux-gnu",
         ImagePath = "arch/x86/boot/bzImage",
-        QemuBinary = "qemu-system-x86_64", QemuDebianPackage = "qemu-system-x86", MachineArguments = ["-M", "pc"],
+        QemuBinary = "qemu-system-x86_64", QemuDebianPackage = "qemu-system-x86",
         ConsoleDevice = "ttyS0", ReportDevice = "ttyS1", ReportDeviceMajor = 4, ReportDeviceMinor = 65,
-        ReportTransport = ReportTransport.SecondSerial, ElfMachine = 62,
+        ElfMachine = 62,
         DebianArch = "amd64", OciArch = "amd64", AciArch = "amd64",
     };
 
@@ -77,9 +69,9 @@ public sealed record Arch
         Name = "arm64", Aliases = ["aarch64"], MakeArch = "arm64", SrcArch = "arm64",
         HostEquivalent = Architecture.Arm64, CrossPrefix = "aarch64-linux-gnu-", CrossCompilerPackage = "gcc-aarch64-linux-gnu",
         ImagePath = "arch/arm64/boot/Image",
-        QemuBinary = "qemu-system-aarch64", QemuDebianPackage = "qemu-system-arm", MachineArguments = ["-M", "virt", "-cpu", "max"],
+        QemuBinary = "qemu-system-aarch64", QemuDebianPackage = "qemu-system-arm",
         ConsoleDevice = "ttyAMA0", ReportDevice = "hvc0", ReportDeviceMajor = 229, ReportDeviceMinor = 0,
-        ReportTransport = ReportTransport.VirtioConsole, ElfMachine = 183,
+        ElfMachine = 183,
         DebianArch = "arm64", OciArch = "arm64", AciArch = "aarch64",
     };
 
@@ -112,18 +104,6 @@ public sealed record Arch
         yield return "ARCH=" + MakeArch;
         if (CrossCompile is { } prefix) yield return "CROSS_COMPILE=" + prefix;
         if (ccache) yield return $"CC=ccache {Compiler}";
-    }
-
-    /// <summary>QEMU arguments that wire the guest's report device to a host file.</summary>
-    public IReadOnlyList<string> ReportDeviceArguments(string hostPath)
-    {
-        // Commas are option separators in -chardev; QEMU escapes them by doubling.
-        var chardev = $"file,id=kilnreport,path={hostPath.Replace(",", ",,")}";
-        return ReportTransport switch
-        {
-            ReportTransport.SecondSerial => ["-chardev", chardev, "-serial", "chardev:kilnreport"],
-            _ => ["-chardev", chardev, "-device", "virtio-serial-device", "-device", "virtconsole,chardev=kilnreport"],
-        };
     }
 
     public override string ToString() => Name;

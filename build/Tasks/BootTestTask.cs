@@ -1,4 +1,5 @@
 using Cake.Frosting;
+using Kiln.Kernel.Boot;
 using Kiln.Kernel.Diagnostics;
 
 namespace Kiln.Build.Tasks;
@@ -21,7 +22,9 @@ public sealed class BootTest : FrostingTask<BuildContext>
         if (!result.Passed)
             throw KilnException.KernelFailed($"Boot test of Linux {booted.Built.Kernel.Metadata.Release} failed: " +
                 string.Join("; ", result.Failures.Select(f => $"{f.Name}: {f.Message}")) + $". Serial log: {result.SerialLogPath}");
-        context.Output.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count} checks");
+        var notRun = result.Checks.Count(c => c.Status is CheckStatus.Skipped or CheckStatus.NotApplicable);
+        context.Output.Info($"PASS: Linux {result.Release} booted and passed {result.Checks.Count(c => c.Passed)} checks" +
+                            (notRun > 0 ? $" ({notRun} skipped or not applicable, none failed)" : ""));
         if (context.Pipeline.Share(booted) is { } pushed) context.Output.Set(CiKeys.Pushed, pushed ? "true" : "false");
     }
 }

@@ -89,7 +89,7 @@ public sealed class BisectStepRunner
     public static (StepVerdict Verdict, string Message) Judge(IReadOnlyList<BootCheck> checks, string? release, bool testsDecide)
     {
         var deciding = testsDecide ? checks.Where(c => c.Name.StartsWith("test:", StringComparison.Ordinal)).ToList() : checks.ToList();
-        var failures = deciding.Where(c => !c.Passed).ToList();
+        var failures = deciding.Where(c => c.Failed).ToList();
         var what = testsDecide ? $"{deciding.Count} test script(s)" : $"{deciding.Count} boot checks";
         return failures.Count == 0
             ? (StepVerdict.Good, $"booted Linux {release}; {what} passed")

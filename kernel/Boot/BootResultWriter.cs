@@ -25,6 +25,9 @@ public static class BootResultWriter
             passed = result.Passed,
             exitCode = result.ExitCode,
             arch = result.Spec.Arch.Name,
+            machine = result.Machine.Profile.Name,
+            smp = result.Machine.Smp,
+            memoryMiB = result.Machine.Memory.MiB,
             kernel = result.Spec.KernelPath,
             expectedRelease = result.Spec.ExpectedRelease,
             release = result.Release,
@@ -37,9 +40,11 @@ public static class BootResultWriter
             qemuCommandLine = result.Qemu.CommandLine,
             serialLog = result.SerialLogPath,
             reportLog = result.ReportPath,
+            compiledNotExercised = result.NotExercised,
             checks = result.Checks.Select(c => new
             {
                 name = c.Name,
+                status = StatusName(c.Status),
                 passed = c.Passed,
                 message = c.Message,
                 durationSeconds = Math.Round(c.Duration.TotalSeconds, 3),
@@ -52,28 +57,36 @@ public static class BootResultWriter
     public static void WriteJUnit(BootTestResult result, string path)
     {
         var className = $"{SuiteName}.{result.Spec.Arch.Name}";
-        var failures = result.Checks.Count(c => !c.Passed);
+        var failures = result.Checks.Count(c => c.Failed);
+        var skipped = result.Checks.Count(c => c.Status is CheckStatus.Skipped or CheckStatus.NotApplicable);
         var suite = new XElement("testsuite",
             new XAttribute("name", SuiteName),
             new XAttribute("tests", result.Checks.Count),
             new XAttribute("failures", failures),
             new XAttribute("errors", 0),
-            new XAttribute("skipped", 0),
+            new XAttribute("skipped", skipped),
             new XAttribute("time", Seconds(result.Qemu.Duration)),
             new XElement("properties",
                 Property("kernel", result.Spec.KernelPath),
                 Property("release", result.Release ?? ""),
-                Property("accelerator", result.Qemu.Accelerator.ToString().ToLowerInvariant())),
+                Property("accelerator", result.Qemu.Accelerator.ToString().ToLowerInvariant()),
+                Property("machine", result.Machine.Profile.Name),
+                Property("smp", result.Machine.Smp.ToString(CultureInfo.InvariantCulture)),
+                Property("memory_mib", result.Machine.Memory.MiB.ToString(CultureInfo.InvariantCulture)),
+                Property("compiled_not_exercised", string.Join(' ', result.NotExercised))),
             result.Checks.Select(c => new XElement("testcase",
                 new XAttribute("classname", className),
                 new XAttribute("name", c.Name),
                 new XAttribute("time", Seconds(c.Duration)),
-                c.Passed
-                    ? null
-                    : new XElement("failure",
-                        new XAttribute("message", c.Message),
+                c.Status switch
+                {
+                    CheckStatus.Pass => null,
+                    CheckStatus.Fail => new XElement("failure",
+                        new XAttribute("message", Clean(c.Message)),
                         new XAttribute("type", c.Name),
-                        Clean(c.Details ?? c.Message)))));
+                        Clean(c.Details ?? c.Message)),
+                    _ => new XElement("skipped", new XAttribute("message", Clean($"{StatusName(c.Status)}: {c.Message}"))),
+                })));
         var document = new XDocument(new XDeclaration("1.0", "utf-8", null),
             new XElement("testsuites",
                 new XAttribute("name", SuiteName),
@@ -86,6 +99,15 @@ public static class BootResultWriter
             document.Save(writer);
         });
     }
+
+    /// <summary>How results.json, JUnit and the console name a status.</summary>
+    public static string StatusName(CheckStatus status) => status switch
+    {
+        CheckStatus.Pass => "pass",
+        CheckStatus.Fail => "fail",
+        CheckStatus.Skipped => "skipped",
+        _ => "not applicable",
+    };
 
     private static XElement Property(string name, string value) =>
         new("property", new XAttribute("name", name), new XAttribute("value", Clean(value)));

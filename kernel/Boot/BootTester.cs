@@ -22,19 +22,45 @@ public sealed record BootTestSpec
     public TimeSpan? Timeout { get; init; }
     public string? ExtraKernelArgs { get; init; }
     public string BusyboxPath { get; init; } = InitramfsSpec.DefaultBusybox;
-    public string Memory { get; init; } = "256M";
+    /// <summary>The machine, vCPUs and memory; null is the arch's default profile with 2 vCPUs and 2 GiB.</summary>
+    public MachineSetup? Machine { get; init; }
+    /// <summary>QEMU arguments after Kiln's own, e.g. <c>-global virtio-net-pci.ctrl_vq=off</c> to give a driver a device it refuses.</summary>
+    public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
     /// <summary>Null picks KVM when usable, else TCG.</summary>
     public Accelerator? Accelerator { get; init; }
 }
 
+/// <summary>How a check ended. Only <see cref="Fail"/> fails a boot; skipped and not-applicable checks are never passes.</summary>
+public enum CheckStatus
+{
+    Pass,
+    Fail,
+    /// <summary>The host cannot provide what the check needs (virtiofsd, /dev/vhost-vsock); the message says what.</summary>
+    Skipped,
+    /// <summary>The kernel lacks what the check tests (a driver it was built without).</summary>
+    NotApplicable,
+}
+
 /// <summary>One verdict check; CI sees each as a test case.</summary>
-public sealed record BootCheck(string Name, bool Passed, string Message, TimeSpan Duration, string? Details = null);
+public sealed record BootCheck(string Name, CheckStatus Status, string Message, TimeSpan Duration, string? Details = null)
+{
+    public BootCheck(string name, bool passed, string message, TimeSpan duration, string? details = null)
+        : this(name, passed ? CheckStatus.Pass : CheckStatus.Fail, message, duration, details)
+    {
+    }
+
+    public bool Passed => Status == CheckStatus.Pass;
+    public bool Failed => Status == CheckStatus.Fail;
+}
 
 /// <summary>The verdict of one boot test and where its artifacts are.</summary>
 public sealed record BootTestResult
 {
     public required BootTestSpec Spec { get; init; }
     public required IReadOnlyList<BootCheck> Checks { get; init; }
+    public required MachineSetup Machine { get; init; }
+    /// <summary>Requested virtio options no check exercised in this boot: compiled in, not seen working.</summary>
+    public IReadOnlyList<string> NotExercised { get; init; } = [];
     public required QemuRunResult Qemu { get; init; }
     public required BootLogAnalysis Log { get; init; }
     public required string Nonce { get; init; }
@@ -44,10 +70,11 @@ public sealed record BootTestResult
     public required string ResultsJsonPath { get; init; }
     public required string JUnitPath { get; init; }
 
-    public bool Passed => Checks.All(c => c.Passed);
-    /// <summary>0 when every check passed, 1 when a check failed or the guest timed out.</summary>
+    /// <summary>No check failed (skipped and not-applicable checks do not fail a boot).</summary>
+    public bool Passed => !Checks.Any(c => c.Failed);
+    /// <summary>0 when no check failed, 1 when a check failed or the guest timed out.</summary>
     public int ExitCode => Passed ? ExitCodes.Success : ExitCodes.KernelFailed;
-    public IEnumerable<BootCheck> Failures => Checks.Where(c => !c.Passed);
+    public IEnumerable<BootCheck> Failures => Checks.Where(c => c.Failed);
 }
 
 /// <summary>
@@ -62,6 +89,9 @@ public sealed class BootTester
     public const string InitramfsName = "initramfs.cpio.gz";
     public const string ResultsJsonName = "results.json";
     public const string JUnitName = "junit.xml";
+    /// <summary>Under the output directory: the disk image and shared directories of the devices.</summary>
+    public const string DevicesDirectory = "devices";
+    private const string TestCheckPrefix = "test:";
 
     private readonly IKilnLog _log;
     private readonly QemuRunner _qemu;
@@ -80,6 +110,11 @@ public sealed class BootTester
         if (!File.Exists(spec.KernelPath)) throw KilnException.BadInput($"Kernel image not found: {spec.KernelPath}");
         // Parse before booting so a typo fails in a second rather than after a boot.
         var requirements = spec.ConfigOptions.Select(ConfigRequirement.Parse).ToList();
+        var machine = spec.Machine ?? MachineSetup.Default(spec.Arch);
+        if (machine.Profile.Arch != spec.Arch)
+            throw KilnException.BadInput($"--machine={machine.Profile.Name} is a {machine.Profile.Arch.Name} machine; for {spec.Arch.Name} use " +
+                                         string.Join(", ", MachineProfile.For(spec.Arch).Select(p => p.Name)) + ".");
+        machine.RequireHostMemory();
 
         var output = Path.GetFullPath(spec.OutputDirectory);
         Directory.CreateDirectory(output);
@@ -88,30 +123,47 @@ public sealed class BootTester
         var initramfsPath = Path.Combine(output, InitramfsName);
 
         var nonce = GuestReport.NewNonce();
-        var tests = new InitramfsBuilder(_log).Build(
-            new InitramfsSpec { Arch = spec.Arch, Nonce = nonce, BusyboxPath = spec.BusyboxPath, TestScripts = spec.TestScripts },
-            initramfsPath);
-
-        var run = await _qemu.RunAsync(new QemuSpec
+        QemuRunResult run;
+        HostObservations host;
+        IReadOnlyList<GuestTest> tests;
+        using (var devices = AttachedDevices.Prepare(machine.Profile, Path.Combine(output, DevicesDirectory), _log))
         {
-            Arch = spec.Arch,
-            KernelPath = Path.GetFullPath(spec.KernelPath),
-            InitrdPath = initramfsPath,
-            ReportPath = reportPath,
-            ExtraKernelArgs = spec.ExtraKernelArgs,
-            Memory = spec.Memory,
-            Timeout = spec.Timeout,
-            Accelerator = spec.Accelerator,
-        }, serialPath, cancellation);
+            tests = new InitramfsBuilder(_log).Build(
+                new InitramfsSpec
+                {
+                    Arch = spec.Arch, Nonce = nonce, BusyboxPath = spec.BusyboxPath, TestScripts = spec.TestScripts,
+                    Devices = devices.Attached, TransportOptions = machine.Profile.TransportOptions,
+                },
+                initramfsPath);
+
+            run = await _qemu.RunAsync(new QemuSpec
+            {
+                Arch = spec.Arch,
+                KernelPath = Path.GetFullPath(spec.KernelPath),
+                InitrdPath = initramfsPath,
+                ReportPath = reportPath,
+                ExtraKernelArgs = spec.ExtraKernelArgs,
+                Machine = machine,
+                Devices = devices,
+                ExtraQemuArguments = spec.ExtraQemuArguments,
+                Timeout = spec.Timeout,
+                Accelerator = spec.Accelerator,
+            }, serialPath, cancellation);
+            host = devices.Observe();
+        }
 
         var report = GuestReport.ParseFile(reportPath, nonce);
         var serialLines = File.ReadAllLines(serialPath);
         var analysis = BootLogAnalyzer.Analyze(serialLines);
-        var checks = Judge(spec, requirements, tests, run, report, analysis, serialLines);
+        var config = report.DecodeConfig() is { } text ? ConfigOptionCheck.Values(text) : null;
+        var checks = Judge(spec, requirements, tests, run, report, analysis, serialLines, DeviceChecks.Judge(machine, report, config, host));
+        var notExercised = DeviceChecks.NotExercised(requirements.Where(r => r.Value == "y").Select(r => r.Name), checks, machine.Profile);
 
         var result = new BootTestResult
         {
             Spec = spec,
+            Machine = machine,
+            NotExercised = notExercised,
             Checks = checks,
             Qemu = run,
             Log = analysis,
@@ -127,10 +179,12 @@ public sealed class BootTester
 
         foreach (var check in checks)
         {
-            if (check.Passed) _log.Verbose($"PASS {check.Name}: {check.Message}");
-            else _log.Warning($"FAIL {check.Name}: {check.Message}");
+            if (check.Failed) _log.Warning($"FAIL {check.Name}: {check.Message}");
+            else _log.Verbose($"{check.Status.ToString().ToUpperInvariant()} {check.Name}: {check.Message}");
         }
-        _log.Info($"Boot test {(result.Passed ? "passed" : "FAILED")}: {checks.Count(c => c.Passed)}/{checks.Count} checks passed; results in {output}");
+        var notPassed = checks.Count(c => c.Status is CheckStatus.Skipped or CheckStatus.NotApplicable);
+        _log.Info($"Boot test {(result.Passed ? "passed" : "FAILED")}: {checks.Count(c => c.Passed)}/{checks.Count} checks passed" +
+                  (notPassed > 0 ? $", {notPassed} skipped or not applicable" : "") + $"; results in {output}");
         return result;
     }
 
@@ -141,7 +195,8 @@ public sealed class BootTester
         QemuRunResult run,
         GuestReport report,
         BootLogAnalysis analysis,
-        IReadOnlyList<string> serialLines)
+        IReadOnlyList<string> serialLines,
+        IReadOnlyList<BootCheck> machineChecks)
     {
         var tail = string.Join('\n', run.SerialTail);
         var checks = new List<BootCheck>
@@ -153,14 +208,16 @@ public sealed class BootTester
             ConfigOptions(requirements, report),
             BootMessages(spec.ExpectedMessages, serialLines),
         };
+        // In the order the guest ran them: the machine's checks, then the user's tests.
+        checks.AddRange(machineChecks);
         foreach (var test in tests)
         {
             var reported = report.Tests.FirstOrDefault(t => t.Name == test.Name);
             checks.Add(reported is null
-                ? new BootCheck($"test:{test.Name}", false,
+                ? new BootCheck(TestCheckPrefix + test.Name, false,
                     report.LastBegunTest == test.Name ? "started but never finished (guest hung, died or rebooted in it)" : "not run",
                     TimeSpan.Zero)
-                : new BootCheck($"test:{test.Name}", reported.ExitCode == 0,
+                : new BootCheck(TestCheckPrefix + test.Name, reported.ExitCode == 0,
                     $"exit code {reported.ExitCode} after {Seconds(reported.Seconds)} s", TimeSpan.FromSeconds(reported.Seconds)));
         }
         return checks;

@@ -36,14 +36,21 @@ public static partial class ConfigOptionCheck
     [GeneratedRegex(@"^(CONFIG_\w+)=(.*)$")]
     private static partial Regex Assignment();
 
-    /// <summary>Each requirement the config does not meet, with what the config has instead.</summary>
-    public static IReadOnlyList<string> Mismatches(string configText, IEnumerable<ConfigRequirement> requirements)
+    /// <summary>The options a .config sets, by name (CONFIG_X → y, m, "string", number).</summary>
+    public static IReadOnlyDictionary<string, string> Values(string configText)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in configText.Split('\n'))
         {
             if (Assignment().Match(line.TrimEnd('\r')) is { Success: true } m) values[m.Groups[1].Value] = m.Groups[2].Value;
         }
+        return values;
+    }
+
+    /// <summary>Each requirement the config does not meet, with what the config has instead.</summary>
+    public static IReadOnlyList<string> Mismatches(string configText, IEnumerable<ConfigRequirement> requirements)
+    {
+        var values = Values(configText);
 
         var mismatches = new List<string>();
         foreach (var wanted in requirements)

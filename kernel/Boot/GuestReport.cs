@@ -9,6 +9,17 @@ namespace Kiln.Kernel.Boot;
 /// <summary>One user test script as the guest reported it.</summary>
 public sealed record GuestTestReport(string Name, int ExitCode, double Seconds);
 
+/// <summary>What the guest init said of one of its own checks (a device, cgroup2, namespaces).</summary>
+public enum GuestCheckStatus
+{
+    Ok,
+    Fail,
+    /// <summary>The kernel lacks what the check needs (a driver, cgroups): nothing to check.</summary>
+    NotApplicable,
+}
+
+public sealed record GuestCheckReport(GuestCheckStatus Status, string Message);
+
 /// <summary>
 /// The guest's report, read from the dedicated report device. Every line has the form
 /// <c>KILN &lt;nonce&gt; &lt;kind&gt; [fields]</c>; lines without this run's nonce are ignored, so neither
@@ -30,10 +41,16 @@ public sealed class GuestReport
         public const string Begin = "begin";
         public const string Test = "test";
         public const string Done = "done";
+        /// <summary><c>check NAME ok|fail|na MESSAGE…</c>: the init's verdict on one of its checks.</summary>
+        public const string Check = "check";
+        /// <summary><c>observed NAME VALUE</c>: what the init read (a device's token, nproc, MemTotal).</summary>
+        public const string Observed = "observed";
     }
 
     private readonly StringBuilder _configBase64 = new();
     private readonly List<GuestTestReport> _tests = new();
+    private readonly Dictionary<string, GuestCheckReport> _checks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _observed = new(StringComparer.Ordinal);
 
     private GuestReport(string nonce) => Nonce = nonce;
 
@@ -46,6 +63,8 @@ public sealed class GuestReport
     /// <summary>The last test that began; when it has no result the guest died or hung in it.</summary>
     public string? LastBegunTest { get; private set; }
     public bool Done { get; private set; }
+    public IReadOnlyDictionary<string, GuestCheckReport> Checks => _checks;
+    public IReadOnlyDictionary<string, string> Observed => _observed;
 
     /// <summary>A fresh random nonce (16 hex digits) for one boot.</summary>
     public static string NewNonce() => Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
@@ -83,8 +102,20 @@ public sealed class GuestReport
                 _tests.Add(new GuestTestReport(fields[0], exit, seconds));
                 break;
             case Kinds.Done: Done = true; break;
+            case Kinds.Check when fields.Length >= 2 && ParseStatus(fields[1]) is { } status:
+                _checks[fields[0]] = new GuestCheckReport(status, string.Join(' ', fields[2..]));
+                break;
+            case Kinds.Observed when fields.Length == 2: _observed[fields[0]] = fields[1]; break;
         }
     }
+
+    private static GuestCheckStatus? ParseStatus(string word) => word switch
+    {
+        "ok" => GuestCheckStatus.Ok,
+        "fail" => GuestCheckStatus.Fail,
+        "na" => GuestCheckStatus.NotApplicable,
+        _ => null,
+    };
 
     /// <summary>The kernel's .config text decoded from the reported /proc/config.gz, or null when not reported.</summary>
     public string? DecodeConfig()

@@ -20,6 +20,10 @@ public sealed record InitramfsSpec
     public required string Nonce { get; init; }
     public string BusyboxPath { get; init; } = DefaultBusybox;
     public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
+    /// <summary>The devices QEMU attaches; the init checks each one its kernel has the driver for.</summary>
+    public IReadOnlyList<GuestDevice> Devices { get; init; } = Array.Empty<GuestDevice>();
+    /// <summary>The options the profile's virtio transport needs, checked with each device's driver options.</summary>
+    public IReadOnlyList<string> TransportOptions { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>
@@ -86,7 +90,7 @@ public sealed class InitramfsBuilder
 
     private static void WriteTree(CpioWriter cpio, InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
     {
-        foreach (var dir in new[] { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "kiln", "kiln/tests" })
+        foreach (var dir in new[] { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "mnt", "kiln", "kiln/tests" })
             cpio.AddDirectory(dir);
         // The kernel opens /dev/console for init before anything is mounted; the report device node
         // is here too so reporting works even if devtmpfs is not configured.
@@ -96,12 +100,28 @@ public sealed class InitramfsBuilder
         cpio.AddSymlink("bin/sh", "busybox");
         foreach (var test in tests)
             cpio.AddFile(test.ImagePath, File.ReadAllBytes(test.HostPath), 0x1ED);
-        cpio.AddFile("init", InitScript(spec.Nonce, spec.Arch, tests), 0x1ED);
+        cpio.AddFile("kiln/dhcp-event", DhcpEventScript, 0x1ED);
+        cpio.AddFile("init", InitScript(spec, tests), 0x1ED);
     }
 
+    /// <summary>udhcpc's event script: it configures the lease itself, and leaves the address for the net check.</summary>
+    internal const string DhcpEventScript = """
+        #!/bin/sh
+        case "$1" in
+          bound|renew)
+            ip addr add "$ip/$mask" dev "$interface"
+            [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+            echo "$ip/$mask" > /tmp/kiln-dhcp ;;
+        esac
+        exit 0
+
+        """;
+
     /// <summary>The guest's /init (busybox sh).</summary>
-    internal static string InitScript(string nonce, Arch arch, IReadOnlyList<GuestTest> tests)
+    internal static string InitScript(InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
     {
+        var nonce = spec.Nonce;
+        var arch = spec.Arch;
         var s = new StringBuilder();
         s.Append($$"""
             #!/bin/sh
@@ -121,6 +141,58 @@ public sealed class InitramfsBuilder
             else
               k {{GuestReport.Kinds.NoConfig}}
             fi
+            NONCE={{nonce}}
+            ck() { n=$1; s=$2; shift 2; k {{GuestReport.Kinds.Check}} "$n" "$s" "$(echo "$*" | tr '\n' ' ')"; }
+            ob() { k {{GuestReport.Kinds.Observed}} "$1" "$2"; }
+            # Prints the first named option the kernel does not have built in; false when all are, or the config is unknown.
+            zcat /proc/config.gz > /tmp/kconfig 2>/dev/null || rm -f /tmp/kconfig
+            missing() {
+              [ -s /tmp/kconfig ] || return 1
+              for o in "$@"; do grep -q "^$o=y" /tmp/kconfig || { echo "$o"; return 0; }; done
+              return 1
+            }
+            ob {{DeviceChecks.ObservedCpus}} "$(nproc)"
+            ob {{DeviceChecks.ObservedMemTotal}} "$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+
+            """);
+        foreach (var device in spec.Devices)
+        {
+            var needs = string.Join(' ', device.DriverOptions.Concat(spec.TransportOptions));
+            s.Append($"if m=$(missing {needs}); then\n  ck {device.Name} na \"$m is not set\"\nelse\n")
+                .Append(device.GuestScript.TrimEnd()).Append("\nfi\n");
+        }
+        s.Append($$"""
+            if m=$(missing CONFIG_CGROUPS); then
+              ck {{DeviceChecks.Cgroup2}} na "$m is not set"
+            else
+              mkdir -p /sys/fs/cgroup
+              if mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/tmp/kiln-err; then
+                ck {{DeviceChecks.Cgroup2}} ok "mounted cgroup2 on /sys/fs/cgroup; controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+              else
+                ck {{DeviceChecks.Cgroup2}} fail "mount -t cgroup2 failed: $(cat /tmp/kiln-err)"
+              fi
+            fi
+            if m=$(missing CONFIG_NAMESPACES); then
+              ck {{DeviceChecks.Namespaces}} na "$m is not set"
+            else
+              ok=""; bad=""; off=""
+              # name:unshare flags:option; the mount namespace needs only CONFIG_NAMESPACES. busybox unshare has no
+              # flag for the cgroup and time namespaces, so those are not tried.
+              for ns in mount:-m:CONFIG_NAMESPACES uts:-u:CONFIG_UTS_NS ipc:-i:CONFIG_IPC_NS pid:-pf:CONFIG_PID_NS net:-n:CONFIG_NET_NS user:-U:CONFIG_USER_NS; do
+                name=${ns%%:*}; rest=${ns#*:}; flag=${rest%%:*}; option=${rest#*:}
+                if missing "$option" >/dev/null; then off="$off $name"
+                elif unshare "$flag" true 2>/dev/null; then ok="$ok $name"
+                else bad="$bad $name"; fi
+              done
+              if [ -n "$bad" ]; then
+                ck {{DeviceChecks.Namespaces}} fail "unshare failed for:$bad (succeeded for:${ok:- none})"
+              else
+                ck {{DeviceChecks.Namespaces}} ok "unshare succeeded for:$ok; not in the kernel:${off:- none}"
+              fi
+            fi
+
+            """);
+        s.Append($$"""
             run_test() {
               k {{GuestReport.Kinds.Begin}} "$1"
               echo "kiln: running test $1"

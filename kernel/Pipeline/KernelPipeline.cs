@@ -234,7 +234,10 @@ public sealed class KernelPipeline : IKernelPipeline
         return new Booted(built, BootTest(request));
     }
 
-    /// <summary>Boots in QEMU and judges the boot: every requested config option, the expected messages, --test, --timeout, --append.</summary>
+    /// <summary>
+    /// Boots in QEMU and judges the boot: every requested config option, the machine's devices, the expected messages,
+    /// --machine, --smp, --memory, --test, --timeout, --append.
+    /// </summary>
     public BootTestResult BootTest(BootRequest request, CancellationToken cancellation = default)
     {
         _log.Info($"Booting Linux {request.Release} in QEMU ({Options.Arch.QemuBinary})");
@@ -250,6 +253,7 @@ public sealed class KernelPipeline : IKernelPipeline
             Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
             BusyboxPath = request.Busybox,
+            Machine = Options.Machine,
         }, cancellation);
     }
 

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Kiln.Kernel.Boot;
 using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Diagnostics;
@@ -23,7 +24,8 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
 
 /// <summary>
 /// Everything the user asked for, parsed once from the arguments and the environment and validated (exit 2 with the
-/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist.
+/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist and
+/// reading the host's memory size.
 /// </summary>
 public sealed record KilnOptions
 {
@@ -93,6 +95,16 @@ public sealed record KilnOptions
     [Argument("append", "BootTest: extra kernel command line.", ValueName = "ARGS")]
     public string Append { get; init; } = "";
 
+    [Argument("machine", "BootTest, Bisect: the machine profile QEMU boots, with its virtio devices attached and checked by the guest " +
+                         "(the profiles are in kernel/Boot/MachineProfile.cs; an unknown name lists the arch's).", ValueName = "NAME", Default = "q35 on x86_64, virt on arm64")]
+    public string? MachineName { get; init; }
+
+    [Argument("smp", "BootTest, Bisect: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2")]
+    public int? Smp { get; init; }
+
+    [Argument("memory", "BootTest, Bisect: the guest's memory with a unit (512M, 2G); its MemTotal must be within 10%.", ValueName = "SIZE", Default = "2G")]
+    public MemorySize? Memory { get; init; }
+
     [Argument("prefix", "PackageStage1: Kata install prefix; files go to DESTDIR/PREFIX/share/kata-containers.", ValueName = "DIR", Default = "/usr")]
     public string KataPrefix { get; init; } = "/usr";
 
@@ -145,6 +157,8 @@ public sealed record KilnOptions
     public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
     /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
     public RegistryReference? Registry { get; private init; }
+    /// <summary>--machine, --smp and --memory, checked against --arch when the options are parsed.</summary>
+    public MachineSetup Machine { get; private init; } = MachineSetup.Default(Arch.X86_64);
     /// <summary>--distcc-hosts parsed when the options are, or null.</summary>
     public DistccFarm? DistccFarm { get; private init; }
     public bool InContainer => Runtime == DockerRuntime;
@@ -205,6 +219,7 @@ public sealed record KilnOptions
         if (type == typeof(bool)) return !string.Equals(text, "false", StringComparison.OrdinalIgnoreCase);
         if (type == typeof(int?))
             return int.TryParse(text, out var n) && n > 0 ? n : throw KilnException.BadInput($"--{name}={text}: expected a positive whole number.");
+        if (type == typeof(MemorySize?)) return MemorySize.Parse(name, text);
         if (type == typeof(Arch))
             return Arch.All.FirstOrDefault(a => a.Name == text)
                    ?? throw KilnException.BadInput($"--{name}={text}: unknown architecture. Valid: {string.Join(", ", Arch.All.Select(a => a.Name))}.");
@@ -223,11 +238,16 @@ public sealed record KilnOptions
             throw KilnException.BadInput($"--runtime={Runtime}: unknown runtime. Valid: host, docker.");
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
+        var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
+            Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
+        // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
+        machine.RequireHostMemory();
         var tests = Tests.Select(Path.GetFullPath).ToList();
         foreach (var test in tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
         return this with
         {
+            Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
             CacheDir = Path.GetFullPath(CacheDir),

@@ -51,7 +51,7 @@ public class BootIntegrationTests
             Timeout = TimeSpan.FromSeconds(60),
         };
         var result = new BootTester(_log).Run(adjust is null ? spec : adjust(spec));
-        foreach (var c in result.Checks) TestContext.Out.WriteLine($"{(c.Passed ? "PASS" : "FAIL")} {c.Name}: {c.Message}");
+        foreach (var c in result.Checks) TestContext.Out.WriteLine($"{BootResultWriter.StatusName(c.Status)} {c.Name}: {c.Message}");
         return result;
     }
 
@@ -71,7 +71,10 @@ public class BootIntegrationTests
         Assert.That(result.ExitCode, Is.Zero);
         Assert.That(result.Release, Is.EqualTo(ExpectedRelease));
         Assert.That(result.Checks.Select(c => c.Name), Is.EqualTo(new[]
-            { "qemu-exit", "guest-report", "uname", "no-kernel-errors", "config-options", "boot-messages", "test:proc.sh" }));
+        {
+            "qemu-exit", "guest-report", "uname", "no-kernel-errors", "config-options", "boot-messages",
+            "smp", "memory", "virtio-blk", "virtio-net", "9p", "virtio-fs", "vsock", "cgroup2", "namespaces", "test:proc.sh",
+        }));
         Assert.That(result.Log.SecondsToInit, Is.GreaterThan(0));
         foreach (var file in new[] { "serial.log", "report.log", "results.json", "junit.xml" })
             Assert.That(File.Exists(Path.Combine(_dir, "out", file)), file);

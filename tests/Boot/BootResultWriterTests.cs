@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Xml.Linq;
+using Kiln.Kernel;
 using Kiln.Kernel.Boot;
 using NUnit.Framework;
 
@@ -19,6 +20,7 @@ public class BootResultWriterTests
     {
         Spec = new BootTestSpec { KernelPath = "/k/bzImage", OutputDirectory = _dir, ExpectedRelease = "6.1.192-1" },
         Checks = checks,
+        Machine = MachineSetup.Default(Arch.X86_64),
         Qemu = new QemuRunResult("qemu-system-x86_64 -M pc", Accelerator.Tcg, TimeSpan.FromSeconds(120), false, 0,
             TimeSpan.FromSeconds(1.9), Path.Combine(_dir, "serial.log"), Array.Empty<string>()),
         Log = new BootLogAnalysis(Array.Empty<KernelError>(), 0.98, 1.1),
@@ -51,6 +53,30 @@ public class BootResultWriterTests
         Assert.That((string?)failure.Attribute("message"), Does.StartWith("panic at serial.log:3"));
         Assert.That(failure.Value, Is.EqualTo("serial.log:3: Kernel [0mpanic"), "control characters are dropped");
         Assert.That(cases[0].Element("failure"), Is.Null);
+    }
+
+    [Test]
+    public void Skipped_and_not_applicable_checks_are_junit_skips_and_do_not_fail_the_boot()
+    {
+        var result = Result(
+            new BootCheck("virtio-net", CheckStatus.NotApplicable, "CONFIG_VIRTIO_NET is not set", TimeSpan.Zero),
+            new BootCheck("vsock", CheckStatus.Skipped, "this host has no /dev/vhost-vsock", TimeSpan.Zero),
+            new BootCheck("virtio-blk", CheckStatus.Pass, "read the token", TimeSpan.Zero)) with { NotExercised = ["CONFIG_VIRTIO_VSOCKETS"] };
+
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+
+        Assert.That(result.Passed, Is.True);
+        var suite = XDocument.Load(result.JUnitPath).Root!.Element("testsuite")!;
+        Assert.That(((string?)suite.Attribute("failures"), (string?)suite.Attribute("skipped")), Is.EqualTo(("0", "2")));
+        Assert.That(suite.Elements("testcase").Select(c => (string?)c.Element("skipped")?.Attribute("message")),
+            Is.EqualTo(new[] { "not applicable: CONFIG_VIRTIO_NET is not set", "skipped: this host has no /dev/vhost-vsock", null }));
+        var properties = suite.Element("properties")!.Elements().ToDictionary(p => (string)p.Attribute("name")!, p => (string)p.Attribute("value")!);
+        Assert.That((properties["machine"], properties["smp"], properties["memory_mib"], properties["compiled_not_exercised"]),
+            Is.EqualTo(("q35", "2", "2048", "CONFIG_VIRTIO_VSOCKETS")));
+        using var json = JsonDocument.Parse(File.ReadAllText(result.ResultsJsonPath));
+        Assert.That(json.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("status").GetString()),
+            Is.EqualTo(new[] { "not applicable", "skipped", "pass" }));
     }
 
     [Test]

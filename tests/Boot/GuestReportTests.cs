@@ -75,4 +75,23 @@ public class GuestReportTests
         Assert.That(a, Does.Match("^[0-9a-f]{16}$"));
         Assert.That(GuestReport.NewNonce(), Is.Not.EqualTo(a));
     }
+
+    [Test]
+    public void Reads_the_init_s_device_checks_and_observations_and_ignores_unknown_statuses_and_other_nonces()
+    {
+        var report = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "check", "virtio-net", "fail", "step", "tcp:", "no", "answer"),
+            GuestReport.FormatLine(Nonce, "check", "9p", "na", "CONFIG_9P_FS", "is", "not", "set"),
+            GuestReport.FormatLine(Nonce, "check", "virtio-blk", "passed", "made", "up"),
+            GuestReport.FormatLine(Nonce, "observed", "nproc", "2"),
+            GuestReport.FormatLine("ffffffffffffffff", "check", "cgroup2", "ok", "forged"),
+        }, Nonce);
+
+        Assert.That(report.Checks["virtio-net"], Is.EqualTo(new GuestCheckReport(GuestCheckStatus.Fail, "step tcp: no answer")));
+        Assert.That(report.Checks["9p"].Status, Is.EqualTo(GuestCheckStatus.NotApplicable));
+        Assert.That(report.Checks.ContainsKey("virtio-blk"), Is.False, "only ok, fail and na are statuses");
+        Assert.That(report.Checks.ContainsKey("cgroup2"), Is.False, "another run's nonce");
+        Assert.That(report.Observed["nproc"], Is.EqualTo("2"));
+    }
 }

@@ -69,9 +69,27 @@ public class InitramfsBuilderTests
     }
 
     [Test]
+    public void The_init_with_every_device_check_is_valid_busybox_sh()
+    {
+        RequireStaticBusybox();
+        var script = Path.Combine(_dir, "init");
+        // vsock is never attached yet (it has no guest script).
+        var devices = GuestDevice.All.Where(d => d != GuestDevice.Vsock).ToList();
+        var spec = new InitramfsSpec { Arch = Arch.X86_64, Nonce = "n", Devices = devices, TransportOptions = ["CONFIG_VIRTIO_PCI"] };
+        File.WriteAllText(script, InitramfsBuilder.InitScript(spec, [new GuestTest("t.sh", "/t.sh")]));
+        var check = new Kiln.Kernel.Processes.Command(InitramfsSpec.DefaultBusybox, "sh", "-n", script) { AcceptedExitCodes = [0, 1, 2] }.Run(new RecordingLog());
+
+        Assert.That(check.ExitCode, Is.Zero, check.StandardError);
+        var init = File.ReadAllText(script);
+        foreach (var name in devices.Select(d => d.Name).Concat(["cgroup2", "namespaces"]))
+            Assert.That(init, Does.Contain($"ck {name} "), name);
+        Assert.That(init, Does.Contain("if m=$(missing CONFIG_VIRTIO_NET CONFIG_INET CONFIG_VIRTIO_PCI); then"));
+    }
+
+    [Test]
     public void The_arm64_init_reports_on_hvc0()
     {
-        var init = InitramfsBuilder.InitScript("n", Arch.Arm64, Array.Empty<GuestTest>());
+        var init = InitramfsBuilder.InitScript(new InitramfsSpec { Arch = Arch.Arm64, Nonce = "n" }, Array.Empty<GuestTest>());
         Assert.That(init, Does.Contain("exec 3>/dev/hvc0"));
     }
 

@@ -26,19 +26,35 @@ public class QemuRunnerTests
     private static string After(List<string> args, string option) => args[args.IndexOf(option) + 1];
 
     [Test]
-    public void X86_tcg_command_line()
+    public void X86_tcg_command_line_boots_the_default_q35_profile_with_2_vcpus_and_2_GiB()
     {
         var args = Args(Arch.X86_64, kvm: false, extra: "loglevel=7 ");
 
-        Assert.That(args.Take(4), Is.EqualTo(new[] { "-M", "pc", "-accel", "tcg" }));
-        Assert.That(After(args, "-m"), Is.EqualTo("256M"));
+        Assert.That(args.Take(4), Is.EqualTo(new[] { "-M", "q35", "-accel", "tcg" }));
+        Assert.That(After(args, "-smp"), Is.EqualTo("2"));
+        Assert.That(After(args, "-m"), Is.EqualTo("2G"));
         Assert.That(args, Is.SupersetOf(new[] { "-no-reboot", "-display", "none", "-monitor" }));
+        Assert.That(After(args, "-nic"), Is.EqualTo("none"), "no devices prepared: no network either");
         Assert.That(After(args, "-kernel"), Is.EqualTo("/k/bzImage"));
         Assert.That(After(args, "-initrd"), Is.EqualTo("/k/initramfs.cpio.gz"));
         Assert.That(After(args, "-append"), Is.EqualTo("console=ttyS0 panic=-1 loglevel=7"));
         // Console on the first UART, the report file (commas doubled) on the second.
-        Assert.That(args.Skip(args.IndexOf("-serial")), Is.EqualTo(new[]
+        Assert.That(args.Skip(args.IndexOf("-serial")).Take(6), Is.EqualTo(new[]
             { "-serial", "stdio", "-chardev", "file,id=kilnreport,path=/out,,1/report.log", "-serial", "chardev:kilnreport" }));
+    }
+
+    [Test]
+    public void Microvm_adds_its_report_uart_by_hand_and_resets_by_triple_fault()
+    {
+        var runner = new QemuRunner(new RecordingLog(), _ => false);
+        var machine = new MachineSetup(MachineProfile.Find(Arch.X86_64, "microvm"), 1, MemorySize.FromMiB(512));
+        var args = runner.BuildCommand(Spec(Arch.X86_64, "quiet") with { Machine = machine }, Accelerator.Tcg).Arguments;
+
+        Assert.That(After(args, "-M"), Is.EqualTo("microvm,acpi=off"));
+        Assert.That(After(args, "-smp"), Is.EqualTo("1"));
+        Assert.That(After(args, "-m"), Is.EqualTo("512M"));
+        Assert.That(After(args, "-append"), Is.EqualTo("console=ttyS0 panic=-1 reboot=t quiet"));
+        Assert.That(args, Does.Contain("isa-serial,chardev=kilnreport,index=1"));
     }
 
     [Test]
@@ -60,7 +76,8 @@ public class QemuRunnerTests
     public void Arm64_command_line_uses_virt_pl011_console_and_a_virtio_console_report()
     {
         var runner = new QemuRunner(new RecordingLog(), _ => false);
-        var command = runner.BuildCommand(Spec(Arch.Arm64) with { Memory = "512M" }, Accelerator.Tcg);
+        var machine = MachineSetup.Default(Arch.Arm64) with { Memory = MemorySize.FromMiB(512) };
+        var command = runner.BuildCommand(Spec(Arch.Arm64) with { Machine = machine }, Accelerator.Tcg);
         var args = command.Arguments;
 
         Assert.That(command.FileName, Is.EqualTo("qemu-system-aarch64"));
@@ -101,6 +118,40 @@ public class QemuRunnerTests
             var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(Arch.Arm64) with { ReportPath = Path.Combine(dir, "r") }, Path.Combine(dir, "serial.log")));
             Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
             Assert.That(e.Message, Does.Contain("qemu-system-arm"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", old);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_qemu_that_lacks_a_device_the_profile_attaches_is_exit_3_naming_the_device_and_its_version()
+    {
+        var old = Environment.GetEnvironmentVariable("PATH");
+        var dir = Directory.CreateTempSubdirectory("kiln-fakeqemu-").FullName;
+        try
+        {
+            // A QEMU built without virtio-9p: it lists its devices and refuses the one it lacks, as the real one does.
+            var fake = Path.Combine(dir, "qemu-system-x86_64");
+            File.WriteAllText(fake, """
+                #!/bin/sh
+                case "$*" in
+                  --version) echo "QEMU emulator version 6.0.99" ;;
+                  "-machine help") printf 'Supported machines are:\nq35                  Standard PC\n' ;;
+                  "-device help") printf 'name "virtio-blk-pci", bus PCI\nname "virtio-net-pci", bus PCI\n' ;;
+                  *) echo "qemu-system-x86_64: -device virtio-9p-pci: 'virtio-9p-pci' is not a valid device model name" >&2; exit 1 ;;
+                esac
+                """);
+            File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Environment.SetEnvironmentVariable("PATH", dir + ":" + old);
+            using var devices = AttachedDevices.Prepare(MachineProfile.Default(Arch.X86_64), Path.Combine(dir, "devices"), new RecordingLog());
+            var runner = new QemuRunner(new RecordingLog(), _ => false);
+            var e = Assert.ThrowsAsync<KilnException>(() => runner.RunAsync(Spec(Arch.X86_64) with { ReportPath = Path.Combine(dir, "r"), Devices = devices },
+                Path.Combine(dir, "serial.log")));
+            Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
+            Assert.That(e.Message, Does.Contain("(QEMU 6.0.99) has no device virtio-9p-pci").And.Contain("q35 profile"));
         }
         finally
         {

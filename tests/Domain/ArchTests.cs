@@ -52,13 +52,6 @@ public class ArchTests
     }
 
     [Test]
-    public void Report_device_wiring_follows_the_transport()
-    {
-        Assert.That(Arch.X86_64.ReportDeviceArguments("/r,1"), Is.EqualTo(new[] { "-chardev", "file,id=kilnreport,path=/r,,1", "-serial", "chardev:kilnreport" }));
-        Assert.That(Arch.Arm64.ReportDeviceArguments("/r"), Does.Contain("virtconsole,chardev=kilnreport"));
-    }
-
-    [Test]
     public void Aci_labels_are_valid_appc_arches()
     {
         foreach (var arch in Arch.All)

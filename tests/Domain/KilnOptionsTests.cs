@@ -103,4 +103,25 @@ public class KilnOptionsTests
         Assert.That(KilnOptions.ArgumentFor(nameof(KilnOptions.BisectPlanPath)), Is.EqualTo("bisect-plan"));
         Assert.That(KilnOptions.ArgumentFor(nameof(KilnOptions.KataDestDir)), Is.EqualTo("destdir"));
     }
+
+    [Test]
+    public void The_machine_defaults_to_the_arch_s_kata_like_profile_with_2_vcpus_and_2_GiB()
+    {
+        Assert.That(Parse(null).Machine.ToString(), Is.EqualTo("q35, 2 vCPUs, 2G"));
+        Assert.That(Parse(null, ("arch", "arm64")).Machine.Profile.Name, Is.EqualTo("virt"));
+        var options = Parse(null, ("machine", "microvm"), ("smp", "4"), ("memory", "512M"));
+        Assert.That((options.Machine.Profile.Name, options.Machine.Smp, options.Machine.Memory.MiB), Is.EqualTo(("microvm", 4, 512L)));
+        Assert.That(options.ToArguments(), Is.SupersetOf(new[] { "--machine=microvm", "--smp=4", "--memory=512M" }), "a bisect step gets the same machine");
+    }
+
+    [TestCase("machine", "virt", "no such machine profile for x86_64. Profiles for x86_64: q35")]
+    [TestCase("smp", "0", "--smp=0: expected a positive whole number")]
+    [TestCase("memory", "12", "--memory=12: give a positive size with a unit")]
+    [TestCase("memory", "0G", "--memory=0G: give a positive size with a unit")]
+    public void Bad_machine_options_are_exit_2_naming_the_option(string name, string value, string message)
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain(message));
+    }
 }

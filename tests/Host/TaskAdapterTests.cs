@@ -224,6 +224,7 @@ public class TaskAdapterTests
             {
                 Spec = new BootTestSpec { KernelPath = "k", OutputDirectory = boot },
                 Checks = [check],
+                Machine = MachineSetup.Default(Kiln.Kernel.Arch.X86_64),
                 Qemu = new QemuRunResult("qemu", Accelerator.Tcg, TimeSpan.FromSeconds(120), false, 0, TimeSpan.FromSeconds(2), Path.Combine(boot, "serial.log"), []),
                 Log = new BootLogAnalysis([], 1.2, 1.5),
                 Nonce = "n",

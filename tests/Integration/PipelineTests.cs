@@ -110,6 +110,14 @@ public sealed class PipelineTests
         Assert.That(File.ReadAllText(Path.Combine(boot, "junit.xml")), Does.Contain("<testsuite"));
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));
         Assert.That(results.RootElement.GetProperty("passed").GetBoolean(), Is.True);
+        // The default machine, with its devices exercised by the guest.
+        Assert.That(results.RootElement.GetProperty("machine").GetString(), Is.EqualTo("q35"));
+        var checks = results.RootElement.GetProperty("checks").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString());
+        foreach (var device in new[] { "virtio-blk", "virtio-net", "9p", "memory", "cgroup2", "namespaces" })
+            Assert.That(checks[device], Is.EqualTo("pass"), device);
+        Assert.That(checks["vsock"], Is.EqualTo("skipped"));
+        Assert.That(run.Output, Does.Contain("Compiled, not exercised"));
     }
 
     [Test, Order(4)]
@@ -168,7 +176,7 @@ public sealed class PipelineTests
         Assert.That(run.Output, Does.Not.Contain("PASS: Linux"));
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));
         var failed = results.RootElement.GetProperty("checks").EnumerateArray()
-            .Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.GetProperty("name").GetString());
+            .Where(c => c.GetProperty("status").GetString() == "fail").Select(c => c.GetProperty("name").GetString());
         Assert.That(failed, Is.EquivalentTo(new[] { "guest-report", "test:fake-pass.sh" }), run.ToString());
         Assert.That(results.RootElement.GetProperty("timedOut").GetBoolean(), Is.False);
     }
