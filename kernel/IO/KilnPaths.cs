@@ -43,6 +43,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string Package => Path.Combine(OutDir, "package");
     public string Analysis => Path.Combine(OutDir, "analysis");
     public string SparseLog => Path.Combine(Analysis, "sparse.log");
+    public string ConfigDiff => Path.Combine(OutDir, "config-diff.txt");
     public string BisectSteps => Path.Combine(OutDir, "bisect");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
