@@ -16,12 +16,15 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectWork(string name) => Path.Combine(Bisect, name);
 
     /// <summary>
-    /// The incremental build directory (O=) of a version, arch, variant and runtime; kept for ccache and make. Host and
-    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
-    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
+    /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
+    /// for ccache and make. Host and container builds keep their own, so neither rebuilds the other's objects; both sit next
+    /// to the same patched tree, so ccache (paths relative to the cache dir) serves one the other's compiles. A build type or
+    /// guest type has its own too: its .config differs, and two runs sharing a directory would reconfigure it under each other.
     /// </summary>
-    public string BuildDirectory(string version, Arch arch, string variant, string runtime) =>
+    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "") =>
         Path.Combine(BuildDirectories, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
+                                       (buildType.Length > 0 ? "-build-type-" + buildType : "") +
+                                       (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
 
     /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>

@@ -138,7 +138,7 @@ public sealed class KernelPipeline : IKernelPipeline
             tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
-        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime);
+        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime, Options.BuildType, Options.ConfGuest);
         // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
         return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
             Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
