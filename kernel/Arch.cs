@@ -77,10 +77,22 @@ public sealed record Arch
 
     public static IReadOnlyList<Arch> All { get; } = [X86_64, Arm64];
 
-    /// <summary>Accepts Kiln's names and the usual aliases (amd64, aarch64).</summary>
+    /// <summary>
+    /// The fragment directories of Kata's configs tree: kernel arch names, which build-kernel.sh -a maps from
+    /// uname names (aarch64, ppc64le, riscv64, s390x). Kiln's names are the same for the arches it builds.
+    /// </summary>
+    public static IReadOnlyList<string> KataNames { get; } = ["x86_64", "arm64", "s390", "powerpc", "riscv"];
+
+    /// <summary>Arches Kata builds and Kiln does not, by Kata's (build-kernel.sh -a) and the kernel's names.</summary>
+    private static readonly string[] KataOnly = ["s390", "s390x", "powerpc", "ppc64le", "riscv", "riscv64"];
+
+    /// <summary>Accepts Kiln's names, Kata's (build-kernel.sh -a) and the usual aliases (amd64, aarch64).</summary>
     public static Arch Parse(string name)
     {
         var wanted = name.Trim();
+        if (KataOnly.Contains(wanted, StringComparer.OrdinalIgnoreCase))
+            throw KilnException.BadInput($"Architecture '{name}' is one Kata builds, but Kiln does not (no QEMU boot test or toolchain for it). " +
+                                         $"Supported: {string.Join(", ", All.Select(a => a.Name))}.");
         return All.FirstOrDefault(a => a.Name.Equals(wanted, StringComparison.OrdinalIgnoreCase) ||
                                        a.Aliases.Contains(wanted, StringComparer.OrdinalIgnoreCase))
                ?? throw KilnException.BadInput($"Unknown architecture '{name}'. Supported: {string.Join(", ", All.Select(a => a.Name))}.");

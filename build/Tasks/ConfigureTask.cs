@@ -4,7 +4,7 @@ namespace Kiln.Build.Tasks;
 
 [TaskName(nameof(Configure))]
 [IsDependentOn(typeof(Patch))]
-[TaskDescription("Merge configs/fragments onto the base config (tinyconfig) with merge_config.sh + olddefconfig and prove every requested option holds.")]
+[TaskDescription("Merge configs/fragments with the kernel's merge_config.sh (tinyconfig/allnoconfig base: as Kata's build-kernel.sh, merge_config.sh -n; other bases: -m + olddefconfig) and prove every requested option holds.")]
 public sealed class Configure : FrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context) => !context.SkipOnCacheHit(nameof(Configure));

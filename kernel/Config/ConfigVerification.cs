@@ -14,6 +14,11 @@ public enum DropReason
     NoPrompt,
     /// <summary>It is set, but to another value (m without MODULES, a select forcing it on, a choice, a range…).</summary>
     ValueDiffers,
+    /// <summary>
+    /// The value holds but the lines merge_config.sh compares differ (<c>CONFIG_X=n</c> against "is not set",
+    /// a fragment comment naming the option, trailing whitespace): Kata's build-kernel.sh fails on it.
+    /// </summary>
+    WrittenOtherwise,
 }
 
 /// <summary>A requested option that did not make it into the final .config, with the explanation.</summary>
@@ -48,7 +53,7 @@ public sealed class ConfigVerification
 
     public IReadOnlyList<RequestedOption> Checked { get; }
     public IReadOnlyList<DroppedOption> Dropped { get; }
-    /// <summary>Problems that do not fail the build, e.g. "is not set" requests for symbols no Kconfig defines.</summary>
+    /// <summary>Problems that do not fail the build, e.g. an empty line in a Kata whitelist that allows every drop.</summary>
     public IReadOnlyList<string> Warnings { get; }
     public string? ConfigPath { get; }
     public string? AllowListPath { get; }
@@ -62,7 +67,7 @@ public sealed class ConfigVerification
     {
         foreach (var warning in Warnings) log.Warning(warning);
         foreach (var drop in AllowedDrops)
-            log.Warning($"{drop.Explanation}{Environment.NewLine}    allowed to drop ({AllowListPath ?? "allow-list"}): {drop.AllowedBecause}");
+            log.Warning($"{drop.Explanation}{Environment.NewLine}    allowed to drop: {drop.AllowedBecause}");
         var failures = Failures.Count();
         log.Info($"Config verification: {Checked.Count - Dropped.Count} of {Checked.Count} requested options hold" +
                  (Dropped.Count > failures ? $", {Dropped.Count - failures} allowed to drop" : "") +
@@ -84,9 +89,8 @@ public sealed class ConfigVerification
         text.Append($"{failures.Count} of {Checked.Count} requested config options are not in the final .config");
         text.AppendLine(ConfigPath is null ? ":" : $" ({ConfigPath}):");
         foreach (var failure in failures) text.AppendLine(failure.Explanation);
-        text.Append("Fix the fragments, or let an option drop by listing it in ")
-            .Append(AllowListPath ?? "configs/allow-dropped.conf")
-            .Append(" as 'CONFIG_NAME  # reason'.");
+        text.Append("Fix the fragments, or let an option drop by listing it in configs/allow-dropped.conf as 'CONFIG_NAME  # reason'")
+            .Append(AllowListPath is { } lists && lists.Contains(AllowList.KataWhitelist) ? " (or as a bare CONFIG_NAME line in Kata's whitelist.conf)." : ".");
         return text.ToString();
     }
 }

@@ -16,29 +16,29 @@ public sealed class ConfigVerifier
         _allowList = allowList ?? AllowList.Empty;
     }
 
-    public ConfigVerification Verify(IReadOnlyList<RequestedOption> requested, KernelConfig config)
+    /// <summary>
+    /// Checks each request the way merge_config.sh does: it holds when the lines naming it in the merged fragments
+    /// (<paramref name="merged"/>, what merge_config.sh wrote) are exactly the lines naming it in the final .config.
+    /// So a request whose value holds but is written otherwise (<c>CONFIG_X=n</c>, a comment naming the option, an
+    /// option kconfig leaves out of .config) drops, as it does for Kata's build-kernel.sh, with the reason said.
+    /// </summary>
+    public ConfigVerification Verify(IReadOnlyList<RequestedOption> requested, KernelConfig config, KernelConfig merged)
     {
         var byName = requested.ToDictionary(r => r.Symbol);
         var dropped = new List<DroppedOption>();
-        var warnings = new List<string>();
         foreach (var request in requested)
         {
+            if (merged.LinesNaming(request.Symbol) == config.LinesNaming(request.Symbol)) continue;
             var final = config.Get(request.Symbol);
-            if (ConfigValues.Equivalent(request.Value, final))
-            {
-                // "is not set" holds trivially for a symbol nobody defines, but it is usually a typo or a removed option.
-                if (request.Value == "n" && _index.Find(request.Symbol) is null)
-                    warnings.Add($"{request.Display} requested in {request.Origin}: no Kconfig file defines {ConfigValues.Prefix}{request.Symbol}" +
-                                 SuggestionSuffix(request.Symbol) + ".");
-                continue;
-            }
-            var (reason, why, details) = new Explanation(this, request, config, byName).Explain();
-            var state = final is null or "n" ? "not set" : $"set to {final}";
+            var (reason, why, details) = new Explanation(this, request, config, merged, byName).Explain();
+            var state = final is null ? "not in .config"
+                : ConfigValues.Equivalent(request.Value, final) ? "merge_config.sh counts it as not in final, though the value holds"
+                : final == "n" ? "not set" : $"set to {final}";
             dropped.Add(new DroppedOption(request, final, reason,
                 $"{request.Display} requested in {request.Origin} but {state}: {why}", details,
                 _allowList.TryGetReason(request.Symbol, out var allowed) ? allowed : null));
         }
-        return new ConfigVerification(requested, dropped, warnings, config.Path, _allowList.Path);
+        return new ConfigVerification(requested, dropped, _allowList.Warnings, config.Path, _allowList.Path);
     }
 
     private string SuggestionSuffix(string symbol)
@@ -48,7 +48,7 @@ public sealed class ConfigVerifier
     }
 
     /// <summary>The reasoning for one dropped option; a class so the helpers share the request and config.</summary>
-    private sealed class Explanation(ConfigVerifier verifier, RequestedOption request, KernelConfig config,
+    private sealed class Explanation(ConfigVerifier verifier, RequestedOption request, KernelConfig config, KernelConfig merged,
         IReadOnlyDictionary<string, RequestedOption> requested)
     {
         private readonly List<string> _details = new();
@@ -64,6 +64,7 @@ public sealed class ConfigVerifier
             if (verifier._index.Find(request.Symbol) is not { } symbol)
                 return (DropReason.UnknownSymbol, "not defined in any Kconfig file of this kernel for this architecture" +
                                                   verifier.SuggestionSuffix(request.Symbol));
+            if (ConfigValues.Equivalent(request.Value, config.Get(symbol.Name))) return ExplainWrittenOtherwise(symbol);
             if (request.Value == "n") return ExplainForcedOn(symbol);
             if (request.Value == "m" && symbol.Type == KconfigType.Bool)
                 return (DropReason.ValueDiffers, $"{ConfigValues.Prefix}{symbol.Name} is a bool option, it cannot be m");
@@ -80,13 +81,45 @@ public sealed class ConfigVerifier
                                              (symbol.Type is KconfigType.Int or KconfigType.Hex ? " (is the value outside the option's range?)" : ""));
         }
 
+        /// <summary>
+        /// The value holds but the lines differ, which merge_config.sh (and so Kata) counts as not in final: kconfig
+        /// writes no line for an option whose dependencies are off, writes n as "is not set", and the fragments'
+        /// comments that name the option are compared too.
+        /// </summary>
+        private (DropReason, string) ExplainWrittenOtherwise(KconfigSymbol symbol)
+        {
+            var wanted = merged.LinesNaming(symbol.Name);
+            var actual = config.LinesNaming(symbol.Name);
+            _details.Add($"merge_config.sh compares the lines naming {ConfigValues.Prefix}{symbol.Name}: requested '{wanted.Replace("\n", "' + '")}', " +
+                         (actual.Length == 0 ? "the final .config has none" : $"the final .config has '{actual}'"));
+            if (config.Get(symbol.Name) is null)
+            {
+                // Only the reason: the blockers' hints ("request X=y as well") would undo an off request.
+                var kept = _details.Count;
+                var dependency = ExplainDependencies(symbol, Tristate.M);
+                _details.RemoveRange(kept, _details.Count - kept);
+                DescribeDefinitions(symbol);
+                return (DropReason.UnmetDependency, "it is off, but kconfig writes no line for it because it " +
+                                                    (dependency ?? "is not visible") +
+                                                    "; merge_config.sh counts a missing line as not in final, so drop the request or allow it");
+            }
+            var requestLines = wanted.Split('\n');
+            if (requestLines.Length > 1)
+                return (DropReason.WrittenOtherwise, $"the fragments also name {ConfigValues.Prefix}{symbol.Name} in " +
+                                                     string.Join(", ", requestLines.Where(l => l != ConfigValues.Format(symbol.Name, request.Value) && l != request.Display).Select(l => $"'{l}'")) +
+                                                     ", and merge_config.sh compares those lines too: reword the comment");
+            if (request.Value == "n")
+                return (DropReason.WrittenOtherwise, $".config writes n as '{ConfigValues.Format(symbol.Name, "n")}': write that in the fragment");
+            return (DropReason.WrittenOtherwise, $"the value is the same but written differently ('{requestLines[0]}' against '{actual}'): write it as .config does");
+        }
+
         /// <summary>The value a dependency must reach: y for y (and for non-tristate values), m for m.</summary>
         private Tristate Needed => request.Value == "m" ? Tristate.M : Tristate.Y;
 
-        private string? ExplainDependencies(KconfigSymbol symbol)
+        private string? ExplainDependencies(KconfigSymbol symbol, Tristate? neededOverride = null)
         {
             var best = symbol.Definitions.Max(d => d.Dependency?.Evaluate(config) ?? Tristate.Y);
-            var needed = symbol.Type is KconfigType.Bool or KconfigType.Tristate ? Needed : Tristate.M;
+            var needed = neededOverride ?? (symbol.Type is KconfigType.Bool or KconfigType.Tristate ? Needed : Tristate.M);
             if (best >= needed) return null;
 
             string? summary = null;

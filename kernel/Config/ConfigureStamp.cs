@@ -5,24 +5,25 @@ namespace Kiln.Kernel.Config;
 
 /// <summary>
 /// Remembers which inputs produced a build directory's verified .config, so an unchanged rerun skips
-/// tinyconfig + merge + olddefconfig (seconds that dominate an incremental rebuild). Any change to the
-/// inputs or to .config itself invalidates it.
+/// the merge and make steps (seconds that dominate an incremental rebuild). Any change to the inputs, to how
+/// they merge or to .config itself invalidates it.
 /// </summary>
 public static class ConfigureStamp
 {
     private const string FileName = ".kiln-configured";
 
-    /// <summary>The inputs that decide .config: tree, fragments (by content), base config, allow-list.</summary>
+    /// <summary>The inputs that decide .config: tree, fragments (by content), base config and how it merges, allow-list.</summary>
     public static string InputsHash(string sourceDir, FragmentSet fragments, string baseConfig, AllowList allowList)
     {
         var text = new StringBuilder();
         text.Append("tree ").Append(Path.GetFullPath(sourceDir)).Append('\n');
         text.Append("base ").Append(baseConfig).Append('\n');
+        text.Append("merge ").Append(ConfigureRequest.SemanticsFor(baseConfig)).Append('\n');
         if (File.Exists(baseConfig)) text.Append("base-sha ").Append(FileSha(baseConfig)).Append('\n');
         foreach (var fragment in fragments.Fragments)
             text.Append("fragment ").Append(fragment.DisplayName).Append(' ').Append(FileSha(fragment.Path)).Append('\n');
-        foreach (var (symbol, reason) in allowList.Entries.OrderBy(e => e.Key, StringComparer.Ordinal))
-            text.Append("allow ").Append(symbol).Append(' ').Append(reason).Append('\n');
+        foreach (var entry in allowList.Entries)
+            text.Append(entry.IsKataPattern ? "allow-pattern " : "allow ").Append(entry.Pattern).Append(' ').Append(entry.Reason).Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 

@@ -44,13 +44,46 @@ public sealed class KconfigChoice
     public IReadOnlyList<string> Members => MemberList;
 }
 
+/// <summary>
+/// Where an entry sits in menuconfig's tree: a <c>menu</c>, a <c>choice</c>, or an <c>if</c> block on a
+/// <c>menuconfig</c> symbol (whose entries menuconfig shows under it). Untitled blocks have a null <see cref="Title"/>.
+/// </summary>
+public sealed class KconfigMenu
+{
+    internal KconfigMenu(KconfigMenu? parent, int order, string? title)
+    {
+        Parent = parent;
+        Order = order;
+        Title = title;
+    }
+
+    public KconfigMenu? Parent { get; }
+    /// <summary>Reading order, so menus list as menuconfig shows them.</summary>
+    public int Order { get; }
+    public string? Title { get; internal set; }
+
+    /// <summary>The titled menus from the top down to this one, e.g. <c>Device Drivers &gt; Virtio drivers</c>.</summary>
+    public IReadOnlyList<KconfigMenu> Path
+    {
+        get
+        {
+            var path = new List<KconfigMenu>();
+            for (var menu = this; menu is not null; menu = menu.Parent)
+                if (menu.Title is not null) path.Insert(0, menu);
+            return path;
+        }
+    }
+}
+
 /// <summary>One <c>config</c>/<c>menuconfig</c> entry; a symbol may be defined in several places.</summary>
 public sealed class KconfigDefinition
 {
     internal KconfigDefinition(string symbol, SourceLocation location, IReadOnlyList<KconfigCondition> enclosing,
-        IReadOnlyList<KconfigExpr> visibility, KconfigChoice? choice)
+        IReadOnlyList<KconfigExpr> visibility, KconfigChoice? choice, KconfigMenu? menu, bool isMenuConfig)
     {
         Symbol = symbol;
+        Menu = menu;
+        IsMenuConfig = isMenuConfig;
         Location = location;
         Enclosing = enclosing;
         Visibility = visibility;
@@ -70,6 +103,9 @@ public sealed class KconfigDefinition
     /// <summary><c>visible if</c> conditions of enclosing menus: they hide prompts without touching dependencies.</summary>
     public IReadOnlyList<KconfigExpr> Visibility { get; }
     public KconfigChoice? Choice { get; }
+    /// <summary>The innermost block around the entry, or null at the top level.</summary>
+    public KconfigMenu? Menu { get; }
+    public bool IsMenuConfig { get; }
 
     /// <summary>Everything this definition depends on, in the order menuconfig prints it.</summary>
     public IEnumerable<KconfigCondition> Conditions => Enclosing.Concat(DependsOn);

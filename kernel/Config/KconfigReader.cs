@@ -12,11 +12,12 @@ internal sealed partial class KconfigReader
 {
     private enum BlockKind { If, Menu, Choice }
 
-    private sealed class Block(BlockKind kind, SourceLocation location, KconfigChoice? choice)
+    private sealed class Block(BlockKind kind, SourceLocation location, KconfigChoice? choice, KconfigMenu menu)
     {
         public BlockKind Kind { get; } = kind;
         public SourceLocation Location { get; } = location;
         public KconfigChoice? Choice { get; } = choice;
+        public KconfigMenu Menu { get; } = menu;
         public List<KconfigCondition> Conditions { get; } = new();
         public List<KconfigExpr> Visibility { get; } = new();
     }
@@ -29,6 +30,7 @@ internal sealed partial class KconfigReader
     private Block? _currentBlock;
     // After a comment or mainmenu: their attributes (depends on, help) carry nothing Kiln needs.
     private bool _ignoreAttributes;
+    private int _menuCount;
 
     public KconfigReader(string sourceDir, IReadOnlyDictionary<string, string> variables)
     {
@@ -93,10 +95,10 @@ internal sealed partial class KconfigReader
         switch (keyword)
         {
             case "config" or "menuconfig":
-                StartDefinition(rest, location);
+                StartDefinition(rest, location, keyword == "menuconfig");
                 return;
             case "menu":
-                StartBlock(BlockKind.Menu, location, null);
+                StartBlock(BlockKind.Menu, location, null, ReadQuoted(rest));
                 return;
             case "choice":
                 var choice = new KconfigChoice(location);
@@ -106,7 +108,7 @@ internal sealed partial class KconfigReader
                 var tokens = new KconfigTokens(rest);
                 var condition = tokens.ParseExpression();
                 tokens.ExpectEnd();
-                var block = StartBlock(BlockKind.If, location, null);
+                var block = StartBlock(BlockKind.If, location, null, MenuConfigTitle(condition));
                 block.Conditions.Add(new KconfigCondition(KconfigConditionKind.If, condition, location));
                 _currentBlock = null;
                 return;
@@ -135,7 +137,13 @@ internal sealed partial class KconfigReader
             throw new KconfigSyntaxException($"unknown keyword '{keyword}'");
     }
 
-    private void StartDefinition(string rest, SourceLocation location)
+    /// <summary>menuconfig shows the entries of an <c>if X</c> block under X when X is a menuconfig entry.</summary>
+    private string? MenuConfigTitle(KconfigExpr condition) =>
+        condition is KconfigSymbolRef reference && Symbols.TryGetValue(reference.Name, out var symbol)
+            ? symbol.Definitions.Where(d => d.IsMenuConfig).SelectMany(d => d.Prompts).Select(p => p.Text).FirstOrDefault()
+            : null;
+
+    private void StartDefinition(string rest, SourceLocation location, bool isMenuConfig)
     {
         var tokens = new KconfigTokens(rest);
         var name = tokens.Next().Text;
@@ -146,16 +154,16 @@ internal sealed partial class KconfigReader
         var definition = new KconfigDefinition(name, location,
             _blocks.SelectMany(b => b.Conditions).ToList(),
             _blocks.SelectMany(b => b.Visibility).ToList(),
-            choice);
+            choice, _blocks.LastOrDefault()?.Menu, isMenuConfig);
         GetSymbol(name).DefinitionList.Add(definition);
         choice?.MemberList.Add(name);
         ClearCurrent();
         _currentDefinition = definition;
     }
 
-    private Block StartBlock(BlockKind kind, SourceLocation location, KconfigChoice? choice)
+    private Block StartBlock(BlockKind kind, SourceLocation location, KconfigChoice? choice, string? title = null)
     {
-        var block = new Block(kind, location, choice);
+        var block = new Block(kind, location, choice, new KconfigMenu(_blocks.LastOrDefault()?.Menu, _menuCount++, title));
         _blocks.Add(block);
         ClearCurrent();
         _currentBlock = block;
@@ -221,10 +229,10 @@ internal sealed partial class KconfigReader
                 tokens.ExpectEnd();
                 return;
             case "prompt" when block.Choice is { } choice:
-                choice.Prompt = ConfigValues.Unquote(tokens.Next().Text);
+                choice.Prompt = block.Menu.Title = ConfigValues.Unquote(tokens.Next().Text);
                 return;
             case "bool" or "tristate" when block.Choice is { } choice && !tokens.AtEnd:
-                choice.Prompt = ConfigValues.Unquote(tokens.Next().Text);
+                choice.Prompt = block.Menu.Title = ConfigValues.Unquote(tokens.Next().Text);
                 return;
         }
         if (!IsIgnoredAttribute(keyword) && keyword is not ("bool" or "tristate"))

@@ -16,12 +16,15 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectWork(string name) => Path.Combine(Bisect, name);
 
     /// <summary>
-    /// The incremental build directory (O=) of a version, arch, variant and runtime; kept for ccache and make. Host and
-    /// container builds keep their own, so neither rebuilds the other's objects; both sit next to the same patched tree,
-    /// so ccache (paths relative to the cache dir) serves one the other's compiles.
+    /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
+    /// for ccache and make. Host and container builds keep their own, so neither rebuilds the other's objects; both sit next
+    /// to the same patched tree, so ccache (paths relative to the cache dir) serves one the other's compiles. A build type or
+    /// guest type has its own too: its .config differs, and two runs sharing a directory would reconfigure it under each other.
     /// </summary>
-    public string BuildDirectory(string version, Arch arch, string variant, string runtime) =>
+    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "") =>
         Path.Combine(BuildDirectories, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
+                                       (buildType.Length > 0 ? "-build-type-" + buildType : "") +
+                                       (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
 
     /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>
@@ -55,6 +58,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string Package => Path.Combine(OutDir, "package");
     public string Analysis => Path.Combine(OutDir, "analysis");
     public string SparseLog => Path.Combine(Analysis, "sparse.log");
+    public string ConfigDiff => Path.Combine(OutDir, "config-diff.txt");
     public string BisectSteps => Path.Combine(OutDir, "bisect");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");

@@ -11,11 +11,13 @@ namespace Kiln.Kernel.Identity;
 /// </summary>
 public sealed class BuildRecipe
 {
-    private BuildRecipe(KernelVersion version, string arch, string variant, IReadOnlyList<RecipeFile> files)
+    private BuildRecipe(KernelVersion version, string arch, string variant, string buildType, string confGuest, IReadOnlyList<RecipeFile> files)
     {
         Version = version;
         Arch = arch;
         Variant = variant;
+        BuildType = buildType;
+        ConfGuest = confGuest;
         Files = files;
         Hash = Sha256Hex(Canonical());
     }
@@ -23,18 +25,23 @@ public sealed class BuildRecipe
     public KernelVersion Version { get; }
     public string Arch { get; }
     public string Variant { get; }
+    /// <summary>Kata's build type (configs/fragments/build-type/&lt;name&gt;) and confidential guest type; empty for none.</summary>
+    public string BuildType { get; }
+    public string ConfGuest { get; }
     /// <summary>Repository files that feed the build, with their content hashes, in a stable order.</summary>
     public IReadOnlyList<RecipeFile> Files { get; }
     public string Hash { get; }
 
     /// <summary>The kiln.lock entry name: series, arch and variant share one counter-to-hash record.</summary>
-    public string LockName => $"{Version.SeriesName}/{Arch}" + (Variant.Length > 0 ? "/" + Variant : "");
+    public string LockName => $"{Version.SeriesName}/{Arch}" + (Variant.Length > 0 ? "/" + Variant : "") +
+                              (BuildType.Length > 0 ? "/build-type=" + BuildType : "") + (ConfGuest.Length > 0 ? "/conf-guest=" + ConfGuest : "");
 
     /// <summary>
     /// Collects the inputs under <paramref name="repoRoot"/>: patches/&lt;series&gt;.x/*.patch and the config
-    /// directories the arch and variant read (configs/fragments/common, /&lt;arch&gt;, /debug for dbg, configs/*.conf).
+    /// directories the arch and variant read (configs/fragments/common, /&lt;arch&gt;, /debug for dbg, configs/*.conf),
+    /// and Kata's configs/fragments/build-type/&lt;name&gt; (the confidential folders sit under common and &lt;arch&gt;).
     /// </summary>
-    public static BuildRecipe Collect(string repoRoot, KernelVersion version, string arch, string variant)
+    public static BuildRecipe Collect(string repoRoot, KernelVersion version, string arch, string variant, string buildType = "", string confGuest = "")
     {
         var paths = new List<string>();
         void AddDir(string relative, string pattern)
@@ -47,6 +54,7 @@ public sealed class BuildRecipe
         AddDir(Path.Combine("configs", "fragments", "common"), "*.conf");
         AddDir(Path.Combine("configs", "fragments", arch), "*.conf");
         foreach (var dir in VariantDirectories(variant)) AddDir(Path.Combine("configs", "fragments", dir), "*.conf");
+        if (buildType.Length > 0) AddDir(Path.Combine("configs", "fragments", "build-type", buildType), "*.conf");
         var configs = Path.Combine(repoRoot, "configs");
         if (Directory.Exists(configs)) paths.AddRange(Directory.GetFiles(configs, "*.conf", SearchOption.TopDirectoryOnly));
 
@@ -54,7 +62,7 @@ public sealed class BuildRecipe
             .Select(p => new RecipeFile(Path.GetRelativePath(repoRoot, p).Replace('\\', '/'), Sha256Hex(File.ReadAllBytes(p))))
             .OrderBy(f => f.Path, StringComparer.Ordinal)
             .ToList();
-        return new BuildRecipe(version, arch, variant, files);
+        return new BuildRecipe(version, arch, variant, buildType, confGuest, files);
     }
 
     /// <summary>Fragment directories a variant adds: "dbg" reads configs/fragments/debug; others read their own name.</summary>
@@ -71,6 +79,9 @@ public sealed class BuildRecipe
         text.Append("version ").Append(Version).Append('\n');
         text.Append("arch ").Append(Arch).Append('\n');
         text.Append("variant ").Append(Variant).Append('\n');
+        // Only when set, so the hashes of builds without them stay what kiln.lock records.
+        if (BuildType.Length > 0) text.Append("build-type ").Append(BuildType).Append('\n');
+        if (ConfGuest.Length > 0) text.Append("conf-guest ").Append(ConfGuest).Append('\n');
         foreach (var f in Files) text.Append(f.Sha256).Append("  ").Append(f.Path).Append('\n');
         return text.ToString();
     }

@@ -32,6 +32,8 @@ public interface IKernelPipeline
     bool? Share(Booted booted);
     Packaged Package(Booted booted);
     AnalysisResult Analyze(Acquired acquired, Patched? patched);
+    /// <summary>ConfigDiff: the Configure stage on the patched tree (patching first when a cache hit skipped Patch), then its .config against --against.</summary>
+    ConfigCompared CompareConfig(Acquired acquired, Patched? patched);
     /// <summary>kiln.lock's verdict on the recipe (<paramref name="report"/> sees it before any failure); --update-lock records it.</summary>
     LockCheck CheckLock(Action<LockCheck> report);
     /// <summary>The Bisect target: git bisect run over the range, each step this host's BisectStep (<paramref name="stepCommand"/> of the plan's path).</summary>
@@ -136,7 +138,7 @@ public sealed class KernelPipeline : IKernelPipeline
             tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
-        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime);
+        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime, Options.BuildType, Options.ConfGuest);
         // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
         return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
             Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
@@ -146,8 +148,7 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         var watch = Stopwatch.StartNew();
         var fragments = KernelTarget.Fragments(Options);
-        var allowListPath = Path.Combine(Options.RepoRoot, "configs", "allow-dropped.conf");
-        var allowList = File.Exists(allowListPath) ? AllowList.Load(allowListPath) : AllowList.Empty;
+        var allowList = KernelTarget.AllowedDrops(Options, Target.Version);
         var baseConfig = Options.BaseConfig;
         var inputs = ConfigureStamp.InputsHash(workspace.SourceDir, fragments, baseConfig, allowList);
         using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
@@ -306,6 +307,31 @@ public sealed class KernelPipeline : IKernelPipeline
         var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
         using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
             return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+    }
+
+    public ConfigCompared CompareConfig(Acquired acquired, Patched? patched)
+    {
+        var against = Options.Against ?? throw KilnException.BadInput("ConfigDiff needs --against=FILE: the .config to compare Kiln's with.");
+        var theirs = KernelConfig.Load(against);
+        if (theirs.Values.Count == 0) throw KilnException.BadInput($"--against={against}: not a kernel .config (no CONFIG_ lines).");
+
+        // Like Analyze: a cache hit skips Patch and Configure in a build, but the diff needs the configured tree.
+        // A .config whose verification failed is still worth comparing: the task shows the diff, then fails as Configure does.
+        var workspace = (patched ?? Patch(acquired)).Workspace;
+        KilnException? verificationFailure = null;
+        try
+        {
+            Configure(workspace);
+        }
+        catch (KilnException e) when (e.ExitCode == ExitCodes.KernelFailed)
+        {
+            verificationFailure = e;
+        }
+        var ours = KernelConfig.Load(Path.Combine(workspace.BuildDir, ".config"));
+        var index = KconfigIndex.Load(workspace.SourceDir, Options.Arch);
+        var diff = ConfigDiff.Compare(ours, "Kiln's .config", theirs, against, index);
+        diff.Write(Paths.ConfigDiff);
+        return new ConfigCompared(diff, ours.Path ?? Path.Combine(workspace.BuildDir, ".config"), against, Paths.ConfigDiff, verificationFailure);
     }
 
     /// <summary>

@@ -28,7 +28,7 @@ public sealed record KernelTarget(
         var key = CacheIdentity.KeyFor(version, configVersion, options.Variant);
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
         var paths = new KilnPaths(options.CacheDir, options.Out ?? Path.GetFullPath(Path.Combine(options.RepoRoot, "artifacts", $"{key}-{options.Arch}")));
-        return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant),
+        return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant, options.BuildType, options.ConfGuest),
             key, paths, options.KataDestDir ?? paths.DefaultKataDestDir);
     }
 
@@ -39,7 +39,14 @@ public sealed record KernelTarget(
     public static PatchSeries Patches(KilnOptions options, KernelVersion version) =>
         PatchSeries.ForKernel(Path.Combine(options.RepoRoot, "patches"), version.ToString());
 
-    /// <summary>The config fragments for the arch and variant (configs/fragments/common, /&lt;arch&gt;, variant dirs).</summary>
-    public static FragmentSet Fragments(KilnOptions options) => FragmentSet.Select(Path.Combine(options.RepoRoot, "configs", "fragments"),
-        options.Arch, options.Variant.Length > 0 ? new[] { options.Variant } : null);
+    /// <summary>
+    /// The config fragments for the arch, variant, Kata build type and confidential guest type (configs/fragments/common,
+    /// /&lt;arch&gt;, build-type/&lt;name&gt;, &lt;arch&gt;/&lt;type&gt;, variant dirs), chosen as Kata's build-kernel.sh chooses them.
+    /// </summary>
+    public static FragmentSet Fragments(KilnOptions options) =>
+        FragmentSet.Select(Path.Combine(options.RepoRoot, "configs", "fragments"), options.FragmentSelection);
+
+    /// <summary>What may drop without failing Configure: configs/allow-dropped.conf and Kata's whitelists for this kernel version.</summary>
+    public static AllowList AllowedDrops(KilnOptions options, KernelVersion version) =>
+        AllowList.ForConfigs(Path.Combine(options.RepoRoot, "configs"), version.ToString());
 }

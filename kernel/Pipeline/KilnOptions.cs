@@ -83,8 +83,23 @@ public sealed record KilnOptions
     [Argument("update-lock", "CacheKey: record the current inputs for this config version in kiln.lock.")]
     public bool UpdateLock { get; init; }
 
-    [Argument("base-config", "Base config before the fragments: a make target (tinyconfig, defconfig) or a config file.", ValueName = "CONFIG", Default = "tinyconfig")]
+    [Argument("base-config", "Base config the fragments meet. allnoconfig and tinyconfig (the kernel's tiny fragments first) merge as Kata's build-kernel.sh " +
+                             "(merge_config.sh -n: the fragments are KCONFIG_ALLCONFIG of allnoconfig, options they do not set are off); any other make target (defconfig) " +
+                             "or a config FILE gets merge_config.sh -m then olddefconfig (options they do not set keep the base's value or their Kconfig default).",
+        ValueName = "CONFIG", Default = "tinyconfig")]
     public string BaseConfig { get; init; } = "tinyconfig";
+
+    [Argument("build-type", "Also merge Kata's configs/fragments/build-type/NAME/**/*.conf (build-kernel.sh -b NAME); exit 2 when the folder is missing. " +
+                            "Part of the build identity, not of the cache key: give --out per build type.", ValueName = "NAME", Default = "none")]
+    public string BuildType { get; init; } = "";
+
+    [Argument("conf-guest", "Confidential guest as Kata's build-kernel.sh -x: leave out common fragments tagged !TYPE, add configs/fragments/<arch>/TYPE/*.conf " +
+                            "and common/confidential_containers/tmpfs.conf (--conf-guest=confidential). Part of the build identity, not of the cache key.",
+        ValueName = "TYPE", Default = "none")]
+    public string ConfGuest { get; init; } = "";
+
+    [Argument("against", "ConfigDiff: the .config to compare Kiln's with (e.g. the one your old pipeline made); the options set in only one, grouped by Kconfig menu.", ValueName = "FILE")]
+    public string? Against { get; init; }
 
     [Argument("timeout", "BootTest: seconds before a hung guest is killed.", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG")]
     public int? TimeoutSeconds { get; init; }
@@ -163,6 +178,13 @@ public sealed record KilnOptions
     public DistccFarm? DistccFarm { get; private init; }
     public bool InContainer => Runtime == DockerRuntime;
     public IEnumerable<string> CiOutputFiles => new[] { CiOutput, GitHubOutput }.OfType<string>();
+    /// <summary>Which fragment folders the build reads beyond common/ and &lt;arch&gt;/: --variant, --build-type, --conf-guest.</summary>
+    public Config.FragmentSelection FragmentSelection => new(Arch)
+    {
+        Variants = Variant.Length > 0 ? [Variant] : [],
+        BuildType = BuildType,
+        ConfGuest = ConfGuest,
+    };
     /// <summary>Whether the user gave the argument of the property named <paramref name="property"/> (nameof(Kernel)).</summary>
     public bool IsGiven(string property) => Given.Contains(ArgumentFor(property));
 
@@ -232,6 +254,8 @@ public sealed record KilnOptions
         foreach (var dir in Identity.BuildRecipe.VariantDirectories(Variant))
             if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
                 throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
+        // Kata's folders: a missing one is exit 2 before any work.
+        Config.FragmentSet.CheckKataFolders(Path.Combine(RepoRoot, "configs", "fragments"), FragmentSelection);
         // Parsed now so a malformed host list is exit 2 before any work; probed by BuildKernel.
         var farm = string.IsNullOrWhiteSpace(DistccHosts) ? null : Build.Distribution.DistccFarm.Parse(DistccHosts);
         if (Runtime is not (BuildRuntime.HostName or DockerRuntime))
@@ -245,6 +269,8 @@ public sealed record KilnOptions
         var tests = Tests.Select(Path.GetFullPath).ToList();
         foreach (var test in tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
+        var against = Against is null ? null : Path.GetFullPath(Against);
+        if (against is not null && !File.Exists(against)) throw KilnException.BadInput($"--against={against}: no such file.");
         return this with
         {
             Machine = machine,
@@ -254,6 +280,7 @@ public sealed record KilnOptions
             // A base config file is read by bisect steps too, which run in another directory.
             BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
             Tests = tests,
+            Against = against,
             Out = Out is null ? null : Path.GetFullPath(Out),
             KataDestDir = KataDestDir is null ? null : Path.GetFullPath(KataDestDir),
             CiOutput = CiOutput is null ? null : Path.GetFullPath(CiOutput),

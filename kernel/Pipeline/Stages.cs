@@ -2,6 +2,7 @@ using Kiln.Kernel.Boot;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Config;
+using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Patches;
@@ -44,3 +45,9 @@ public sealed record Booted(Built Built, BootTestResult Result);
 
 /// <summary>Package: every package of the booted kernel, and what skopeo said about the OCI image.</summary>
 public sealed record Packaged(Booted Booted, PackageResult Result, string OciReference, SkopeoImageInfo? Inspected, string? PushedTo);
+
+/// <summary>
+/// ConfigDiff: Kiln's .config (at <paramref name="OursPath"/>) against --against, and the report written to <paramref name="ReportPath"/>.
+/// <paramref name="VerificationFailure"/> is Configure's exit-1 failure when requested options dropped: the diff is still worth reading, then the task fails with it.
+/// </summary>
+public sealed record ConfigCompared(ConfigDiff Diff, string OursPath, string AgainstPath, string ReportPath, KilnException? VerificationFailure);

@@ -38,20 +38,25 @@ public static class BuildMatrix
 
     private static readonly JsonSerializerOptions Indented = new(Compact) { WriteIndented = true };
 
-    /// <summary>Entries in a stable order: version, then arch, then variant, as given.</summary>
+    /// <summary>
+    /// Entries in a stable order: version, then arch, then variant, as given. Kata's <paramref name="buildType"/> and
+    /// <paramref name="confGuest"/> (--build-type, --conf-guest), when given, go into every entry's arguments and input hash.
+    /// </summary>
     public static IReadOnlyList<MatrixEntry> Expand(string repoRoot, int configVersion, IEnumerable<KernelVersion> versions,
-        IReadOnlyList<string> arches, IReadOnlyList<string> variants) =>
+        IReadOnlyList<string> arches, IReadOnlyList<string> variants, string buildType = "", string confGuest = "") =>
         versions
             .OrderBy(v => v.Major).ThenBy(v => v.Minor).ThenBy(v => v.Sublevel)
-            .SelectMany(version => arches.SelectMany(arch => variants.Select(variant => Entry(repoRoot, configVersion, version, arch, variant))))
+            .SelectMany(version => arches.SelectMany(arch => variants.Select(variant => Entry(repoRoot, configVersion, version, arch, variant, buildType, confGuest))))
             .ToList();
 
-    public static MatrixEntry Entry(string repoRoot, int configVersion, KernelVersion version, string arch, string variant)
+    public static MatrixEntry Entry(string repoRoot, int configVersion, KernelVersion version, string arch, string variant, string buildType = "", string confGuest = "")
     {
         var key = CacheIdentity.KeyFor(version, configVersion, variant);
-        var inputHash = BuildRecipe.Collect(repoRoot, version, arch, variant).Hash;
-        var suffix = variant.Length > 0 ? "-" + variant : "";
-        var args = $"--kernel={version} --arch={arch}" + (variant.Length > 0 ? " --variant=" + variant : "");
+        // The build type and guest type are in the input hash (and so the CI cache key), not in Kiln's key: as in the build identity.
+        var inputHash = BuildRecipe.Collect(repoRoot, version, arch, variant, buildType, confGuest).Hash;
+        var suffix = string.Concat(new[] { variant, buildType, confGuest }.Where(s => s.Length > 0).Select(s => "-" + s));
+        var args = $"--kernel={version} --arch={arch}" + (variant.Length > 0 ? " --variant=" + variant : "") +
+                   (buildType.Length > 0 ? " --build-type=" + buildType : "") + (confGuest.Length > 0 ? " --conf-guest=" + confGuest : "");
         return new MatrixEntry($"{version.SeriesName}-{arch}{suffix}", version.SeriesName, version.ToString(), arch, variant,
             key, inputHash, $"kiln-{key}-{arch}-{inputHash[..12]}", args);
     }

@@ -1,5 +1,6 @@
 using Kiln.Kernel.Boot;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Tests.Integration;
 using NUnit.Framework;
 
 namespace Kiln.Tests.Boot;
@@ -9,7 +10,7 @@ namespace Kiln.Tests.Boot;
 [NonParallelizable]
 public class BootIntegrationTests
 {
-    private const string ExpectedRelease = "6.1.192-1";
+    private static readonly string ExpectedRelease = KilnRun.Key61;
     private string _kernel = "";
     private string _dir = "";
     private RecordingLog _log = new();
@@ -63,7 +64,7 @@ public class BootIntegrationTests
         var result = Boot(s => s with
         {
             ConfigOptions = new[] { "CONFIG_PRINTK=y", "CONFIG_BLK_DEV_INITRD=y", "# CONFIG_MODULES is not set", "CONFIG_KPROBES=n" },
-            ExpectedMessages = new[] { "Linux version 6.1.192-1" },
+            ExpectedMessages = new[] { $"Linux version {KilnRun.Key61}" },
             TestScripts = new[] { Script("proc.sh", "grep -q devtmpfs /proc/mounts && test -c /dev/console") },
         });
 
@@ -83,7 +84,7 @@ public class BootIntegrationTests
     [Test]
     public void A_wrong_expected_release_or_missing_config_option_fails()
     {
-        var result = Boot(s => s with { ExpectedRelease = "6.1.192-2", ConfigOptions = new[] { "CONFIG_MODULES=y" } });
+        var result = Boot(s => s with { ExpectedRelease = "6.1.192-0", ConfigOptions = new[] { "CONFIG_MODULES=y" } });
 
         Assert.That(result.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
         Assert.That(result.Failures.Select(f => f.Name), Is.EquivalentTo(new[] { "uname", "config-options" }));

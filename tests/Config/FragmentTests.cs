@@ -20,7 +20,8 @@ public class FragmentTests
             ("NR_CPUS", "8", 6), ("PHYSICAL_START", "0x1000000", 7),
         }));
         Assert.That(fragment.Options[0].Origin.ToString(), Is.EqualTo("common/a.conf:2"));
-        Assert.That(fragment.ExcludedArches, Is.Empty);
+        Assert.That(fragment.AppliesTo(Arch.X86_64) && fragment.AppliesTo(Arch.Arm64), Is.True);
+        Assert.That(fragment.Warnings, Is.Empty);
     }
 
     [TestCase("CONFIG_PCI y")]
@@ -36,19 +37,33 @@ public class FragmentTests
     }
 
     [Test]
-    public void FirstLineTagsExcludeArches()
+    public void TagsExcludeArchesAsKatasGrepFindsThem()
     {
         var fragment = ConfigFragment.Parse("# !arm64 !s390x\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
-        Assert.That(fragment.ExcludedArches, Is.EqualTo(new[] { "arm64", "s390x" }));
         Assert.That(fragment.AppliesTo(Arch.Arm64), Is.False);
         Assert.That(fragment.AppliesTo(Arch.X86_64), Is.True);
+        Assert.That(fragment.IsTagged("s390"), Is.True, "grep -e '!s390' matches '!s390x'");
+        Assert.That(fragment.IsTagged("confidential"), Is.False);
     }
 
     [Test]
-    public void TagsCountOnlyOnTheFirstLine()
+    public void TagsCountOnAnyLineAsInKata()
     {
-        var fragment = ConfigFragment.Parse("# guest options\n# !arm64\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
-        Assert.That(fragment.ExcludedArches, Is.Empty);
+        // build-kernel.sh runs grep -L over the whole file, and '#!powerpc' needs no space.
+        var fragment = ConfigFragment.Parse("# guest options\n#!arm64\nCONFIG_PCI=y\n", "/x/a.conf", "a.conf");
+        Assert.That(fragment.AppliesTo(Arch.Arm64), Is.False);
+        Assert.That(ConfigFragment.Parse("# Basic necessary items!\nCONFIG_PCI=y\n", "/x/b.conf", "b.conf").AppliesTo(Arch.Arm64), Is.True);
+    }
+
+    [TestCase("#CONFIG_IPV6 is not set")]
+    [TestCase("#  CONFIG_IPV6 is not set")]
+    [TestCase("# CONFIG_IPV6 is not set ")]
+    [TestCase("# CONFIG_IPV6 is not set\r")]
+    public void NotSetLinesMergeConfigReadsAsCommentsAreCommentsWithAWarning(string line)
+    {
+        var fragment = ConfigFragment.Parse("CONFIG_PCI=y\n" + line + "\n", "/x/a.conf", "common/a.conf");
+        Assert.That(fragment.Options.Select(o => o.Symbol), Is.EqualTo(new[] { "PCI" }));
+        Assert.That(fragment.Warnings.Single(), Does.StartWith("common/a.conf:2:").And.Contains("write exactly '# CONFIG_IPV6 is not set'"));
     }
 
     [Test]
@@ -81,6 +96,90 @@ public class FragmentTests
         var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, Arch.X86_64, new[] { "fast" }));
         Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(error.Message, Does.Contain("Known: dbg"));
+    }
+
+    /// <summary>A tree laid out like Kata's tools/packaging/kernel/configs/fragments (Kiln's own fixture, not Kata's files).</summary>
+    private static TempDirectory KataLayout()
+    {
+        var root = new TempDirectory();
+        root.Write("common/base.conf", "# Basic necessary items!\nCONFIG_A=y\n");
+        root.Write("common/virtio-extras.conf", "# !confidential\nCONFIG_EXTRAS=y\n");
+        root.Write("common/virtio.conf", "CONFIG_VIRTIO=y\n");
+        root.Write("common/s390only.conf", "# !x86_64 !arm64\nCONFIG_S390_THING=y\n");
+        root.Write("common/confidential_containers/tmpfs.conf", "CONFIG_TMPFS=y\n");
+        root.Write("common/confidential_containers/cryptsetup.conf", "CONFIG_DM_CRYPT=y\n");
+        root.Write("x86_64/base.conf", "CONFIG_X86=y\n");
+        root.Write("x86_64/confidential/tdx.conf", "CONFIG_TDX=y\n");
+        root.Write("x86_64/snp/snp.conf", "CONFIG_SNP=y\n");
+        root.Write("build-type/experimental/z.conf", "CONFIG_Z=y\n");
+        root.Write("build-type/experimental/sub/a.conf", "CONFIG_SUB=y\n");
+        root.Write("gpu/nvidia.x86_64.conf.in", "CONFIG_X=${CONF_GUEST_SUFFIX}\n");
+        root.Write("debug/debug.conf", "CONFIG_DEBUG_KERNEL=y\n");
+        root.Write("whitelist.conf", "CONFIG_GONE\n");
+        return root;
+    }
+
+    [Test]
+    public void KataLayoutSelectsAsBuildKernelShDoes()
+    {
+        using var root = KataLayout();
+        var plain = FragmentSet.Select(root.Path, new FragmentSelection(Arch.X86_64));
+        Assert.That(plain.Fragments.Select(f => f.DisplayName), Is.EqualTo(new[]
+        {
+            "common/base.conf", "common/virtio-extras.conf", "common/virtio.conf", "x86_64/base.conf",
+        }));
+
+        var everything = FragmentSet.Select(root.Path, new FragmentSelection(Arch.X86_64)
+        {
+            BuildType = "experimental", ConfGuest = "confidential", Variants = new[] { "dbg" },
+        });
+        Assert.That(everything.Fragments.Select(f => f.DisplayName), Is.EqualTo(new[]
+        {
+            "common/base.conf", "common/virtio.conf", "x86_64/base.conf",
+            "build-type/experimental/sub/a.conf", "build-type/experimental/z.conf",
+            "x86_64/confidential/tdx.conf", "common/confidential_containers/tmpfs.conf", "debug/debug.conf",
+        }));
+    }
+
+    [Test]
+    public void BuildTypeWithoutAFolderIsBadInputNamingIt()
+    {
+        using var root = KataLayout();
+        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, new FragmentSelection(Arch.X86_64) { BuildType = "fast" }));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.Contain(Path.Combine(root.Path, "build-type", "fast")).And.Contains("Known build types: experimental"));
+    }
+
+    [Test]
+    public void ConfGuestWithoutFragmentsForTheArchIsBadInput()
+    {
+        using var root = KataLayout();
+        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, new FragmentSelection(Arch.Arm64) { ConfGuest = "confidential" }));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.Contain(Path.Combine(root.Path, "arm64", "confidential")));
+    }
+
+    [Test]
+    public void GpuTemplatesAreRefusedWithExit2()
+    {
+        using var root = KataLayout();
+        var error = Assert.Throws<KilnException>(() => FragmentSet.Select(root.Path, Arch.X86_64, new[] { "gpu" }));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.Contain("nvidia.x86_64.conf.in").And.Contains("envsubst"));
+    }
+
+    [TestCase("aarch64", "arm64")]
+    [TestCase("x86_64", "x86_64")]
+    public void KatasArchNamesMapToKilns(string kata, string kiln) => Assert.That(Arch.Parse(kata).Name, Is.EqualTo(kiln));
+
+    [TestCase("s390x")]
+    [TestCase("powerpc")]
+    [TestCase("riscv64")]
+    public void KataArchesKilnDoesNotBuildAreBadInput(string kata)
+    {
+        var error = Assert.Throws<KilnException>(() => Arch.Parse(kata));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.Contain("Kata builds, but Kiln does not"));
     }
 
     [Test]
@@ -154,6 +253,42 @@ public class AllowListTests
         var error = Assert.Throws<KilnException>(() => AllowList.Parse("# header\n" + line + "\n", "allow.conf"));
         Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(error.Message, Does.StartWith("allow.conf:2:"));
+    }
+
+    [Test]
+    public void KataWhitelistIsGrepPatterns()
+    {
+        var list = AllowList.ParseKataWhitelist("# configuration options which may be dropped\nCONFIG_MEMCG_SWAP\nCONFIG_NF_NAT_IPV4\n", "/k/whitelist.conf");
+        Assert.That(list.TryGetReason("MEMCG_SWAP", out var exact), Is.True);
+        Assert.That(exact, Is.EqualTo("listed in whitelist.conf (/k/whitelist.conf:2)"));
+        Assert.That(list.TryGetReason("MEMCG_SWAP_ENABLED", out var prefix), Is.True, "grep finds CONFIG_MEMCG_SWAP inside it");
+        Assert.That(prefix, Does.Contain("as CONFIG_MEMCG_SWAP"));
+        Assert.That(list.TryGetReason("MEMCG", out _), Is.False);
+        Assert.That(list.Warnings, Is.Empty, "the final newline is not an empty pattern");
+    }
+
+    [TestCase("CONFIG_X  # reason")]
+    [TestCase("CONFIG_X=y")]
+    [TestCase(" CONFIG_X")]
+    [TestCase("CONFIG_X\r")]
+    public void MalformedKataWhitelistLineIsBadInputWithFileAndLine(string line)
+    {
+        var error = Assert.Throws<KilnException>(() => AllowList.ParseKataWhitelist("# header\n" + line + "\n", "/k/whitelist.conf"));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error.Message, Does.StartWith("/k/whitelist.conf:2:"));
+    }
+
+    [Test]
+    public void ConfigsTreeCombinesKilnsListWithKatasWhitelists()
+    {
+        using var root = new TempDirectory();
+        root.Write("allow-dropped.conf", "CONFIG_A  # Kiln's reason\n");
+        root.Write("fragments/whitelist.conf", "CONFIG_B\n");
+        root.Write("fragments/whitelist-6.1.192.conf", "CONFIG_C\n");
+        root.Write("fragments/whitelist-6.12.117.conf", "CONFIG_D\n");
+        var list = AllowList.ForConfigs(root.Path, "6.1.192");
+        Assert.That(new[] { "A", "B", "C", "D" }.Select(s => list.TryGetReason(s, out _)), Is.EqualTo(new[] { true, true, true, false }));
+        Assert.That(list.Sources, Has.Count.EqualTo(3));
     }
 
     [Test]

@@ -119,6 +119,19 @@ public class KconfigIndexTests
     }
 
     [Test]
+    public void MenusChoicesAndMenuconfigIfBlocksGiveEachEntryItsMenuPath()
+    {
+        using var tree = new FakeKernelTree();
+        var index = tree.Load();
+
+        string PathOf(string symbol) => string.Join(" > ", index.Find(symbol)!.Definitions[0].Menu?.Path.Select(m => m.Title) ?? Array.Empty<string>());
+        Assert.That(PathOf("VIRTIO_PCI"), Is.EqualTo("Virtio drivers"), "if VIRTIO_MENU after menuconfig VIRTIO_MENU");
+        Assert.That(PathOf("DEBUG_THING"), Is.EqualTo("Debugging"));
+        Assert.That(PathOf("HZ_100"), Is.EqualTo("Timer frequency"));
+        Assert.That(PathOf("PCI"), Is.Empty);
+    }
+
+    [Test]
     public void HelpTextIsSkippedAndMenusAndContinuationsAreUnderstood()
     {
         using var tree = new FakeKernelTree();

@@ -62,7 +62,7 @@ public class KernelConfiguratorIntegrationTests
         var result = Configure(Fragments("CONFIG_VIRTIO_MENU=y\nCONFIG_VIRTIO_PCI=y\n"), new RecordingLog());
 
         var drop = result.Verification.Failures.Single();
-        Assert.That(drop.Summary, Is.EqualTo("CONFIG_VIRTIO_PCI=y requested in common/virtio.conf:2 but not set: depends on PCI [=n]"));
+        Assert.That(drop.Summary, Is.EqualTo("CONFIG_VIRTIO_PCI=y requested in common/virtio.conf:2 but not in .config: depends on PCI [=n]"));
         var error = Assert.Throws<KilnException>(result.Verification.ThrowIfFailed);
         Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
         Assert.That(error.Message, Does.Contain("drivers/virtio/Kconfig").And.Contains("PCI [=n] is off: request CONFIG_PCI=y as well"));

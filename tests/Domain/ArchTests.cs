@@ -17,6 +17,13 @@ public class ArchTests
             Assert.That(Directory.Exists(Path.Combine(TestPaths.RepositoryRoot, "configs", "fragments", arch.Name)), arch.Name);
     }
 
+    [Test]
+    public void Katas_fragment_folders_name_every_arch_Kiln_builds()
+    {
+        // Variants are the other folders of configs/fragments: an arch folder must never be taken for one.
+        Assert.That(Arch.KataNames, Is.SupersetOf(Arch.All.Select(a => a.Name)));
+    }
+
     [TestCase("x86_64", "amd64", "amd64", "amd64", "bzImage")]
     [TestCase("arm64", "arm64", "arm64", "aarch64", "Image")]
     public void Names_for_each_tool(string name, string debian, string oci, string aci, string image)

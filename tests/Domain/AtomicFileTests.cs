@@ -42,6 +42,8 @@ public class AtomicFileTests
         Assert.That(paths.BuildLock("/elsewhere/build"), Does.Match(@"^/c/locks/build-[0-9a-f]{16}\.lock$"));
         Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.Arm64, "dbg", "docker"), Is.EqualTo("/c/build/6.1.192-arm64-dbg-docker"));
         Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.X86_64, "", "host"), Is.EqualTo("/c/build/6.1.192-x86_64"));
+        Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.X86_64, "dbg", "docker", "fast", "confidential"),
+            Is.EqualTo("/c/build/6.1.192-x86_64-dbg-build-type-fast-conf-guest-confidential-docker"));
         Assert.That(KilnPaths.Busybox("/c", Kiln.Kernel.Arch.Arm64), Is.EqualTo("/c/busybox/arm64/busybox"));
     }
 

@@ -69,6 +69,10 @@ public class KilnOptionsTests
     [TestCase("distcc-hosts", "+zeroconf", "zeroconf")]
     [TestCase("test", "/no/such/script.sh", "--test=/no/such/script.sh: no such file")]
     [TestCase("cache-registry", "not a registry", "--cache-registry=not a registry")]
+    [TestCase("build-type", "fast", "--build-type=fast: there is no")]
+    [TestCase("build-type", "../debug", "--build-type=../debug: expected a folder name")]
+    [TestCase("conf-guest", "confidential", "--conf-guest=confidential: there are no fragments in")]
+    [TestCase("against", "/no/such/old.config", "--against=/no/such/old.config: no such file")]
     public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
@@ -92,6 +96,66 @@ public class KilnOptionsTests
         var again = Parse(null, passed.Select(a => a[2..].Split('=', 2)).Select(p => (p[0], p[1])).ToArray());
         Assert.That((again.Arch, again.Runtime, again.RequestedJobs, again.NoCache, again.Append, again.CacheDir),
             Is.EqualTo((options.Arch, options.Runtime, options.RequestedJobs, options.NoCache, options.Append, options.CacheDir)));
+    }
+
+    /// <summary>A repository whose configs tree has Kata's build-type and confidential folders.</summary>
+    private static TempDirectory KataRepository()
+    {
+        var repo = new TempDirectory();
+        foreach (var file in new[] { "versions.yaml", "kata_config_version" }) File.Copy(Path.Combine(Root, file), Path.Combine(repo.Path, file));
+        repo.Write("configs/fragments/common/base.conf", "CONFIG_A=y\n");
+        repo.Write("configs/fragments/common/extras.conf", "# !confidential\nCONFIG_EXTRAS=y\n");
+        repo.Write("configs/fragments/common/confidential_containers/tmpfs.conf", "CONFIG_TMPFS=y\n");
+        repo.Write("configs/fragments/x86_64/x86_64.conf", "CONFIG_X86=y\n");
+        repo.Write("configs/fragments/x86_64/confidential/tdx.conf", "CONFIG_TDX=y\n");
+        repo.Write("configs/fragments/arm64/arm64.conf", "CONFIG_ARM64=y\n");
+        repo.Write("configs/fragments/build-type/fast/nested/fast.conf", "CONFIG_FAST=y\n");
+        return repo;
+    }
+
+    [Test]
+    public void Kata_build_type_and_guest_type_select_fragments_and_join_the_recipe_but_not_the_key()
+    {
+        using var repo = KataRepository();
+        KilnOptions Options(params (string, string)[] arguments) =>
+            KilnOptions.Parse(arguments.ToLookup(a => a.Item1, a => a.Item2), new Dictionary<string, string?>(), repo.Path);
+
+        var plain = Options();
+        var kata = Options(("build-type", "fast"), ("conf-guest", "confidential"));
+        Assert.That((kata.BuildType, kata.ConfGuest), Is.EqualTo(("fast", "confidential")));
+        Assert.That(KernelTarget.Fragments(plain).Fragments.Select(f => f.DisplayName),
+            Is.EqualTo(new[] { "common/base.conf", "common/extras.conf", "x86_64/x86_64.conf" }));
+        Assert.That(KernelTarget.Fragments(kata).Fragments.Select(f => f.DisplayName), Is.EqualTo(new[]
+        {
+            "common/base.conf", "x86_64/x86_64.conf", "build-type/fast/nested/fast.conf",
+            "x86_64/confidential/tdx.conf", "common/confidential_containers/tmpfs.conf",
+        }), "as build-kernel.sh -b fast -x: !confidential fragments left out");
+
+        var (plainTarget, kataTarget) = (KernelTarget.Resolve(plain), KernelTarget.Resolve(kata));
+        Assert.That(kataTarget.CacheKey, Is.EqualTo(plainTarget.CacheKey), "the cache key and uname -r stay <version>-<counter>");
+        Assert.That(kataTarget.Recipe.Hash, Is.Not.EqualTo(plainTarget.Recipe.Hash), "so the build identity differs");
+        Assert.That(kataTarget.Recipe.LockName, Is.EqualTo(plainTarget.Recipe.LockName + "/build-type=fast/conf-guest=confidential"));
+        Assert.That(kataTarget.Recipe.Files.Select(f => f.Path), Does.Contain("configs/fragments/build-type/fast/nested/fast.conf"));
+        Assert.That(plainTarget.Recipe.Files.Select(f => f.Path), Has.None.Contains("build-type"));
+
+        // A bisect step gets them through the arguments Bisect passes on.
+        var again = Options(kata.ToArguments().Select(a => a[2..].Split('=', 2)).Select(p => (p[0], p[1])).ToArray());
+        Assert.That((again.BuildType, again.ConfGuest), Is.EqualTo(("fast", "confidential")));
+
+        // arm64 has no confidential folder here: exit 2 before any work, as build-kernel.sh -x would find no fragments.
+        var e = Assert.Throws<KilnException>(() => Options(("arch", "arm64"), ("conf-guest", "confidential")))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain(Path.Combine(repo.Path, "configs", "fragments", "arm64", "confidential")));
+    }
+
+    [Test]
+    public void Against_is_made_absolute_for_ConfigDiff()
+    {
+        using var dir = new TempDirectory();
+        var config = dir.Write("old.config", "CONFIG_A=y\n");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, config);
+        Assert.That(Parse(null, ("against", relative)).Against, Is.EqualTo(config));
+        Assert.That(Parse(null).Against, Is.Null);
     }
 
     [Test]

@@ -30,6 +30,7 @@ public class TaskAdapterTests
     private string _ciFile = null!;
     private StringWriter _stdout = null!;
     private KilnConsole _console = null!;
+    private RecordingLog _progress = null!;
 
     [SetUp]
     public void SetUp()
@@ -42,7 +43,7 @@ public class TaskAdapterTests
             .ToLookup(a => a.Item1, a => a.Item2);
         var options = KilnOptions.Parse(arguments, new Dictionary<string, string?>(), Repo.Root);
         _pipeline = new FakePipeline(options, _dir.Path);
-        _context = new BuildContext(NoCake.Create(), _pipeline, new KilnOutput(new RecordingLog(), _console, new[] { _ciFile }));
+        _context = new BuildContext(NoCake.Create(), _pipeline, new KilnOutput(_progress = new RecordingLog(), _console, new[] { _ciFile }));
     }
 
     [TearDown]
@@ -139,6 +140,31 @@ public class TaskAdapterTests
     }
 
     [Test]
+    public void ConfigDiff_compares_through_the_pipeline_and_prints_the_diff()
+    {
+        _pipeline.Hit = true;
+        new Setup().Run(_context);
+        new Kiln.Build.Tasks.ConfigDiff().Run(_context);
+        // Patch was skipped on the cache hit: the pipeline patches and configures for the diff itself.
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "CompareConfig" }));
+        Assert.That(_pipeline.ComparedPatched, Is.Null);
+        Assert.That(_stdout.ToString(), Does.Contain("Config diff, Kiln's ").And.Contain("  + CONFIG_EXPERT=y"));
+        Assert.That(_progress.Lines, Has.Some.EqualTo("info: Report: " + _pipeline.Target.Paths.ConfigDiff));
+    }
+
+    [Test]
+    public void ConfigDiff_shows_the_diff_then_fails_as_Configure_does_when_options_dropped()
+    {
+        _pipeline.VerificationFails = true;
+        new Setup().Run(_context);
+        new Patch().Run(_context);
+        var e = Assert.Throws<KilnException>(() => new Kiln.Build.Tasks.ConfigDiff().Run(_context))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
+        Assert.That(_pipeline.ComparedPatched, Is.SameAs(_context.Patched));
+        Assert.That(_stdout.ToString(), Does.Contain("  + CONFIG_EXPERT=y"), "the diff is shown before the failure");
+    }
+
+    [Test]
     public void A_task_that_runs_before_its_producer_is_an_internal_error()
     {
         var e = Assert.Throws<InvalidOperationException>(() => new BootTest().Run(_context))!;
@@ -167,7 +193,9 @@ public class TaskAdapterTests
         public List<string> Calls { get; } = new();
         public bool Hit { get; set; }
         public bool BootPasses { get; set; } = true;
+        public bool VerificationFails { get; set; }
         public Acquired? AcquiredResult { get; private set; }
+        public Patched? ComparedPatched { get; private set; }
         public Workspace? ConfiguredWorkspace { get; private set; }
 
         public KilnOptions Options { get; } = options;
@@ -251,6 +279,19 @@ public class TaskAdapterTests
             return check;
         }
         public AnalysisResult Analyze(Acquired acquired, Patched? patched) => throw new NotSupportedException("not used by these tests");
+
+        public ConfigCompared CompareConfig(Acquired acquired, Patched? patched)
+        {
+            Calls.Add("CompareConfig");
+            ComparedPatched = patched;
+            var tree = Path.Combine(dir, "kconfig");
+            Directory.CreateDirectory(tree);
+            File.WriteAllText(Path.Combine(tree, "Kconfig"), "config EXPERT\n\tbool \"Expert mode\"\n");
+            var diff = Kiln.Kernel.Config.ConfigDiff.Compare(KernelConfig.Parse("CONFIG_EXPERT=y\n"), "Kiln's .config",
+                KernelConfig.Parse("# CONFIG_EXPERT is not set\n"), "old.config", KconfigIndex.Load(tree, "x86"));
+            return new ConfigCompared(diff, Path.Combine(dir, "build", ".config"), "old.config", Target.Paths.ConfigDiff,
+                VerificationFails ? KilnException.KernelFailed("1 of 2 requested config options are not in the final .config") : null);
+        }
         public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => throw new NotSupportedException("not used by these tests");
         public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
     }

@@ -21,6 +21,12 @@ public static class KilnRun
     public static string SharedCacheDir { get; } =
         Environment.GetEnvironmentVariable("KILN_TEST_CACHE") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "kiln-test-cache");
 
+    /// <summary>
+    /// The cache key, and so uname -r, of the shared 6.1 kernel: 6.1.192-&lt;kata_config_version&gt;, read from the
+    /// repository so a counter bump does not break every test that names the release.
+    /// </summary>
+    public static string Key61 { get; } = "6.1.192-" + Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
+
     public static KilnRunResult Run(IEnumerable<string> args, string? repoRoot = null, TimeSpan? timeout = null)
     {
         var hostDll = typeof(Kiln.Build.BuildContext).Assembly.Location;

@@ -17,7 +17,7 @@ namespace Kiln.Tests.Integration;
 [NonParallelizable]
 public sealed class ModulesBuildTests
 {
-    private const string Release = "6.1.192-1";
+    private static readonly string Release = KilnRun.Key61;
 
     [Test]
     public void A_modules_kernel_packages_its_modules_and_a_kit_that_builds_an_external_module()

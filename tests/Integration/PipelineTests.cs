@@ -49,7 +49,7 @@ public sealed class PipelineTests
         Assert.That(compiled, Does.Contain("  CC      kernel/fork.o"));
         Assert.That(steps, Has.Some.Match(@"^\s{2}LD\s+vmlinux$"));
         Assert.That(steps, Has.Some.Match(@"^Kernel: arch/x86/boot/bzImage is ready"));
-        Assert.That(run.Output, Does.Match(@"Built Linux 6\.1\.192-1 in \d\d:\d\d \(\d{3,} steps\)"));
+        Assert.That(run.Output, Does.Match($@"Built Linux {Regex.Escape(KilnRun.Key61)} in \d\d:\d\d \(\d{{3,}} steps\)"));
     }
 
     [Test, Order(1)]
@@ -67,8 +67,8 @@ public sealed class PipelineTests
                 Assert.That(File.Exists(Path.Combine(outDir, file)), Is.True, file);
             using var metadata = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metadata.json")));
             var root = metadata.RootElement;
-            Assert.That(root.GetProperty("key").GetString(), Is.EqualTo("6.1.192-1"));
-            Assert.That(root.GetProperty("release").GetString(), Is.EqualTo("6.1.192-1"));
+            Assert.That(root.GetProperty("key").GetString(), Is.EqualTo(KilnRun.Key61));
+            Assert.That(root.GetProperty("release").GetString(), Is.EqualTo(KilnRun.Key61));
             Assert.That(root.GetProperty("source").GetProperty("provider").GetString(), Is.EqualTo("debian:linux-source-6.1"));
             Assert.That(root.GetProperty("files").GetProperty("bzImage").GetString(), Is.EqualTo(Sha256(Path.Combine(outDir, "bzImage"))));
             Assert.That(File.ReadAllText(Path.Combine(outDir, "config")), Does.Contain("CONFIG_VIRTIO_PCI=y"));
@@ -104,7 +104,7 @@ public sealed class PipelineTests
         var outDir = NewOutDir();
         var run = KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
         Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
-        Assert.That(run.Output, Does.Contain("PASS: Linux 6.1.192-1"));
+        Assert.That(run.Output, Does.Contain($"PASS: Linux {KilnRun.Key61}"));
         var boot = Path.Combine(outDir, "boot");
         Assert.That(File.ReadAllText(Path.Combine(boot, "serial.log")), Does.Contain("Kiln guest kernel: patch series 6.1.x applied"));
         Assert.That(File.ReadAllText(Path.Combine(boot, "junit.xml")), Does.Contain("<testsuite"));
@@ -171,7 +171,7 @@ public sealed class PipelineTests
 
         // It failed because the markers carry no nonce: init's report never completed and the test never finished.
         // Nothing else failed (no timeout, no kernel error), so the markers were ignored rather than something else breaking.
-        Assert.That(run.Output, Does.Contain("Boot test of Linux 6.1.192-1 failed: guest-report: init started but never reported completion")
+        Assert.That(run.Output, Does.Contain($"Boot test of Linux {KilnRun.Key61} failed: guest-report: init started but never reported completion")
             .And.Contain("test:fake-pass.sh: started but never finished"), run.ToString());
         Assert.That(run.Output, Does.Not.Contain("PASS: Linux"));
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(boot, "results.json")));

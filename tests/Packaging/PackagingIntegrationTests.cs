@@ -25,21 +25,21 @@ public sealed class PackagingIntegrationTests
         var outDir = NewOutDir();
         var run = KilnRun.Run(new[] { "--target=PackageStage1", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
         Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
-        Assert.That(run.Output, Does.Contain("PASS: Linux 6.1.192-1"));
+        Assert.That(run.Output, Does.Contain($"PASS: Linux {KilnRun.Key61}"));
         Assert.That(run.Duration, Is.LessThan(TimeSpan.FromSeconds(60)), "a cached build must package without rebuilding");
 
         var package = Path.Combine(outDir, "package");
-        var aci = Path.Combine(package, "stage1-kvm-6.1.192-1-x86_64.aci");
+        var aci = Path.Combine(package, $"stage1-kvm-{KilnRun.Key61}-x86_64.aci");
         var bzImage = File.ReadAllBytes(SharedKernel.BzImage);
         Assert.That(PackageReader.ReadTar(aci)["rootfs/bzImage"].Data, Is.EqualTo(bzImage), "the ACI's kernel is the one that was built and booted");
         Assert.That(File.ReadAllText(aci + ".id").Trim(), Is.EqualTo(AciWriter.ImageIdOf(aci)));
         Assert.That(File.ReadAllBytes(Path.Combine(outDir, "kata", "usr", "share", "kata-containers", "vmlinuz.container")), Is.EqualTo(bzImage));
-        Assert.That(File.Exists(Path.Combine(package, "kiln-linux-6.1.192-1-x86_64.tar.zst")), Is.True);
+        Assert.That(File.Exists(Path.Combine(package, $"kiln-linux-{KilnRun.Key61}-x86_64.tar.zst")), Is.True);
         OciLayout.Verify(Path.Combine(package, "oci"));
         Assert.That(run.Output, Does.Contain("skopeo inspect oci:"));
 
         var sums = new Command("sha256sum", "-c", "--strict", "SHA256SUMS") { WorkingDirectory = package }.Run(new RecordingLog());
-        Assert.That(sums.StandardOutput, Does.Contain("kiln-linux-6.1.192-1-x86_64.tar.zst: OK"));
+        Assert.That(sums.StandardOutput, Does.Contain($"kiln-linux-{KilnRun.Key61}-x86_64.tar.zst: OK"));
     }
 
     [Test]
@@ -66,7 +66,7 @@ public sealed class PackagingIntegrationTests
         Assert.That(local.Digest, Is.EqualTo(result.Oci.ManifestDigest));
         Assert.That((local.Os, local.Architecture), Is.EqualTo(("linux", "amd64")));
         Assert.That(local.Layers, Is.EqualTo(new[] { result.Oci.LayerDigest }));
-        Assert.That(local.Labels["org.opencontainers.image.version"], Is.EqualTo("6.1.192-1"));
+        Assert.That(local.Labels["org.opencontainers.image.version"], Is.EqualTo(KilnRun.Key61));
 
         using var registry = LocalRegistry.Start();
         var destination = $"docker://{registry.Address("kiln/kernel")}:{result.Oci.Tag}";

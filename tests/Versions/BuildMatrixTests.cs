@@ -43,6 +43,19 @@ public class BuildMatrixTests
     }
 
     [Test]
+    public void KatasBuildTypeAndGuestTypeGoIntoEveryJobAndItsInputHash()
+    {
+        var version = Manifest.Series["6.1"].Version;
+        var entry = BuildMatrix.Entry(Repo.Root, Counter, version, "x86_64", "dbg", "fast", "confidential");
+        var plain = BuildMatrix.Entry(Repo.Root, Counter, version, "x86_64", "dbg");
+        Assert.That(entry.Name, Is.EqualTo("6.1-x86_64-dbg-fast-confidential"));
+        Assert.That(entry.Args, Is.EqualTo($"--kernel={version} --arch=x86_64 --variant=dbg --build-type=fast --conf-guest=confidential"));
+        Assert.That(entry.Key, Is.EqualTo(plain.Key), "Kiln's key has no build type, as in the build identity");
+        Assert.That(entry.InputHash, Is.EqualTo(BuildRecipe.Collect(Repo.Root, version, "x86_64", "dbg", "fast", "confidential").Hash));
+        Assert.That(entry.CacheKey, Is.Not.EqualTo(plain.CacheKey), "a CI cache per build type");
+    }
+
+    [Test]
     public void JsonHasGitHubsIncludeShapeWithSnakeCaseFields()
     {
         var entries = BuildMatrix.Expand(Repo.Root, Counter, new[] { Manifest.Series["6.1"].Version }, new[] { "x86_64" }, new[] { "" });
