@@ -114,7 +114,7 @@ public sealed class PipelineTests
         Assert.That(results.RootElement.GetProperty("machine").GetString(), Is.EqualTo("q35"));
         var checks = results.RootElement.GetProperty("checks").EnumerateArray()
             .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString());
-        foreach (var device in new[] { "virtio-blk", "virtio-net", "9p", "memory", "cgroup2", "namespaces" })
+        foreach (var device in new[] { "smp", "virtio-blk", "virtio-net", "9p", "memory", "cgroup2", "namespaces" })
             Assert.That(checks[device], Is.EqualTo("pass"), device);
         Assert.That(checks["vsock"], Is.EqualTo("skipped"));
         Assert.That(run.Output, Does.Contain("Compiled, not exercised"));
