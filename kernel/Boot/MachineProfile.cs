@@ -65,11 +65,12 @@ public sealed record MachineProfile
         {
             // No ACPI, so QEMU puts the virtio-mmio slots on the kernel command line (virtio_mmio.device=…,
             // needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES); without a keyboard controller or ACPI only a triple
-            // fault resets the machine, which -no-reboot turns into QEMU exiting. QEMU's virtio-mmio devices are
+            // fault resets the machine, which -no-reboot turns into QEMU exiting; acpi=off spares the
+            // kernel its search for tables that are not there (the CPUs are in qboot's MP table). QEMU's virtio-mmio devices are
             // legacy (virtio 0.9) unless told otherwise, and vhost-user-fs needs a virtio 1.0 device: its mount hangs.
             Name = "microvm", Arch = Arch.X86_64, Machine = "microvm,acpi=off", Transport = VirtioTransport.Mmio,
             ExtraArguments = ["-global", "virtio-mmio.force-legacy=false"],
-            Report = ReportWiring.IsaSerialDevice, KernelArguments = "reboot=t",
+            Report = ReportWiring.IsaSerialDevice, KernelArguments = "reboot=t acpi=off",
             Summary = "minimal Firecracker-like machine without PCI; virtio over MMIO",
         },
         new()
