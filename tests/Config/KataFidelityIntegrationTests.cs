@@ -54,8 +54,6 @@ public class KataFidelityIntegrationTests
     public void FindTree()
     {
         _source = Kiln.Tests.Integration.TestKernel.SourceTree;
-        if (!File.Exists(Path.Combine(_source, "Kconfig")))
-            Assert.Fail($"No kernel source tree at {_source} (KILN_TEST_KERNEL_SRC or the shared test build).");
         var makefile = File.ReadAllLines(Path.Combine(_source, "Makefile"));
         string Field(string name) => makefile.First(l => l.StartsWith(name + " =")).Split('=')[1].Trim();
         _version = $"{Field("VERSION")}.{Field("PATCHLEVEL")}.{Field("SUBLEVEL")}";

@@ -40,11 +40,18 @@ public static class TestKernel
     {
         get
         {
-            if (Environment.GetEnvironmentVariable("KILN_TEST_KERNEL_SRC") is { Length: > 0 } path) return path;
-            _ = SharedKernel.OutDir;
-            var sources = Path.Combine(KilnRun.SharedCacheDir, "sources");
-            return Directory.GetDirectories(sources, "6.1.*-debian-*").OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
-                   ?? throw new InvalidOperationException($"The shared build left no 6.1 source tree under {sources}");
+            var tree = Environment.GetEnvironmentVariable("KILN_TEST_KERNEL_SRC") is { Length: > 0 } path ? path : SharedSourceTree();
+            if (!File.Exists(Path.Combine(tree, "Kconfig")))
+                Assert.Fail($"No kernel source tree at {tree} (KILN_TEST_KERNEL_SRC or the shared test build).");
+            return tree;
         }
+    }
+
+    private static string SharedSourceTree()
+    {
+        _ = SharedKernel.OutDir;
+        var sources = Path.Combine(KilnRun.SharedCacheDir, "sources");
+        return Directory.GetDirectories(sources, "6.1.*-debian-*").OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
+               ?? throw new InvalidOperationException($"The shared build left no 6.1 source tree under {sources}");
     }
 }
