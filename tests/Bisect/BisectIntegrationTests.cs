@@ -124,7 +124,9 @@ public sealed class BisectIntegrationTests
         return (repo, repoPath, good, panics);
     }
 
+    /// <summary>Extended: its series repository is one more cold build work dir (about 11 minutes on a cold CI run).</summary>
     [Test]
+    [Category("Extended")]
     public void Bisect_of_the_patch_series_names_the_patch_that_breaks_the_boot()
     {
         var kilnRoot = KilnRun.CopyInputs();

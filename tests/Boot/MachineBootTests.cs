@@ -36,7 +36,7 @@ public class MachineBootTests
         {
             KernelPath = kernel,
             OutputDirectory = Path.Combine(_dir, "out"),
-            ExpectedRelease = "6.1.192-1",
+            ExpectedRelease = Kiln.Tests.Integration.KilnRun.Key61,
             ConfigOptions = ["CONFIG_VIRTIO_BLK=y", "CONFIG_VIRTIO_CONSOLE=y", "CONFIG_VIRTIO_VSOCKETS=y"],
             Machine = machine,
             ExtraQemuArguments = qemuArguments,

@@ -53,7 +53,7 @@ public class QemuRunnerTests
         Assert.That(After(args, "-M"), Is.EqualTo("microvm,acpi=off"));
         Assert.That(After(args, "-smp"), Is.EqualTo("1"));
         Assert.That(After(args, "-m"), Is.EqualTo("512M"));
-        Assert.That(After(args, "-append"), Is.EqualTo("console=ttyS0 panic=-1 reboot=t quiet"));
+        Assert.That(After(args, "-append"), Is.EqualTo("console=ttyS0 panic=-1 reboot=t acpi=off quiet"));
         Assert.That(args, Does.Contain("isa-serial,chardev=kilnreport,index=1"));
     }
 
