@@ -16,7 +16,9 @@ public sealed class BisectIntegrationTests
 {
     private const string PanicLine = "\tpanic(\"kiln bisect test\");\n";
 
+    /// <summary>Extended: the bisect work dir is a cold build of its own (15 minutes on a cold CI run).</summary>
     [Test]
+    [Category("Extended")]
     public void Bisect_finds_the_commit_that_breaks_the_boot_skips_the_unbuildable_one_and_leaves_the_repo_alone()
     {
         // A fixed path: the repository's bisect build directory in the shared cache is then reused by the next run.
