@@ -15,7 +15,11 @@ public sealed record BootLogAnalysis(
     public KernelError? FirstError => Errors.Count > 0 ? Errors[0] : null;
 }
 
-/// <summary>Reads a guest's serial console log for kernel errors and boot time.</summary>
+/// <summary>
+/// Reads a guest's serial console log for kernel errors and boot time. The log is untrusted (a test script writes
+/// what it likes to the console): timestamps are ASCII digits only, and a line that looks like one but does not
+/// parse is not one.
+/// </summary>
 public static partial class BootLogAnalyzer
 {
     // Kernel message signatures, checked in this order on each line; the first match names the line.
@@ -28,7 +32,8 @@ public static partial class BootLogAnalyzer
         ("call-trace", new Regex(@"\bCall Trace:", RegexOptions.Compiled)),
     };
 
-    [GeneratedRegex(@"^\s*\[\s*(\d+\.\d+)\]")]
+    // [0-9], not \d: \d also matches other scripts' digits (such as Arabic-Indic), which double.Parse rejects.
+    [GeneratedRegex(@"^\s*\[\s*([0-9]+\.[0-9]+)\]")]
     private static partial Regex Timestamp();
 
     // "Run /init as init process" (initramfs) or "Run /sbin/init as init process" (root fs).
@@ -49,9 +54,9 @@ public static partial class BootLogAnalyzer
             var line = raw.TrimEnd('\r');
             double? stamp = null;
             var m = Timestamp().Match(line);
-            if (m.Success)
+            if (m.Success && double.TryParse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds))
             {
-                stamp = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                stamp = seconds;
                 last = stamp;
             }
             if (toInit is null && stamp is not null && InitStart().IsMatch(line)) toInit = stamp;

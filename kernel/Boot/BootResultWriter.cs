@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Xml;
@@ -6,7 +7,10 @@ using System.Xml.Linq;
 using Kiln.Kernel.IO;
 namespace Kiln.Kernel.Boot;
 
-/// <summary>Writes a boot test's results.json and JUnit XML (the format CI systems read).</summary>
+/// <summary>
+/// Writes a boot test's results.json and JUnit XML (the format CI systems read). Messages quote guest output, which
+/// is untrusted, so every string is made <see cref="Printable"/> on its way into either file.
+/// </summary>
 public static class BootResultWriter
 {
     public const string SuiteName = "kiln.boot";
@@ -16,6 +20,7 @@ public static class BootResultWriter
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new PrintableStringConverter() },
     };
 
     public static void WriteJson(BootTestResult result, string path)
@@ -76,16 +81,16 @@ public static class BootResultWriter
                 Property("compiled_not_exercised", string.Join(' ', result.NotExercised))),
             result.Checks.Select(c => new XElement("testcase",
                 new XAttribute("classname", className),
-                new XAttribute("name", c.Name),
+                new XAttribute("name", Printable(c.Name)),
                 new XAttribute("time", Seconds(c.Duration)),
                 c.Status switch
                 {
                     CheckStatus.Pass => null,
                     CheckStatus.Fail => new XElement("failure",
-                        new XAttribute("message", Clean(c.Message)),
-                        new XAttribute("type", c.Name),
-                        Clean(c.Details ?? c.Message)),
-                    _ => new XElement("skipped", new XAttribute("message", Clean($"{StatusName(c.Status)}: {c.Message}"))),
+                        new XAttribute("message", Printable(c.Message)),
+                        new XAttribute("type", Printable(c.Name)),
+                        Printable(c.Details ?? c.Message)),
+                    _ => new XElement("skipped", new XAttribute("message", Printable($"{StatusName(c.Status)}: {c.Message}"))),
                 })));
         var document = new XDocument(new XDeclaration("1.0", "utf-8", null),
             new XElement("testsuites",
@@ -110,11 +115,34 @@ public static class BootResultWriter
     };
 
     private static XElement Property(string name, string value) =>
-        new("property", new XAttribute("name", name), new XAttribute("value", Clean(value)));
+        new("property", new XAttribute("name", name), new XAttribute("value", Printable(value)));
 
     private static string Seconds(TimeSpan duration) => duration.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
 
-    // Serial logs carry control characters (escape sequences, NUL) that XML 1.0 cannot represent.
-    private static string Clean(string text) =>
-        new(text.Where(c => c is '\t' or '\n' or '\r' || (c >= ' ' && XmlConvert.IsXmlChar(c))).ToArray());
+    /// <summary>
+    /// <paramref name="text"/> without what XML 1.0 cannot hold and a JSON writer refuses, or a reader chokes on:
+    /// control characters other than tab and newline (serial logs carry escape sequences and NULs), unpaired
+    /// surrogates and the noncharacters U+FFFE and U+FFFF. Paired surrogates (emoji) stay.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        static bool Kept(char c) => c is '\t' or '\n' || (!char.IsControl(c) && !char.IsSurrogate(c) && c is not ('\uFFFE' or '\uFFFF'));
+        if (text.All(Kept)) return text;
+        var kept = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                kept.Append(text[i]).Append(text[++i]);
+            else if (Kept(text[i]))
+                kept.Append(text[i]);
+        }
+        return kept.ToString();
+    }
+
+    private sealed class PrintableStringConverter : JsonConverter<string>
+    {
+        public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetString();
+
+        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(Printable(value));
+    }
 }

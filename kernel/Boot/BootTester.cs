@@ -174,8 +174,8 @@ public sealed class BootTester
             ResultsJsonPath = Path.Combine(output, ResultsJsonName),
             JUnitPath = Path.Combine(output, JUnitName),
         };
-        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
-        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+        WriteReport(result.ResultsJsonPath, () => BootResultWriter.WriteJson(result, result.ResultsJsonPath));
+        WriteReport(result.JUnitPath, () => BootResultWriter.WriteJUnit(result, result.JUnitPath));
 
         foreach (var check in checks)
         {
@@ -186,6 +186,22 @@ public sealed class BootTester
         _log.Info($"Boot test {(result.Passed ? "passed" : "FAILED")}: {checks.Count(c => c.Passed)}/{checks.Count} checks passed" +
                   (notPassed > 0 ? $", {notPassed} skipped or not applicable" : "") + $"; results in {output}");
         return result;
+    }
+
+    /// <summary>
+    /// A report file that cannot be written (a full disk, or guest output a writer still chokes on) is a warning:
+    /// the verdict is already made, and losing a copy of it must not turn a kernel's pass or fail into exit 3.
+    /// </summary>
+    private void WriteReport(string path, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _log.Warning($"Could not write {path}: {e.Message} The verdict below stands without it.");
+        }
     }
 
     internal static IReadOnlyList<BootCheck> Judge(
@@ -202,7 +218,7 @@ public sealed class BootTester
         var checks = new List<BootCheck>
         {
             QemuExit(run, report, tail),
-            GuestReported(report, tail),
+            GuestReported(report, run, tail),
             Uname(spec.ExpectedRelease, report),
             NoKernelErrors(analysis),
             ConfigOptions(requirements, report),
@@ -213,9 +229,17 @@ public sealed class BootTester
         foreach (var test in tests)
         {
             var reported = report.Tests.FirstOrDefault(t => t.Name == test.Name);
+            if (report.IsTestDisputed(test.Name))
+            {
+                checks.Add(new BootCheck(TestCheckPrefix + test.Name, false,
+                    "its result was reported more than once on the report device, so none is trusted (see guest-report)", TimeSpan.Zero));
+                continue;
+            }
             checks.Add(reported is null
                 ? new BootCheck(TestCheckPrefix + test.Name, false,
-                    report.LastBegunTest == test.Name ? "started but never finished (guest hung, died or rebooted in it)" : "not run",
+                    report.LastBegunTest != test.Name ? "not run"
+                    : run.GuestHalt is { } halt ? $"started but never finished: the guest powered off or halted while it ran ({halt})"
+                    : "started but never finished (guest hung, died or rebooted in it)",
                     TimeSpan.Zero)
                 : new BootCheck(TestCheckPrefix + test.Name, reported.ExitCode == 0,
                     $"exit code {reported.ExitCode} after {Seconds(reported.Seconds)} s", TimeSpan.FromSeconds(reported.Seconds)));
@@ -232,18 +256,26 @@ public sealed class BootTester
             return new BootCheck(name, false,
                 $"timed out after {Seconds(run.Timeout.TotalSeconds)} s{where}; QEMU was killed", run.Duration, "Last console lines:\n" + tail);
         }
+        // Init never powers off (it ends with reboot -f), so a halt is judged by the checks that lost their report.
+        if (run.GuestHalt is { } halt && run.ExitCode is null)
+            return new BootCheck(name, true, $"the guest halted ({halt}) after {Seconds(run.Duration.TotalSeconds)} s; QEMU was stopped", run.Duration);
         return run.ExitCode == 0
             ? new BootCheck(name, true, $"QEMU exited by itself after {Seconds(run.Duration.TotalSeconds)} s ({run.Accelerator.ToString().ToUpperInvariant()})", run.Duration)
             : new BootCheck(name, false, $"QEMU exited with status {run.ExitCode}", run.Duration, "Last console lines:\n" + tail);
     }
 
-    private static BootCheck GuestReported(GuestReport report, string tail)
+    private static BootCheck GuestReported(GuestReport report, QemuRunResult run, string tail)
     {
         const string name = "guest-report";
+        if (report.Problems.Count > 0)
+            return new BootCheck(name, false,
+                $"the report device carried a line that is not init's own, or a second line for one result: {report.Problems[0]}" +
+                (report.Problems.Count > 1 ? $" (and {report.Problems.Count - 1} more)" : ""),
+                TimeSpan.Zero, string.Join('\n', report.Problems.Take(20)));
         if (report.Done) return new BootCheck(name, true, "init reported completion with this run's nonce", TimeSpan.Zero);
-        var message = report.Started
-            ? "init started but never reported completion (it died, hung, or the guest rebooted early)"
-            : "no report from init: the kernel did not reach userspace or could not open the report device";
+        var message = !report.Started ? "no report from init: the kernel did not reach userspace or could not open the report device"
+            : run.GuestHalt is { } halt ? $"init started but never reported completion: the guest powered off or halted first ({halt})"
+            : "init started but never reported completion (it died, hung, or the guest rebooted early)";
         return new BootCheck(name, false, message, TimeSpan.Zero, "Last console lines:\n" + tail);
     }
 

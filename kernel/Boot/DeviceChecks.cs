@@ -93,7 +93,8 @@ public static class DeviceChecks
                 GuestDevice.BlkName when host.BlkSectorOne != GuestDevice.BlkGuestPrefix + token =>
                     $"the guest read the disk, but sector 1 of {AttachedDevices.DiskImageName} does not hold what it wrote (found '{host.BlkSectorOne}')",
                 GuestDevice.NetName when host.NetRequestPath is null => "the host's port never received the guest's request",
-                GuestDevice.NetName when host.NetRequestPath != "/KILN/" + report.Nonce => $"the host's port received '{host.NetRequestPath}', not this run's nonce",
+                GuestDevice.NetName when host.NetRequestPath != GuestDevice.NetRequestPath(report.Nonce) =>
+                    $"the host's port received '{host.NetRequestPath}', not the hash of this run's nonce",
                 GuestDevice.NinePName or GuestDevice.VirtioFsName when host.SharedFromGuest.GetValueOrDefault(device.Name) != token =>
                     $"the guest read the share, but the host finds no {GuestDevice.FromGuestFile} holding the token in the shared directory",
                 _ => null,

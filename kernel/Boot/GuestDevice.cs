@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace Kiln.Kernel.Boot;
 
 /// <summary>
@@ -35,6 +38,13 @@ public sealed record GuestDevice
     public const string BlkTokenPrefix = "KILN-BLK ";
     public const string BlkGuestPrefix = "KILN-BLK-GUEST ";
 
+    /// <summary>
+    /// The path the guest's net check requests: the sha256 of the nonce (as <c>echo "$NONCE" | sha256sum</c> computes
+    /// it), never the nonce itself, because busybox timeout's watchdog keeps wget's command line, URL and all, in
+    /// /proc for up to a second after wget ends, when the first test script may already be running.
+    /// </summary>
+    public static string NetRequestPath(string nonce) => "/KILN/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(nonce + "\n")));
+
     /// <summary>QEMU user networking's guest side (slirp's defaults) and the guestfwd address the host's port appears at.</summary>
     public const string SlirpGuestAddress = "10.0.2.15/24";
     public const string SlirpGateway = "10.0.2.2";
@@ -66,6 +76,7 @@ public sealed record GuestDevice
         // udhcpc needs packet sockets; a kernel without them gets slirp's fixed address instead, and says so.
         // Debian 12's busybox wget crashes with -T, so timeout bounds it.
         GuestScript = $$"""
+            h=$(echo "$NONCE" | sha256sum); h=${h%% *}
             i=""
             for d in /sys/class/net/*; do
               case "$(readlink "$d/device/driver")" in */virtio_net) i=${d##*/} ;; esac
@@ -84,7 +95,7 @@ public sealed record GuestDevice
               fi
               if [ -z "$a" ]; then
                 ck {{NetName}} fail "step address: $i got no address (udhcpc had no lease)"
-              elif ! t=$(timeout 15 wget -q -O - "http://{{HostServiceAddress}}:{{HostServicePort}}/KILN/$NONCE" 2>/tmp/kiln-err) || [ -z "$t" ]; then
+              elif ! t=$(timeout 15 wget -q -O - "http://{{HostServiceAddress}}:{{HostServicePort}}/KILN/$h" 2>/tmp/kiln-err) || [ -z "$t" ]; then
                 ck {{NetName}} fail "step tcp: no answer from the host's port at {{HostServiceAddress}}:{{HostServicePort}} (QEMU guestfwd): $(cat /tmp/kiln-err)"
               else
                 ob {{NetName}} "$t"

@@ -22,12 +22,17 @@ public sealed record GuestCheckReport(GuestCheckStatus Status, string Message);
 
 /// <summary>
 /// The guest's report, read from the dedicated report device. Every line has the form
-/// <c>KILN &lt;nonce&gt; &lt;kind&gt; [fields]</c>; lines without this run's nonce are ignored, so neither
-/// a kernel message, a stale report file nor a test printing "done" can fake a pass.
+/// <c>KILN &lt;nonce&gt; &lt;kind&gt; [fields]</c>. Only init knows the nonce and holds the device open (test scripts
+/// run without either), and each fact may be reported once: a line without this run's nonce, or a second line
+/// for a test, check or value already reported, is a <see cref="Problems">problem</see> that fails the boot,
+/// and a test or check with two lines fails whatever they say. So neither kernel output, a stale report file nor
+/// a test writing lines of its own can turn a failure into a pass.
 /// </summary>
 public sealed class GuestReport
 {
     public const string Marker = "KILN";
+    /// <summary>How much of an offending line a problem quotes: the guest decides its length.</summary>
+    private const int QuoteLength = 160;
 
     /// <summary>Line kinds; the init script writes them and <see cref="Parse"/> reads them.</summary>
     public static class Kinds
@@ -51,6 +56,10 @@ public sealed class GuestReport
     private readonly List<GuestTestReport> _tests = new();
     private readonly Dictionary<string, GuestCheckReport> _checks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _observed = new(StringComparer.Ordinal);
+    /// <summary>The first line seen for each fact ("done", "test NAME", …), to tell a repeat from a conflict.</summary>
+    private readonly Dictionary<string, string> _firstLine = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _disputed = new(StringComparer.Ordinal);
+    private readonly List<string> _problems = new();
 
     private GuestReport(string nonce) => Nonce = nonce;
 
@@ -65,6 +74,11 @@ public sealed class GuestReport
     public bool Done { get; private set; }
     public IReadOnlyDictionary<string, GuestCheckReport> Checks => _checks;
     public IReadOnlyDictionary<string, string> Observed => _observed;
+    /// <summary>Lines init did not write, or wrote a second time (each names its line number); any fails the boot.</summary>
+    public IReadOnlyList<string> Problems => _problems;
+
+    /// <summary>True when test <paramref name="name"/> was reported more than once: its result cannot be trusted.</summary>
+    public bool IsTestDisputed(string name) => _disputed.Contains(Kinds.Test + " " + name);
 
     /// <summary>A fresh random nonce (16 hex digits) for one boot.</summary>
     public static string NewNonce() => Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
@@ -78,17 +92,41 @@ public sealed class GuestReport
     public static GuestReport Parse(IEnumerable<string> lines, string nonce)
     {
         var report = new GuestReport(nonce);
+        var number = 0;
         foreach (var raw in lines)
         {
-            var parts = raw.Trim('\r', '\n', ' ', '\0').Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length < 3 || parts[0] != Marker || parts[1] != nonce) continue;
-            report.Apply(parts[2], parts[3..]);
+            number++;
+            var line = raw.Trim('\r', '\n', ' ', '\0');
+            if (line.Length == 0) continue;
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 3 || parts[0] != Marker || parts[1] != nonce)
+                report._problems.Add($"line {number} was not written by this run's init: '{Quote(line)}'");
+            else
+                report.Apply(number, parts[2], parts[3..]);
         }
         return report;
     }
 
-    private void Apply(string kind, string[] fields)
+    private void Apply(int number, string kind, string[] fields)
     {
+        var text = string.Join(' ', fields.Prepend(kind));
+        // Config chunks repeat by design; every other kind states one fact, once.
+        var fact = kind switch
+        {
+            Kinds.Config => null,
+            Kinds.Begin or Kinds.Test or Kinds.Check or Kinds.Observed when fields.Length > 0 => kind + " " + fields[0],
+            _ => kind,
+        };
+        if (fact is not null && !_firstLine.TryAdd(fact, text))
+        {
+            var first = _firstLine[fact];
+            _problems.Add(first == text
+                ? $"line {number} repeats '{Quote(text)}'"
+                : $"line {number} '{Quote(text)}' contradicts the earlier '{Quote(first)}'");
+            if (_disputed.Add(fact)) Dispute(kind, fields);
+            return;
+        }
+
         switch (kind)
         {
             case Kinds.Start: Started = true; break;
@@ -97,8 +135,8 @@ public sealed class GuestReport
             case Kinds.NoConfig: ConfigMissing = true; break;
             case Kinds.Begin when fields.Length == 1: LastBegunTest = fields[0]; break;
             case Kinds.Test when fields.Length == 3
-                                 && int.TryParse(fields[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var exit)
-                                 && double.TryParse(fields[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds):
+                                 && int.TryParse(fields[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var exit)
+                                 && double.TryParse(fields[2], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds):
                 _tests.Add(new GuestTestReport(fields[0], exit, seconds));
                 break;
             case Kinds.Done: Done = true; break;
@@ -106,8 +144,22 @@ public sealed class GuestReport
                 _checks[fields[0]] = new GuestCheckReport(status, string.Join(' ', fields[2..]));
                 break;
             case Kinds.Observed when fields.Length == 2: _observed[fields[0]] = fields[1]; break;
+            default:
+                _problems.Add($"line {number} is not a report line init writes: '{Quote(text)}'");
+                break;
         }
     }
+
+    /// <summary>A check reported twice fails, and a value reported twice is no value; a disputed test fails in the verdict.</summary>
+    private void Dispute(string kind, string[] fields)
+    {
+        if (kind == Kinds.Check)
+            _checks[fields[0]] = new GuestCheckReport(GuestCheckStatus.Fail, "reported more than once on the report device (see guest-report)");
+        else if (kind == Kinds.Observed)
+            _observed.Remove(fields[0]);
+    }
+
+    private static string Quote(string text) => text.Length <= QuoteLength ? text : text[..QuoteLength] + "…";
 
     private static GuestCheckStatus? ParseStatus(string word) => word switch
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
@@ -44,6 +45,12 @@ public sealed record QemuRunResult(
     string SerialLogPath,
     IReadOnlyList<string> SerialTail)
 {
+    /// <summary>
+    /// The kernel's last words when the guest powered off or halted (<c>reboot: Power down</c>): QEMU then exits by
+    /// itself or, where nothing turns the machine off (microvm has no ACPI), is stopped at once. Null otherwise.
+    /// </summary>
+    public string? GuestHalt { get; init; }
+
     /// <summary>QEMU ended by itself with status 0: the guest rebooted (or panicked with panic=-1).</summary>
     public bool ExitedCleanly => !TimedOut && ExitCode == 0;
 }
@@ -52,9 +59,11 @@ public sealed record QemuRunResult(
 /// Runs QEMU for a boot test: builds the command line, streams the guest console into a serial
 /// log as it arrives, and kills QEMU when the timeout passes.
 /// </summary>
-public sealed class QemuRunner
+public sealed partial class QemuRunner
 {
     public const int TailLines = 40;
+    /// <summary>How long QEMU gets to exit by itself after the guest powered off or halted, before it is stopped.</summary>
+    public static readonly TimeSpan HaltGrace = TimeSpan.FromSeconds(2);
     private const string KvmDevice = "/dev/kvm";
     private const string CpuInfo = "/proc/cpuinfo";
 
@@ -92,6 +101,10 @@ public sealed class QemuRunner
     internal static bool HasHardwareVirtualisation(IEnumerable<string> cpuinfo) =>
         cpuinfo.Where(l => l.StartsWith("flags", StringComparison.Ordinal))
             .Any(l => l.Split(' ', '\t').Any(f => f is "vmx" or "svm"));
+
+    /// <summary>What the kernel prints as it powers off (poweroff -f) or halts (halt -f, or poweroff with no way to).</summary>
+    [GeneratedRegex(@"\breboot: (Power down|System halted)\s*$")]
+    internal static partial Regex GuestHaltLine();
 
     /// <summary>TCG emulates every instruction, so it gets twice KVM's time.</summary>
     public static TimeSpan DefaultTimeout(Accelerator accelerator) =>
@@ -158,6 +171,8 @@ public sealed class QemuRunner
         var tail = new Queue<string>();
         var consoleLines = 0;
         var serialClosed = false;
+        string? halt = null;
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         await using var serial = new StreamWriter(serialLogPath, append: false) { AutoFlush = true };
         void OnConsole(string line)
         {
@@ -168,13 +183,19 @@ public sealed class QemuRunner
                 tail.Enqueue(line);
                 if (tail.Count > TailLines) tail.Dequeue();
                 consoleLines++;
+                // A halted guest never comes back, and a powered-off one without ACPI (microvm) stays in QEMU: rather
+                // than wait for the timeout, give QEMU a moment to exit by itself and then stop it.
+                if (halt is null && !serialClosed && GuestHaltLine().IsMatch(line))
+                {
+                    halt = line.Trim();
+                    timer.CancelAfter(HaltGrace);
+                }
             }
         }
 
         var command = BuildCommand(spec, accelerator, OnConsole);
         _log.Info($"Booting {Path.GetFileName(spec.KernelPath)} ({spec.Arch.Name}, {spec.Machine ?? MachineSetup.Default(spec.Arch)}, " +
                   $"{accelerator.ToString().ToUpperInvariant()}, timeout {timeout.TotalSeconds:0} s)");
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timer.CancelAfter(timeout);
         var watch = Stopwatch.StartNew();
         int? exitCode;
@@ -185,7 +206,7 @@ public sealed class QemuRunner
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
-            timedOut = true;
+            lock (tail) timedOut = halt is null;
             exitCode = null;
         }
         catch (CommandFailedException e)
@@ -212,8 +233,13 @@ public sealed class QemuRunner
             serial.Close();
             serialClosed = true;
         }
-        var result = new QemuRunResult(command.CommandLine, accelerator, timeout, timedOut, exitCode, watch.Elapsed, serialLogPath, tailLines);
-        if (timedOut)
+        var result = new QemuRunResult(command.CommandLine, accelerator, timeout, timedOut, exitCode, watch.Elapsed, serialLogPath, tailLines)
+        {
+            GuestHalt = halt,
+        };
+        if (halt is not null && exitCode is null)
+            _log.Warning($"The guest halted ({halt}) and QEMU did not exit by itself; it was stopped after {watch.Elapsed.TotalSeconds:0.0} s");
+        else if (timedOut)
             _log.Warning($"QEMU timed out after {timeout.TotalSeconds:0} s and was killed. Last console lines:{Environment.NewLine}" +
                          string.Join(Environment.NewLine, tailLines));
         else

@@ -74,4 +74,20 @@ public class ConfigOptionCheckTests
     [TestCase("CONFIG_PRINTK")]
     public void Rejects_unreadable_requests(string line) =>
         Assert.That(Assert.Throws<KilnException>(() => ConfigRequirement.Parse(line))!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+
+    [Test]
+    public void Guest_output_with_other_scripts_digits_or_control_characters_is_read_without_throwing()
+    {
+        var analysis = BootLogAnalyzer.Analyze(new[]
+        {
+            "[    0.5] Run /init as init process",
+            "[\u0661.\u0665] stamp",
+            "BUG: \u0001\u0002 oops \uFFFD",
+            "[99999999999999999999999999999999999999999999.0] huge",
+        });
+
+        Assert.That(analysis.SecondsToInit, Is.EqualTo(0.5));
+        Assert.That(analysis.Errors.Single().Kind, Is.EqualTo("bug"));
+        Assert.That(analysis.LastTimestamp, Is.GreaterThan(1e40), "ASCII digits are a timestamp however large");
+    }
 }

@@ -98,4 +98,29 @@ public class BootResultWriterTests
         Assert.That(check.GetProperty("details").GetString(), Is.EqualTo("tail"));
         Assert.That(Directory.GetFiles(Path.GetDirectoryName(result.ResultsJsonPath)!, ".*"), Is.Empty, "no temporary file left behind");
     }
+
+    [Test]
+    public void Guest_output_that_xml_and_json_cannot_hold_is_dropped_from_both_and_no_temporary_file_is_left()
+    {
+        const string hostile = "BUG: \u0001\u0002 oops \uD800 lone \uFFFE \u0085 tab\tnewline\n emoji \U0001F600";
+        var result = Result(
+            new BootCheck("no-kernel-errors", false, hostile, TimeSpan.Zero, hostile),
+            new BootCheck("test:x\u0001", CheckStatus.Skipped, hostile, TimeSpan.Zero)) with
+        {
+            Release = "6.1.192\u0007",
+            Log = new BootLogAnalysis([new KernelError("bug", 3, hostile)], null, null),
+        };
+
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+
+        const string printable = "BUG:  oops  lone   tab\tnewline\n emoji \U0001F600";
+        var failure = XDocument.Load(result.JUnitPath).Descendants("failure").Single();
+        Assert.That(failure.Value, Is.EqualTo(printable));
+        using var json = JsonDocument.Parse(File.ReadAllText(result.ResultsJsonPath));
+        Assert.That(json.RootElement.GetProperty("checks")[0].GetProperty("message").GetString(), Is.EqualTo(printable));
+        Assert.That(json.RootElement.GetProperty("firstKernelError").GetProperty("line").GetString(), Is.EqualTo(printable));
+        Assert.That(json.RootElement.GetProperty("release").GetString(), Is.EqualTo("6.1.192"));
+        Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "junit.xml", "results.json" }));
+    }
 }

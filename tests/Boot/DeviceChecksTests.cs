@@ -15,10 +15,13 @@ public class DeviceChecksTests
         [GuestDevice.BlkName] = "b10c", [GuestDevice.NetName] = "ne7", [GuestDevice.NinePName] = "9999",
     };
 
-    private static HostObservations Host(string? sectorOne = "KILN-BLK-GUEST b10c", string? netPath = "/KILN/" + Nonce, string? nineP = "9999") => new(
+    /// <summary>Stands for the path the guest requests in this run (not a constant: a hash of the nonce).</summary>
+    private const string ThisRunsNetPath = "(this run's path)";
+
+    private static HostObservations Host(string? sectorOne = "KILN-BLK-GUEST b10c", string? netPath = ThisRunsNetPath, string? nineP = "9999") => new(
         Tokens,
         new Dictionary<string, string> { [GuestDevice.VirtioFsName] = "no virtiofsd", [GuestDevice.VsockName] = "no /dev/vhost-vsock" },
-        sectorOne, netPath, new Dictionary<string, string?> { [GuestDevice.NinePName] = nineP });
+        sectorOne, netPath == ThisRunsNetPath ? GuestDevice.NetRequestPath(Nonce) : netPath, new Dictionary<string, string?> { [GuestDevice.NinePName] = nineP });
 
     private static readonly Dictionary<string, string> FullConfig = new()
     {
@@ -118,5 +121,14 @@ public class DeviceChecksTests
             Is.EqualTo(new[] { "CONFIG_VIRTIO_CONSOLE", "CONFIG_VIRTIO_FS", "CONFIG_FUSE_FS", "CONFIG_VIRTIO_VSOCKETS", "CONFIG_VSOCKETS" }));
         Assert.That(DeviceChecks.NotExercised(requested, checks, MachineProfile.Default(Arch.Arm64)), Does.Not.Contain("CONFIG_VIRTIO_CONSOLE"),
             "arm64's report channel is a virtio console");
+    }
+
+    [Test]
+    public void The_net_check_wants_the_hash_of_the_nonce_not_the_nonce_which_a_test_could_then_read_in_proc()
+    {
+        Assert.That(GuestDevice.NetRequestPath(Nonce), Does.Match("^/KILN/[0-9a-f]{64}$").And.Not.Contain(Nonce));
+        var net = Judge(Report(GoodGuest), FullConfig, Host(netPath: "/KILN/" + Nonce))["virtio-net"];
+        Assert.That(net.Failed, Is.True);
+        Assert.That(net.Message, Does.Contain("not the hash of this run's nonce"));
     }
 }

@@ -39,7 +39,89 @@ public class GuestReportTests
     }
 
     [Test]
-    public void Ignores_lines_without_this_runs_nonce()
+    public void A_complete_report_from_init_has_no_problems()
+    {
+        var report = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "start"), GuestReport.FormatLine(Nonce, "config", "AAAA"), GuestReport.FormatLine(Nonce, "config", "AAAA"),
+            GuestReport.FormatLine(Nonce, "begin", "a.sh"), GuestReport.FormatLine(Nonce, "test", "a.sh", "1", "0.25"),
+            GuestReport.FormatLine(Nonce, "begin", "b.sh"), GuestReport.FormatLine(Nonce, "test", "b.sh", "0", "0.25"),
+            "", "\r", GuestReport.FormatLine(Nonce, "done"),
+        }, Nonce);
+
+        Assert.That(report.Problems, Is.Empty, "config chunks may repeat; blank lines are not lines");
+        Assert.That(report.IsTestDisputed("a.sh"), Is.False);
+    }
+
+    [Test]
+    public void A_forged_line_without_the_nonce_is_a_problem_and_does_not_count()
+    {
+        var report = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "begin", "a.sh"),
+            "KILN 0123456789abcdef test a.sh 0 0.01",
+            GuestReport.FormatLine(Nonce, "test", "a.sh", "1", "0.25"),
+        }, Nonce);
+
+        Assert.That(report.Tests, Is.EqualTo(new[] { new GuestTestReport("a.sh", 1, 0.25) }));
+        Assert.That(report.Problems, Is.EqualTo(new[] { "line 2 was not written by this run's init: 'KILN 0123456789abcdef test a.sh 0 0.01'" }));
+    }
+
+    [Test]
+    public void A_second_result_for_a_test_disputes_it_whichever_comes_first()
+    {
+        var forgedFirst = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "test", "a.sh", "0", "0.01"),
+            GuestReport.FormatLine(Nonce, "test", "a.sh", "1", "0.25"),
+        }, Nonce);
+
+        Assert.That(forgedFirst.IsTestDisputed("a.sh"), Is.True);
+        Assert.That(forgedFirst.Problems, Is.EqualTo(new[] { "line 2 'test a.sh 1 0.25' contradicts the earlier 'test a.sh 0 0.01'" }));
+    }
+
+    [Test]
+    public void A_repeated_completion_or_identical_result_is_a_problem()
+    {
+        var report = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "test", "a.sh", "0", "0.01"),
+            GuestReport.FormatLine(Nonce, "done"),
+            GuestReport.FormatLine(Nonce, "test", "a.sh", "0", "0.01"),
+            GuestReport.FormatLine(Nonce, "done"),
+        }, Nonce);
+
+        Assert.That(report.IsTestDisputed("a.sh"), Is.True);
+        Assert.That(report.Problems, Is.EqualTo(new[] { "line 3 repeats 'test a.sh 0 0.01'", "line 4 repeats 'done'" }));
+    }
+
+    [Test]
+    public void A_check_reported_twice_fails_and_a_value_reported_twice_is_dropped()
+    {
+        var report = GuestReport.Parse(new[]
+        {
+            GuestReport.FormatLine(Nonce, "check", "cgroup2", "fail", "mount", "failed"),
+            GuestReport.FormatLine(Nonce, "check", "cgroup2", "ok", "forged"),
+            GuestReport.FormatLine(Nonce, "observed", "nproc", "2"),
+            GuestReport.FormatLine(Nonce, "observed", "nproc", "2"),
+            GuestReport.FormatLine(Nonce, "observed", "nproc", "4"),
+        }, Nonce);
+
+        Assert.That(report.Checks["cgroup2"].Status, Is.EqualTo(GuestCheckStatus.Fail));
+        Assert.That(report.Observed.ContainsKey("nproc"), Is.False);
+        Assert.That(report.Problems, Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public void A_long_forged_line_is_quoted_in_part()
+    {
+        var report = GuestReport.Parse(new[] { "KILN x " + new string('a', 10_000) }, Nonce);
+
+        Assert.That(report.Problems.Single().Length, Is.LessThan(300));
+    }
+
+    [Test]
+    public void Counts_no_line_without_this_runs_nonce()
     {
         var lines = new[]
         {
@@ -56,6 +138,7 @@ public class GuestReportTests
         Assert.That(report.Done, Is.False);
         Assert.That(report.Tests, Is.Empty);
         Assert.That(report.Release, Is.EqualTo("6.1.192-1"));
+        Assert.That(report.Problems, Has.Count.EqualTo(5), "each line that is not init's fails the boot");
     }
 
     [Test]

@@ -30,7 +30,7 @@ public class InitramfsBuilderTests
     }
 
     [Test]
-    public void Builds_an_image_with_busybox_devices_tests_and_an_init_carrying_the_nonce()
+    public void Builds_an_image_with_busybox_devices_tests_and_the_nonce_only_in_a_file_init_deletes()
     {
         RequireStaticBusybox();
         var first = Path.Combine(_dir, "check net.sh");
@@ -52,7 +52,15 @@ public class InitramfsBuilderTests
         var init = entries["init"];
         Assert.That(init.Permissions, Is.EqualTo(0x1EDu));
         Assert.That(init.Text, Does.StartWith("#!/bin/sh\n"));
-        Assert.That(init.Text, Does.Contain("KILN feedfacecafebeef").And.Contain("exec 3>/dev/ttyS1").And.Contain("reboot -f"));
+        Assert.That(init.Text, Does.Contain("exec 3>/dev/ttyS1").And.Contain("reboot -f"));
+        // Test scripts can read /init: the nonce is only in a file init reads and deletes, and the report device's
+        // node goes once init holds it open.
+        Assert.That(init.Text, Does.Not.Contain("feedfacecafebeef"));
+        Assert.That(entries[InitramfsBuilder.NonceFile].Text, Is.EqualTo("feedfacecafebeef\n"));
+        Assert.That(entries[InitramfsBuilder.NonceFile].Permissions, Is.EqualTo(0x100u));
+        Assert.That(init.Text, Does.Contain("read -r NONCE < /kiln/nonce\nrm -f /kiln/nonce\n").And.Contain("rm -f /dev/ttyS1\n"));
+        Assert.That(init.Text, Does.Not.Contain("export NONCE"));
+        Assert.That(init.Text.IndexOf("rm -f /dev/ttyS1"), Is.GreaterThan(init.Text.IndexOf("exec 3>/dev/ttyS1")));
         Assert.That(init.Text.IndexOf("run_test check_net.sh "), Is.LessThan(init.Text.IndexOf("run_test check_net.sh-2 ")));
         Assert.That(Directory.GetFiles(Path.GetDirectoryName(output)!), Is.EqualTo(new[] { output }), "no temp file left");
     }

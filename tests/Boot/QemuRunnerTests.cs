@@ -159,4 +159,38 @@ public class QemuRunnerTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [TestCase("[    2.572128] reboot: System halted")]
+    [TestCase("reboot: Power down")]
+    public void A_guest_that_halts_ends_the_run_at_once_instead_of_at_the_timeout(string haltLine)
+    {
+        var old = Environment.GetEnvironmentVariable("PATH");
+        var dir = Directory.CreateTempSubdirectory("kiln-haltqemu-").FullName;
+        try
+        {
+            // What QEMU does for a microvm guest that ran poweroff -f: the kernel says so, and the machine stays up.
+            var fake = Path.Combine(dir, "qemu-system-x86_64");
+            File.WriteAllText(fake, $"#!/bin/sh\necho 'kiln: running test off.sh'\necho '{haltLine}'\nexec sleep 1000\n");
+            File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Environment.SetEnvironmentVariable("PATH", dir + ":" + old);
+            var runner = new QemuRunner(new RecordingLog(), _ => false);
+
+            var result = runner.RunAsync(Spec(Arch.X86_64) with { ReportPath = Path.Combine(dir, "r"), Timeout = TimeSpan.FromSeconds(60) },
+                Path.Combine(dir, "serial.log")).GetAwaiter().GetResult();
+
+            Assert.That(result.GuestHalt, Is.EqualTo(haltLine.Trim()));
+            Assert.That(result.TimedOut, Is.False);
+            Assert.That(result.ExitCode, Is.Null, "QEMU was stopped");
+            Assert.That(result.Duration, Is.LessThan(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", old);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_console_line_that_only_mentions_a_halt_is_not_one() =>
+        Assert.That(QemuRunner.GuestHaltLine().IsMatch("echo reboot: Power down > /dev/null # later"), Is.False);
 }
