@@ -84,6 +84,7 @@ public sealed class GuestVerdictFaultTests
         Assert.That(junit.Descendants("failure").Select(f => f.Parent!.Attribute("name")!.Value), Does.Contain("no-kernel-errors"));
     }
 
+    /// <summary>microvm has no ACPI: the guest's poweroff halts it and QEMU stays up, as any machine without a way to switch off.</summary>
     [Test]
     public void GuestPowerOffEndsTheBootAtOnce()
     {
@@ -92,10 +93,13 @@ public sealed class GuestVerdictFaultTests
         var outDir = scratch.Path_("out");
         var script = Path.Combine(scratch.Dir("tests"), "off.sh");
         File.WriteAllText(script, "#!/bin/sh\npoweroff -f\nsleep 1000\n");
+        // And a junit.xml that cannot be replaced (a directory in its place): the verdict must survive losing it.
+        File.WriteAllText(Path.Combine(scratch.Dir("out/boot/junit.xml"), "keep"), "");
 
         var run = Run(Args(cache, outDir, "--test=" + script, "--machine=microvm", "--timeout=100"));
 
-        AssertFails(run, 1, "test:off.sh", "powered off");
+        AssertFails(run, 1, "test:off.sh", "powered off", "Could not write", "junit.xml", "The verdict below stands without it");
+        Assert.That(File.Exists(Path.Combine(outDir, "boot", "results.json")), Is.True);
         Assert.That(run.Output, Does.Not.Contain("timed out"));
         Assert.That(run.Duration, Is.LessThan(TimeSpan.FromSeconds(60)), "the boot waited for --timeout after the guest powered off");
     }
