@@ -159,7 +159,12 @@ public sealed class GuestReport
             _observed.Remove(fields[0]);
     }
 
-    private static string Quote(string text) => text.Length <= QuoteLength ? text : text[..QuoteLength] + "…";
+    /// <summary>Part of a line the guest wrote, fit for a terminal and the report files (no escape sequences).</summary>
+    private static string Quote(string text)
+    {
+        var printable = BootResultWriter.Printable(text);
+        return printable.Length <= QuoteLength ? printable : printable[..QuoteLength] + "…";
+    }
 
     private static GuestCheckStatus? ParseStatus(string word) => word switch
     {

@@ -113,11 +113,13 @@ public class GuestReportTests
     }
 
     [Test]
-    public void A_long_forged_line_is_quoted_in_part()
+    public void A_long_forged_line_is_quoted_in_part_and_without_escape_sequences()
     {
-        var report = GuestReport.Parse(new[] { "KILN x " + new string('a', 10_000) }, Nonce);
+        var report = GuestReport.Parse(new[] { "KILN x \u001b[2J" + new string('a', 10_000) }, Nonce);
 
         Assert.That(report.Problems.Single().Length, Is.LessThan(300));
+        // An ordinal test: a culture-aware Contains ignores control characters and finds ESC in any string.
+        Assert.That(report.Problems.Single().Contains('\u001b'), Is.False, "an escape sequence would reach the user's terminal");
     }
 
     [Test]
