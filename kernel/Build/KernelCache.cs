@@ -27,6 +27,7 @@ public sealed class KernelCache
     {
         var dir = EntryDirectory(identity);
         if (!Directory.Exists(dir)) return null;
+        RequireTrusted(dir);
         var problem = Check(dir, identity, out var metadata);
         if (problem is null) return new CachedKernel(dir, metadata!);
         log.Warning($"Ignoring the damaged cache entry {dir}: {problem}. It will be rebuilt.");
@@ -42,7 +43,8 @@ public sealed class KernelCache
     {
         var staging = AtomicFile.TempPathFor(EntryDirectory(identity));
         SourceCache.DeleteDirectory(staging);
-        Directory.CreateDirectory(staging);
+        CacheTrust.CreatePrivate(Root);
+        CacheTrust.CreatePrivate(staging);
         return staging;
     }
 
@@ -52,6 +54,7 @@ public sealed class KernelCache
     /// </summary>
     public CachedKernel? TryCommit(CacheIdentity identity, string staging, out string? problem)
     {
+        foreach (var file in Directory.EnumerateFiles(staging)) KeepPrivate(file);
         problem = Check(staging, identity, out var metadata);
         if (problem is null)
         {
@@ -87,23 +90,25 @@ public sealed class KernelCache
     public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor,
         IKilnLog? log = null)
     {
-        Directory.CreateDirectory(Root);
+        CacheTrust.CreatePrivate(Root);
         var final = EntryDirectory(identity);
         var staging = AtomicFile.TempPathFor(final);
         SourceCache.RemoveAbandoned(Root, AtomicFile.TempPrefix(final), log);
         SourceCache.DeleteDirectory(staging);
         try
         {
-            Directory.CreateDirectory(staging);
+            CacheTrust.CreatePrivate(staging);
             var hashes = new SortedDictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, source) in files)
             {
                 var target = Path.Combine(staging, name);
                 File.Copy(source, target);
+                KeepPrivate(target);
                 hashes[name] = SourceCache.FileSha256(target);
             }
             var metadata = metadataFor(hashes);
             metadata.Write(Path.Combine(staging, BuildMetadata.FileName));
+            KeepPrivate(Path.Combine(staging, BuildMetadata.FileName));
             SourceCache.DeleteDirectory(final);
             Directory.Move(staging, final);
             return new CachedKernel(final, metadata);
@@ -112,6 +117,25 @@ public sealed class KernelCache
         {
             SourceCache.DeleteDirectory(staging);
         }
+    }
+
+    /// <summary>
+    /// An entry is trusted only when nobody else could have written it (<see cref="CacheTrust"/>): the kernels directory,
+    /// the entry and each of its files. Its sha256s prove only that the files match metadata.json, which a writer could replace too.
+    /// </summary>
+    private void RequireTrusted(string dir)
+    {
+        CacheTrust.Require(Root, "The kernel cache");
+        CacheTrust.Require(dir, "The kernel cache entry");
+        foreach (var file in Directory.EnumerateFileSystemEntries(dir)) CacheTrust.Require(file, "The kernel cache file");
+    }
+
+    /// <summary>Files whose mode came from make or the umask (0664 under umask 002) would fail <see cref="RequireTrusted"/> on the next lookup.</summary>
+    private static void KeepPrivate(string file)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var mode = File.GetUnixFileMode(file);
+        File.SetUnixFileMode(file, mode & ~(UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
     }
 
     private static string? Verify(string dir, string name, string sha256)

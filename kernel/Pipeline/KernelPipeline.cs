@@ -92,6 +92,9 @@ public sealed class KernelPipeline : IKernelPipeline
 
     public Acquired Acquire()
     {
+        // Before anything is read from or written to the cache: another user who can write it could plant a kernel.
+        CacheTrust.CreatePrivate(Options.CacheDir);
+        CacheTrust.Require(Options.CacheDir, "--cache-dir");
         var host = PrepareHost();
         var source = AcquireSource();
         _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
