@@ -145,6 +145,23 @@ public sealed class KernelCache
         return SourceCache.FileSha256(path) == sha256 ? null : $"{name} does not match its recorded sha256";
     }
 
+    /// <summary>
+    /// Removes the kernel an earlier run exported to <paramref name="outDir"/>, at the start of a run, so a run that fails
+    /// leaves no bzImage and metadata.json that read as its own. metadata.json goes first: a kill midway leaves
+    /// artifacts without metadata, never metadata describing files that are gone. Only the names Export writes are touched.
+    /// </summary>
+    public static void ClearExported(string outDir, Arch arch)
+    {
+        if (!Directory.Exists(outDir)) return;
+        var metadataPath = Path.Combine(outDir, BuildMetadata.FileName);
+        var listed = BuildMetadata.Read(metadataPath)?.Files.Keys.Where(IsPlainFileName) ?? Enumerable.Empty<string>();
+        File.Delete(metadataPath);
+        var known = new[] { EntryFiles.Image(arch), EntryFiles.Vmlinux, EntryFiles.SystemMap, EntryFiles.Config,
+            DevelopmentArtifacts.HeadersTar, DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar };
+        foreach (var name in listed.Concat(known).Distinct(StringComparer.Ordinal))
+            File.Delete(Path.Combine(outDir, name));
+    }
+
     /// <summary>Copies a cache entry's files to the output directory (replacing what a previous run left).</summary>
     public static void Export(CachedKernel entry, string outDir)
     {
