@@ -144,10 +144,8 @@ public sealed class KernelPipeline : IKernelPipeline
             tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
-        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime, Options.BuildType, Options.ConfGuest,
-            BaseConfigName());
         // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
-        return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
+        return new Patched(acquired, tree, new Workspace(tree.Path, BuildDirectory, Target.LocalVersion, Paths.BuildLog,
             Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
     }
 
@@ -217,6 +215,10 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         if (_buildLocks.Remove(Paths.BuildLock(buildDir), out var held)) held.Dispose();
     }
+
+    /// <summary>The build directory (O=) of this run's options: named by everything that changes what make leaves in it.</summary>
+    public string BuildDirectory => Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime,
+        Options.BuildType, Options.ConfGuest, BaseConfigName());
 
     /// <summary>
     /// The base config's part of the build directory's name: empty for the default tinyconfig (existing directories keep
