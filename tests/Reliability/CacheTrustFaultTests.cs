@@ -57,6 +57,31 @@ public sealed class CacheTrustFaultTests
         Assert.That(run.Output, Does.Not.Contain("No cached kernel"));
     }
 
+    /// <summary>
+    /// The entry's bzImage gets one more byte while the guest boots (it still boots: the byte is past the image): the
+    /// package must not carry it under the sha256 Setup checked. Kiln packages a copy it hashed itself, so the run fails.
+    /// </summary>
+    [Test]
+    public void An_image_changed_during_the_boot_is_not_packaged()
+    {
+        using var scratch = new Scratch("trust-package");
+        var cache = scratch.CacheWithSharedKernel();
+        var image = Path.Combine(cache, "kernels", EntryName, "bzImage");
+        var changed = false;
+        void Tamper(string line)
+        {
+            if (changed || !line.Contains("Booting Linux", StringComparison.Ordinal)) return;
+            using (var f = new FileStream(image, FileMode.Append)) f.WriteByte(0);
+            changed = true;
+        }
+
+        var run = Run(Args("PackageStage1", cache, scratch.Path_("out")), onLine: Tamper);
+        Assert.That(changed, Is.True, run.ToString());
+        AssertFails(run, 3, image + " changed after it was verified", "nothing was packaged");
+        Assert.That(Scratch.Listing(scratch.Path_("out/package")), Is.Empty, "no package of unverified bytes");
+        Assert.That(Scratch.Listing(scratch.Path_("out")).Where(n => n.StartsWith(".package.tmp-", StringComparison.Ordinal)), Is.Empty);
+    }
+
     [Test]
     public void After_a_failed_run_out_holds_no_kernel_of_an_earlier_run()
     {
