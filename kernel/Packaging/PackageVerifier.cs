@@ -17,7 +17,7 @@ namespace Kiln.Kernel.Packaging;
 public static class PackageVerifier
 {
     /// <summary>
-    /// Copies every file metadata.json lists, and metadata.json itself, into <paramref name="directory"/>; each copy must
+    /// Copies every file metadata.json lists into <paramref name="directory"/>, with the metadata itself; each copy must
     /// hash to the sha256 the metadata records. The entry packaging then reads is this copy, which nobody else writes.
     /// </summary>
     public static CachedKernel CopyVerified(CachedKernel entry, string directory)
@@ -33,7 +33,8 @@ public static class PackageVerifier
                     $"{entry.File(name)} changed after it was verified (sha256 {actual}, metadata.json records {sha256}): nothing was packaged. " +
                     "Something else is writing the cache entry; run again to rebuild or re-verify it.");
         }
-        File.Copy(entry.File(BuildMetadata.FileName), Path.Combine(directory, BuildMetadata.FileName));
+        // metadata.json as it was read and checked at lookup, not as the entry's file may read now.
+        entry.Metadata.Write(Path.Combine(directory, BuildMetadata.FileName));
         return new CachedKernel(directory, entry.Metadata);
     }
 
