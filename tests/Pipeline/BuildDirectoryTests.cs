@@ -16,6 +16,7 @@ namespace Kiln.Tests.Pipeline;
 /// everything that changes its contents, a build.log that keeps what make printed if the run dies, and an --out that
 /// a run clears of the previous run's kernel.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public class BuildDirectoryTests
 {
     private static readonly BuilderImage Image = new("kiln-builder:0123456789abcdef", "sha256:" + new string('a', 64), "20.10.24");

@@ -12,6 +12,7 @@ namespace Kiln.Tests.Reliability;
 [TestFixture]
 [Category("Reliability")]
 [NonParallelizable]
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class CacheTrustFaultTests
 {
     private static string EntryName => Path.GetFileName(Scratch.SharedEntry);
