@@ -46,7 +46,8 @@ public static class KernelBuilder
         int? expected = File.Exists(stepFile) && int.TryParse(File.ReadAllText(stepFile), out var n) ? n : null;
         var progress = new MakeProgress(log.Info, expected);
         var lines = new List<string>();
-        using var logWriter = new StreamWriter(request.LogFile, append: false) { AutoFlush = false };
+        // Flushed line by line: a build killed mid-way (SIGKILL, OOM) leaves in build.log everything make printed.
+        using var logWriter = new StreamWriter(request.LogFile, append: false) { AutoFlush = true };
 
         void OnLine(string line)
         {

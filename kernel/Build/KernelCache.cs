@@ -27,6 +27,7 @@ public sealed class KernelCache
     {
         var dir = EntryDirectory(identity);
         if (!Directory.Exists(dir)) return null;
+        RequireTrusted(dir);
         var problem = Check(dir, identity, out var metadata);
         if (problem is null) return new CachedKernel(dir, metadata!);
         log.Warning($"Ignoring the damaged cache entry {dir}: {problem}. It will be rebuilt.");
@@ -42,7 +43,8 @@ public sealed class KernelCache
     {
         var staging = AtomicFile.TempPathFor(EntryDirectory(identity));
         SourceCache.DeleteDirectory(staging);
-        Directory.CreateDirectory(staging);
+        CacheTrust.CreatePrivate(Root);
+        CacheTrust.CreatePrivate(staging);
         return staging;
     }
 
@@ -52,6 +54,7 @@ public sealed class KernelCache
     /// </summary>
     public CachedKernel? TryCommit(CacheIdentity identity, string staging, out string? problem)
     {
+        foreach (var file in Directory.EnumerateFiles(staging)) KeepPrivate(file);
         problem = Check(staging, identity, out var metadata);
         if (problem is null)
         {
@@ -87,23 +90,25 @@ public sealed class KernelCache
     public CachedKernel Store(CacheIdentity identity, IReadOnlyDictionary<string, string> files, Func<IReadOnlyDictionary<string, string>, BuildMetadata> metadataFor,
         IKilnLog? log = null)
     {
-        Directory.CreateDirectory(Root);
+        CacheTrust.CreatePrivate(Root);
         var final = EntryDirectory(identity);
         var staging = AtomicFile.TempPathFor(final);
         SourceCache.RemoveAbandoned(Root, AtomicFile.TempPrefix(final), log);
         SourceCache.DeleteDirectory(staging);
         try
         {
-            Directory.CreateDirectory(staging);
+            CacheTrust.CreatePrivate(staging);
             var hashes = new SortedDictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, source) in files)
             {
                 var target = Path.Combine(staging, name);
                 File.Copy(source, target);
+                KeepPrivate(target);
                 hashes[name] = SourceCache.FileSha256(target);
             }
             var metadata = metadataFor(hashes);
             metadata.Write(Path.Combine(staging, BuildMetadata.FileName));
+            KeepPrivate(Path.Combine(staging, BuildMetadata.FileName));
             SourceCache.DeleteDirectory(final);
             Directory.Move(staging, final);
             return new CachedKernel(final, metadata);
@@ -114,11 +119,47 @@ public sealed class KernelCache
         }
     }
 
+    /// <summary>
+    /// An entry is trusted only when nobody else could have written it (<see cref="CacheTrust"/>): the kernels directory,
+    /// the entry and each of its files. Its sha256s prove only that the files match metadata.json, which a writer could replace too.
+    /// </summary>
+    private void RequireTrusted(string dir)
+    {
+        CacheTrust.Require(Root, "The kernel cache");
+        CacheTrust.Require(dir, "The kernel cache entry");
+        foreach (var file in Directory.EnumerateFileSystemEntries(dir)) CacheTrust.Require(file, "The kernel cache file");
+    }
+
+    /// <summary>Files whose mode came from make or the umask (0664 under umask 002) would fail <see cref="RequireTrusted"/> on the next lookup.</summary>
+    private static void KeepPrivate(string file)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var mode = File.GetUnixFileMode(file);
+        File.SetUnixFileMode(file, mode & ~(UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+    }
+
     private static string? Verify(string dir, string name, string sha256)
     {
         var path = Path.Combine(dir, name);
         if (!File.Exists(path)) return $"{name} is missing";
         return SourceCache.FileSha256(path) == sha256 ? null : $"{name} does not match its recorded sha256";
+    }
+
+    /// <summary>
+    /// Removes the kernel an earlier run exported to <paramref name="outDir"/>, at the start of a run, so a run that fails
+    /// leaves no bzImage and metadata.json that read as its own. metadata.json goes first: a kill midway leaves
+    /// artifacts without metadata, never metadata describing files that are gone. Only the names Export writes are touched.
+    /// </summary>
+    public static void ClearExported(string outDir, Arch arch)
+    {
+        if (!Directory.Exists(outDir)) return;
+        var metadataPath = Path.Combine(outDir, BuildMetadata.FileName);
+        var listed = BuildMetadata.Read(metadataPath)?.Files.Keys.Where(IsPlainFileName) ?? Enumerable.Empty<string>();
+        File.Delete(metadataPath);
+        var known = new[] { EntryFiles.Image(arch), EntryFiles.Vmlinux, EntryFiles.SystemMap, EntryFiles.Config,
+            DevelopmentArtifacts.HeadersTar, DevelopmentArtifacts.ModulesTar, DevelopmentArtifacts.DevTar };
+        foreach (var name in listed.Concat(known).Distinct(StringComparer.Ordinal))
+            File.Delete(Path.Combine(outDir, name));
     }
 
     /// <summary>Copies a cache entry's files to the output directory (replacing what a previous run left).</summary>

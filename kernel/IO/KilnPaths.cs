@@ -20,11 +20,13 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     /// for ccache and make. Host and container builds keep their own, so neither rebuilds the other's objects; both sit next
     /// to the same patched tree, so ccache (paths relative to the cache dir) serves one the other's compiles. A build type or
     /// guest type has its own too: its .config differs, and two runs sharing a directory would reconfigure it under each other.
+    /// So does a base config (<paramref name="baseConfig"/>: empty for the default, else its name or file-&lt;sha256 prefix&gt;).
     /// </summary>
-    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "") =>
+    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "", string baseConfig = "") =>
         Path.Combine(BuildDirectories, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
                                        (buildType.Length > 0 ? "-build-type-" + buildType : "") +
                                        (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
+                                       (baseConfig.Length > 0 ? "-base-" + baseConfig : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
 
     /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>

@@ -1,6 +1,7 @@
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.IO;
+using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Packaging;
 
@@ -35,12 +36,30 @@ public static class KernelPackager
 
     public static PackageResult Package(PackageRequest request, IKilnLog log)
     {
-        var kernel = request.Kernel;
-        var metadata = kernel.Metadata;
-        var image = kernel.File(request.ImageName);
         var outDir = request.PackageDirectory;
         if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         Directory.CreateDirectory(outDir);
+        // Packaged from a private copy checked against metadata.json, not from the entry Setup verified: the entry
+        // can change in between (a boot takes seconds), the copy cannot. It sits next to the package directory, outside SHA256SUMS.
+        var verified = AtomicFile.TempPathFor(outDir);
+        try
+        {
+            var kernel = PackageVerifier.CopyVerified(request.Kernel, verified);
+            var result = Package(request, kernel, outDir, log);
+            PackageVerifier.Verify(result, kernel, request.ImageName, log);
+            log.Info($"Verified every packaged file against metadata.json ({request.ImageName} sha256 {kernel.Metadata.Files[request.ImageName]})");
+            return result;
+        }
+        finally
+        {
+            SourceCache.DeleteDirectory(verified);
+        }
+    }
+
+    private static PackageResult Package(PackageRequest request, CachedKernel kernel, string outDir, IKilnLog log)
+    {
+        var metadata = kernel.Metadata;
+        var image = kernel.File(request.ImageName);
         var notes = new List<string>();
 
         var template = File.ReadAllText(request.Stage1Template);

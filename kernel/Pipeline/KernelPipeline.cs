@@ -52,6 +52,8 @@ public sealed class KernelPipeline : IKernelPipeline
     private readonly IKilnLog _log;
     private readonly Func<IContainerEngine> _containerEngine;
     private readonly Lazy<RemoteKernelCache?> _remote;
+    /// <summary>Build-directory locks this run holds, by lock path: Configure takes one and make releases it (see <see cref="HoldBuildLock"/>).</summary>
+    private readonly Dictionary<string, CacheLock> _buildLocks = new(StringComparer.Ordinal);
 
     /// <param name="containerEngine">Makes the engine --runtime=docker runs make in (the host's docker wrappers).</param>
     public KernelPipeline(KilnOptions options, IKilnLog log, Func<IContainerEngine> containerEngine)
@@ -92,6 +94,10 @@ public sealed class KernelPipeline : IKernelPipeline
 
     public Acquired Acquire()
     {
+        // Before anything is read from or written to the cache: another user who can write it could plant a kernel.
+        CacheTrust.CreatePrivate(Options.CacheDir);
+        CacheTrust.Require(Options.CacheDir, "--cache-dir");
+        KernelCache.ClearExported(Paths.OutDir, Options.Arch);
         var host = PrepareHost();
         var source = AcquireSource();
         _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
@@ -138,9 +144,8 @@ public sealed class KernelPipeline : IKernelPipeline
             tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
-        var buildDir = Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime, Options.BuildType, Options.ConfGuest);
         // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
-        return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
+        return new Patched(acquired, tree, new Workspace(tree.Path, BuildDirectory, Target.LocalVersion, Paths.BuildLog,
             Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
     }
 
@@ -151,7 +156,8 @@ public sealed class KernelPipeline : IKernelPipeline
         var allowList = KernelTarget.AllowedDrops(Options, Target.Version);
         var baseConfig = Options.BaseConfig;
         var inputs = ConfigureStamp.InputsHash(workspace.SourceDir, fragments, baseConfig, allowList);
-        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+        HoldBuildLock(workspace.BuildDir);
+        try
         {
             if (!workspace.Reconfigure && ConfigureStamp.IsCurrent(workspace.BuildDir, inputs))
             {
@@ -170,6 +176,11 @@ public sealed class KernelPipeline : IKernelPipeline
             _log.Info($"Configured {workspace.BuildDir}: {result.Verification.Checked.Count} requested options from {fragments.Fragments.Count} fragments all hold");
             return new Configured(workspace, fragments, watch.Elapsed);
         }
+        catch
+        {
+            ReleaseBuildLock(workspace.BuildDir);
+            throw;
+        }
     }
 
     /// <summary>make in the configured workspace: the runtime, ccache, and the distcc farm probed right before make.</summary>
@@ -177,10 +188,47 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         var workspace = configured.Workspace;
         var distribution = PlanDistribution();
-        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+        HoldBuildLock(workspace.BuildDir);
+        try
+        {
             return (KernelBuilder.Build(new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, distribution.Jobs,
                 Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime), _log), distribution);
+        }
+        finally
+        {
+            ReleaseBuildLock(workspace.BuildDir);
+        }
     }
+
+    /// <summary>
+    /// Configure → make is one critical section per build directory: with a lock per step, another run could reconfigure
+    /// the directory between this run's Configure and its make, and this run would build (and store under its own
+    /// identity) a kernel of the other run's .config. Configure takes the lock and keeps it; make (or the process's end) releases it.
+    /// </summary>
+    private void HoldBuildLock(string buildDir)
+    {
+        var path = Paths.BuildLock(buildDir);
+        if (!_buildLocks.ContainsKey(path)) _buildLocks[path] = CacheLock.Acquire(path, _log);
+    }
+
+    private void ReleaseBuildLock(string buildDir)
+    {
+        if (_buildLocks.Remove(Paths.BuildLock(buildDir), out var held)) held.Dispose();
+    }
+
+    /// <summary>The build directory (O=) of this run's options: named by everything that changes what make leaves in it.</summary>
+    public string BuildDirectory => Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime,
+        Options.BuildType, Options.ConfGuest, BaseConfigName());
+
+    /// <summary>
+    /// The base config's part of the build directory's name: empty for the default tinyconfig (existing directories keep
+    /// their names), the make target otherwise, and for a file the start of its sha256, since its contents make the .config.
+    /// </summary>
+    private string BaseConfigName() =>
+        File.Exists(Options.BaseConfig) ? "file-" + SourceCache.FileSha256(Options.BaseConfig)[..12]
+        : Options.BaseConfig == DefaultBaseConfig ? "" : Options.BaseConfig;
+
+    private const string DefaultBaseConfig = "tinyconfig";
 
     public Built Build(Patched patched, Configured configured)
     {
@@ -305,8 +353,14 @@ public sealed class KernelPipeline : IKernelPipeline
         var workspace = (patched ?? Patch(acquired)).Workspace;
         Configure(workspace);
         var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
-        using (CacheLock.Acquire(Paths.BuildLock(workspace.BuildDir), _log))
+        try
+        {
             return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+        }
+        finally
+        {
+            ReleaseBuildLock(workspace.BuildDir);
+        }
     }
 
     public ConfigCompared CompareConfig(Acquired acquired, Patched? patched)
@@ -327,7 +381,15 @@ public sealed class KernelPipeline : IKernelPipeline
         {
             verificationFailure = e;
         }
-        var ours = KernelConfig.Load(Path.Combine(workspace.BuildDir, ".config"));
+        KernelConfig ours;
+        try
+        {
+            ours = KernelConfig.Load(Path.Combine(workspace.BuildDir, ".config"));
+        }
+        finally
+        {
+            ReleaseBuildLock(workspace.BuildDir);
+        }
         var index = KconfigIndex.Load(workspace.SourceDir, Options.Arch);
         var diff = ConfigDiff.Compare(ours, "Kiln's .config", theirs, against, index);
         diff.Write(Paths.ConfigDiff);
