@@ -104,6 +104,10 @@ public sealed record KilnOptions
     [Argument("timeout", "BootTest: seconds before a hung guest is killed.", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG")]
     public int? TimeoutSeconds { get; init; }
 
+    [Argument("download-timeout", "Setup: seconds a mirror may send nothing (no headers, no data) before its download fails with exit 3 (env KILN_DOWNLOAD_TIMEOUT).",
+        ValueName = "SECONDS", Default = "60", Environment = "KILN_DOWNLOAD_TIMEOUT")]
+    public int? DownloadTimeoutSeconds { get; init; }
+
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
 
