@@ -32,7 +32,7 @@ public sealed class OrphanProcessTests
             onLine: l => sawQemu |= l.Contains("Booting "));
 
         Assert.That(sawQemu && run.Killed, Is.True, "the boot should have been running:\n" + run);
-        var left = WaitForNoQemu(scratch.Root, TimeSpan.FromSeconds(10));
+        var left = WaitForNone(scratch.Root, TimeSpan.FromSeconds(10), program => program.StartsWith("qemu-system-", StringComparison.Ordinal) || program == "virtiofsd");
         try
         {
             Assert.That(left, Is.Empty, "QEMU outlived Kiln:\n" + run);
@@ -49,19 +49,47 @@ public sealed class OrphanProcessTests
         }
     }
 
-    /// <summary>The qemu-system-* and virtiofsd processes whose command line names <paramref name="marker"/>, after waiting for them to go.</summary>
-    private static IReadOnlyList<int> WaitForNoQemu(string marker, TimeSpan within)
+    [Test]
+    public void TermDuringConfigureLeavesNoMake()
+    {
+        using var guard = new SharedTreeGuardScope();
+        using var scratch = new Scratch("orphan-make");
+        var cache = scratch.Dir("cache");
+        var tree = Kiln.Tests.Integration.TestKernel.SourceTree;
+        Directory.CreateDirectory(Path.Combine(cache, "sources"));
+        Directory.CreateSymbolicLink(Path.Combine(cache, "sources", Path.GetFileName(tree)), tree);
+        string[] args = ["--target=Configure", "--kernel=6.1", "--source=debian", "--cache-dir=" + cache, "--out=" + scratch.Path_("out")];
+
+        var run = Run(args, killWhen: l => l.Contains("Configure: "), killDelay: TimeSpan.FromSeconds(1.5), hostSignal: "TERM");
+
+        Assert.That(run.Killed, Is.True, "Configure should have been running:\n" + run);
+        var left = WaitForNone(scratch.Root, TimeSpan.FromSeconds(10), _ => true);
+        try
+        {
+            Assert.That(left, Is.Empty, "a child of Kiln outlived it:\n" + run);
+        }
+        finally
+        {
+            foreach (var pid in left) Process.GetProcessById(pid).Kill();
+        }
+        Assert.That(run.ExitCode, Is.EqualTo(143), run.ToString());
+        Assert.That(run.StdErr, Does.Contain("Interrupted by SIGTERM: stopped "), run.ToString());
+        AssertNoStackTrace(run);
+    }
+
+    /// <summary>The processes (of the programs <paramref name="program"/> accepts) whose command line names <paramref name="marker"/>, after waiting for them to go.</summary>
+    private static IReadOnlyList<int> WaitForNone(string marker, TimeSpan within, Func<string, bool> program)
     {
         var watch = Stopwatch.StartNew();
         while (true)
         {
-            var left = Qemus(marker);
+            var left = Processes(marker, program);
             if (left.Count == 0 || watch.Elapsed > within) return left;
             Thread.Sleep(200);
         }
     }
 
-    private static List<int> Qemus(string marker)
+    private static List<int> Processes(string marker, Func<string, bool> isProgram)
     {
         var found = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
@@ -71,8 +99,7 @@ public sealed class OrphanProcessTests
             try { argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0'); }
             catch (IOException) { continue; }
             catch (UnauthorizedAccessException) { continue; }
-            var program = Path.GetFileName(argv[0]);
-            if ((program.StartsWith("qemu-system-", StringComparison.Ordinal) || program == "virtiofsd") && argv.Any(a => a.Contains(marker, StringComparison.Ordinal)))
+            if (pid != Environment.ProcessId && isProgram(Path.GetFileName(argv[0])) && argv.Any(a => a.Contains(marker, StringComparison.Ordinal)))
                 found.Add(pid);
         }
         return found;
