@@ -1,6 +1,7 @@
 using Kiln.Build;
 using Kiln.Build.Hosting;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
 
 return new KilnHost()
     .UseContext<BuildContext>()
@@ -9,4 +10,6 @@ return new KilnHost()
     .UseArguments(BuildArguments.All)
     .UseExitCodes(ExitCodes.For, e => e is KilnException, ExitCodes.InternalError)
     .UseErrorTranslation(e => e is not KilnException && DiskFull.Is(e) ? DiskFull.Explain(e) : e)
+    // TERM, INT and HUP stop QEMU, make and containers before Kiln exits with 128 + the signal's number.
+    .UseInterruptHandling(ChildProcesses.ExitOnInterrupt)
     .Run(args);

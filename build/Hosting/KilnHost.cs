@@ -26,6 +26,7 @@ public sealed class KilnHost
     private int _internalErrorCode = 70;
     private Func<Exception, bool> _isUserError = _ => false;
     private Func<Exception, Exception> _translate = e => e;
+    private Func<Action<string>, IDisposable>? _handleInterrupts;
     private string _description = "";
     private string _defaultTarget = "Default";
     private KilnConsole _console = KilnConsole.Terminal;
@@ -79,6 +80,15 @@ public sealed class KilnHost
         return this;
     }
 
+    /// <summary>
+    /// Installs signal handling for the length of a target run; it reports through the error channel it is given.
+    /// </summary>
+    public KilnHost UseInterruptHandling(Func<Action<string>, IDisposable> install)
+    {
+        _handleInterrupts = install;
+        return this;
+    }
+
     /// <summary>Turns an exception the host recognises (a full disk, say) into the user's error before it is reported.</summary>
     public KilnHost UseErrorTranslation(Func<Exception, Exception> translate)
     {
@@ -125,6 +135,7 @@ public sealed class KilnHost
 
         var cakeConsole = _console.Cake;
         var log = new CakeBuildLog(cakeConsole, verbosity);
+        using var interrupts = _handleInterrupts?.Invoke(WriteError);
         try
         {
             var context = CreateContext(commandLine, log);

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Pipeline;
+using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Bisect;
@@ -98,23 +99,13 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
     }
 
     /// <summary>
-    /// Ctrl-C and SIGTERM cancel the bisect instead of killing Kiln, so the worktree is still removed and the
+    /// Ctrl-C, SIGTERM and SIGHUP cancel the bisect instead of stopping Kiln, so the worktree is still removed and the
     /// repository is left as it was; the steps get the signal from the terminal or are killed with git.
     /// </summary>
     private BisectOutcome RunInterruptibly(BisectJob job)
     {
         using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cancellation.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-        {
-            signal.Cancel = true;
-            cancellation.Cancel();
-        });
+        using var interrupts = ChildProcesses.HandleInterrupts(cancellation.Cancel);
         try
         {
             return new BisectDriver(log).Run(job, cancellation.Token);
@@ -122,10 +113,6 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             throw new KilnException(Interrupted, $"Bisect interrupted; the worktree was removed and {job.Range.Repository} is as it was.");
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 }

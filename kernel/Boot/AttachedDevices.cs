@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
 
 namespace Kiln.Kernel.Boot;
 
@@ -256,13 +257,14 @@ internal sealed class VirtiofsdBinary
     {
         Directory.CreateDirectory(sharedDirectory);
         var socket = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"kiln-virtiofs-{Guid.NewGuid():N}.sock");
-        var rust = Help().Contains("--shared-dir", StringComparison.Ordinal);
+        var rust = Help(log).Contains("--shared-dir", StringComparison.Ordinal);
         string[] arguments = rust
             ? [$"--socket-path={socket}", $"--shared-dir={sharedDirectory}", "--cache=never", "--sandbox=chroot"]
             : [$"--socket-path={socket}", "-o", $"source={sharedDirectory}", "-o", "cache=none", "-o", "sandbox=chroot"];
         var start = new ProcessStartInfo(Path, arguments) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
         log.Verbose($"Starting {Path} {string.Join(' ', arguments)}");
-        var daemon = Process.Start(start)!;
+        // A daemon for the boot's length, read by events rather than Command; started the same way, so it dies with Kiln.
+        var daemon = ChildProcesses.Start(start);
         var stderr = new StringBuilder();
         daemon.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
         daemon.OutputDataReceived += (_, _) => { };
@@ -279,13 +281,9 @@ internal sealed class VirtiofsdBinary
         return (null, null, $"virtiofsd ({Path}) did not start: {(why.Length > 0 ? why : "no socket after 5 s")}");
     }
 
-    private string Help()
+    private string Help(IKilnLog log)
     {
-        var start = new ProcessStartInfo(Path, "--help") { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var help = Process.Start(start)!;
-        var text = help.StandardOutput.ReadToEndAsync();
-        var errors = help.StandardError.ReadToEnd();
-        help.WaitForExit();
-        return text.Result + errors;
+        var help = new Command(Path, "--help") { AcceptedExitCodes = Enumerable.Range(0, 256).ToArray(), Purpose = "virtiofsd --help" }.Run(log);
+        return help.StandardOutput + help.StandardError;
     }
 }

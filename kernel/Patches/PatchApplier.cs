@@ -137,12 +137,23 @@ public sealed partial class PatchApplier(IKilnLog log)
     private void ApplyOne(PatchFile patch, string tree)
     {
         BreakHardLinks(patch, tree);
+        foreach (var link in patch.Symlinks)
+            if (link.Target.StartsWith('/') || !SymlinkResolution.StaysInside(tree, Path.Combine(Path.GetDirectoryName(link.Path) ?? "", link.Target)))
+                throw SymlinkEscape(patch, link);
         var dryRun = RunPatch(patch, tree, dryRun: true);
         if (dryRun.ExitCode != 0) throw Failure(patch, tree, dryRun.StandardOutput + dryRun.StandardError);
         var applied = RunPatch(patch, tree, dryRun: false);
         if (applied.ExitCode != 0) throw Failure(patch, tree, applied.StandardOutput + applied.StandardError);
+        // Checked again as applied: two links the lexical check passes can still chain out of the tree (d/b -> .., a -> d/b/..).
+        foreach (var link in patch.Symlinks)
+            if (!SymlinkResolution.StaysInside(tree, link.Path))
+                throw SymlinkEscape(patch, link);
         log.Info($"Applied {patch.FileName}");
     }
+
+    private static KilnException SymlinkEscape(PatchFile patch, PatchSymlink link) =>
+        KilnException.BadInput($"{patch.FullPath}:{link.Line}: refuses to create the symlink '{link.Path}' -> '{link.Target}', which points outside the source tree. " +
+                               "Make the link relative and inside the tree, or drop it from the patch.");
 
     private CommandResult RunPatch(PatchFile patch, string tree, bool dryRun)
     {

@@ -5,6 +5,9 @@ using Kiln.Kernel.Diagnostics;
 
 namespace Kiln.Kernel.Patches;
 
+/// <summary>A symlink a patch creates: its path in the tree, its target as written, and the patch line of the target.</summary>
+public sealed record PatchSymlink(string Path, string Target, int Line);
+
 /// <summary>A value found in a patch file, with the 1-based line it came from (for file:line messages).</summary>
 public sealed record PatchLine(string Value, int Line);
 
@@ -54,6 +57,8 @@ public sealed partial class PatchFile
 
     /// <summary>Paths (relative to the tree root, i.e. after -p1) that the diff creates, changes, renames or deletes.</summary>
     public IReadOnlyList<string> TouchedFiles { get; private set; } = [];
+    /// <summary>Symlinks the diff creates or retargets (git mode 120000): the link's path after -p1 and its new target.</summary>
+    public IReadOnlyList<PatchSymlink> Symlinks { get; private set; } = [];
     /// <summary>Line where the commit message ends (the "---" separator or the first diff line).</summary>
     public int MessageEndLine { get; private set; }
 
@@ -150,6 +155,10 @@ public sealed partial class PatchFile
     private void ParseDiff(string[] lines, int i)
     {
         var touched = new List<string>();
+        var symlinks = new List<PatchSymlink>();
+        // The file of the current "diff --git" section, and whether git says it is (or becomes) a symlink.
+        string? gitFile = null;
+        var gitFileIsLink = false;
         void Touch(string? path)
         {
             if (string.IsNullOrEmpty(path) || touched.Contains(path)) return;
@@ -171,6 +180,12 @@ public sealed partial class PatchFile
             {
                 Touch(git.Groups[1].Value);
                 Touch(git.Groups[2].Value);
+                gitFile = git.Groups[2].Value;
+                gitFileIsLink = false;
+            }
+            else if (SymlinkMode().IsMatch(line))
+            {
+                gitFileIsLink = true;
             }
             else if (GitRenameOrCopy().Match(line) is { Success: true } rename)
             {
@@ -185,17 +200,23 @@ public sealed partial class PatchFile
             }
             else if (HunkHeader().Match(line) is { Success: true } hunk)
             {
-                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1]), Count(hunk.Groups[2]));
+                var added = new List<(string Text, int Line)>();
+                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1]), Count(hunk.Groups[2]), added);
+                // A symlink's content is its target: the hunk adds it as its one line.
+                if (gitFileIsLink && gitFile is not null && added.Count > 0)
+                    symlinks.Add(new PatchSymlink(gitFile, added[0].Text, added[0].Line));
                 continue;
             }
             i++;
         }
         TouchedFiles = touched;
+        Symlinks = symlinks;
     }
 
     private static int Count(Group g) => g.Success ? int.Parse(g.Value) : 1;
 
-    private static int SkipHunk(string[] lines, int i, int oldLines, int newLines)
+    /// <summary>Skips a hunk's body; its added lines (without the '+', with their 1-based line) go into <paramref name="added"/>.</summary>
+    private static int SkipHunk(string[] lines, int i, int oldLines, int newLines, List<(string Text, int Line)> added)
     {
         while (i < lines.Length && (oldLines > 0 || newLines > 0))
         {
@@ -204,6 +225,7 @@ public sealed partial class PatchFile
             var kind = line.Length == 0 ? ' ' : line[0]; // some mailers strip the space of empty context lines
             if (kind is ' ' or '-') oldLines--;
             if (kind is ' ' or '+') newLines--;
+            if (kind == '+') added.Add((line[1..], i));
         }
         // A marker right after the last counted line belongs to the hunk too.
         while (i < lines.Length && lines[i].StartsWith('\\')) i++;
@@ -253,6 +275,8 @@ public sealed partial class PatchFile
     private static partial Regex GitDiffLine();
     [GeneratedRegex(@"^(?:rename|copy) (?:from|to) (.+)$")]
     private static partial Regex GitRenameOrCopy();
+    [GeneratedRegex(@"^(?:new file mode|new mode|index [0-9a-f]+\.\.[0-9a-f]+) 120000$")]
+    private static partial Regex SymlinkMode();
     [GeneratedRegex(@"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")]
     private static partial Regex HunkHeader();
     [GeneratedRegex(@"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")]

@@ -87,7 +87,8 @@ public sealed class KernelPipeline : IKernelPipeline
     public SourceTree AcquireSource()
     {
         using var http = KernelOrgProvider.CreateClient();
-        var acquirer = SourceAcquirer.For(Options.Source, Target.Pin, Target.Manifest, Target.Version, Options.Mirror, Options.MayInstall, http, Options.Keyring);
+        var acquirer = SourceAcquirer.For(Options.Source, Target.Pin, Target.Manifest, Target.Version, Options.Mirror, Options.MayInstall, http, Options.Keyring,
+            Options.DownloadTimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
         using (CacheLock.Acquire(Paths.SourceLock(Target.Version.ToString()), _log))
             return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log);
     }

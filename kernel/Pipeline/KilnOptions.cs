@@ -104,6 +104,11 @@ public sealed record KilnOptions
     [Argument("timeout", "BootTest: seconds before a hung guest is killed.", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG")]
     public int? TimeoutSeconds { get; init; }
 
+    [Argument("download-timeout", "Setup: seconds a mirror may send nothing (no headers, no data) before its download fails with exit 3 (env KILN_DOWNLOAD_TIMEOUT).",
+        ValueName = "SECONDS", Default = "60", Environment = "KILN_DOWNLOAD_TIMEOUT")]
+    public int? DownloadTimeoutSeconds { get; init; }
+    public const int MaxDownloadTimeoutSeconds = 86400;
+
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
 
@@ -266,6 +271,9 @@ public sealed record KilnOptions
             Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
         // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
         machine.RequireHostMemory();
+        // A wait longer than a day is no timeout, and timers refuse more than 24.8 days.
+        if (DownloadTimeoutSeconds > MaxDownloadTimeoutSeconds)
+            throw KilnException.BadInput($"--download-timeout={DownloadTimeoutSeconds}: at most {MaxDownloadTimeoutSeconds} seconds (a day).");
         var tests = Tests.Select(Path.GetFullPath).ToList();
         foreach (var test in tests)
             if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");

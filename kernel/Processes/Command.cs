@@ -9,7 +9,8 @@ public sealed record CommandResult(int ExitCode, string StandardOutput, string S
 
 /// <summary>
 /// The one way Kiln runs external programs: logs the command line, streams output to callbacks,
-/// and (unless told otherwise) throws with the exit code and the tail of stderr on failure.
+/// and (unless told otherwise) throws with the exit code and the tail of stderr on failure. Children start through
+/// <see cref="ChildProcesses"/>, so none outlives Kiln.
 /// </summary>
 public sealed class Command
 {
@@ -93,6 +94,7 @@ public sealed class Command
         }
         await Task.WhenAll(readOut, readErr);
         watch.Stop();
+        if (ChildProcesses.Interrupting) ChildProcesses.Park();
 
         string tail;
         lock (stderrTail) tail = string.Join(System.Environment.NewLine, stderrTail);
@@ -124,15 +126,12 @@ public sealed class Command
         {
             if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
         }
-        var process = new Process { StartInfo = psi };
         try
         {
-            process.Start();
-            return process;
+            return ChildProcesses.Start(psi);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            process.Dispose();
             throw new KilnException(ExitCodes.BadInput,
                 $"Cannot run '{FileName}': {e.Message}. Install it (./build.sh --target=Setup --install-deps installs Kiln's prerequisites) or put it on PATH.", e);
         }
@@ -162,6 +161,7 @@ public sealed class StreamingCommand : IDisposable
         if (kill && !_process.HasExited)
             try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         _process.WaitForExit();
+        if (ChildProcesses.Interrupting) ChildProcesses.Park();
         var stderr = _stderr.GetAwaiter().GetResult();
         var result = new CommandResult(_process.ExitCode, "", stderr, _watch.Elapsed);
         return kill ? result : _command.Check(result, stderr.Trim());

@@ -16,21 +16,33 @@ public sealed class KernelOrgProvider : ISourceProvider
     private readonly string _baseUrl;
     private readonly HttpClient _http;
     private readonly string? _keyring;
+    private readonly TimeSpan _idleTimeout;
+
+    /// <summary>How long a server may send nothing (no headers, no bytes) before the fetch fails: --download-timeout's default.</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>sha256sums.asc is a few KiB; a mirror that sends more is broken or hostile, and is not read into memory.</summary>
+    public const int MaxChecksumListBytes = 1 << 20;
 
     /// <param name="keyring">A keyring (gpg --export of kernel.org's signing keys) to check sha256sums.asc's signature with gpgv.</param>
-    public KernelOrgProvider(string baseUrl, HttpClient http, string? keyring = null)
+    /// <param name="idleTimeout">How long the server may stay silent; null is <see cref="DefaultIdleTimeout"/>.</param>
+    public KernelOrgProvider(string baseUrl, HttpClient http, string? keyring = null, TimeSpan? idleTimeout = null)
     {
         _baseUrl = baseUrl.EndsWith('/') ? baseUrl : baseUrl + "/";
         _http = http;
         _keyring = keyring;
+        _idleTimeout = idleTimeout ?? DefaultIdleTimeout;
     }
 
     public string Name => "kernel.org";
 
-    /// <summary>A client that gives up quickly when there is no network, so offline runs end fast.</summary>
+    /// <summary>
+    /// A client that gives up quickly when there is no network, so offline runs end fast. It has no overall timeout:
+    /// a slow but live download may take long, and a silent server is caught by the idle timeout of every read.
+    /// </summary>
     public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
     {
-        Timeout = TimeSpan.FromMinutes(30),
+        Timeout = System.Threading.Timeout.InfiniteTimeSpan,
     };
 
     public SourceTree Acquire(KernelVersion version, SourceCache cache, IKilnLog log)
@@ -44,7 +56,12 @@ public sealed class KernelOrgProvider : ISourceProvider
         }
 
         var sumsUrl = _baseUrl + "sha256sums.asc";
-        var sums = Get(sumsUrl, () => _http.GetStringAsync(sumsUrl).GetAwaiter().GetResult());
+        var sums = Get(sumsUrl, () =>
+        {
+            using var buffer = new MemoryStream();
+            Fetch(sumsUrl, buffer, MaxChecksumListBytes, (_, _) => { });
+            return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        });
         var signature = VerifySignature(sumsUrl, sums, log);
         var expected = Sha256Sums.Find(sums, fileName)
                        ?? throw new SourceUnavailableException($"{sumsUrl} does not list {fileName}");
@@ -119,28 +136,14 @@ public sealed class KernelOrgProvider : ISourceProvider
             long bytes = 0;
             Get(url, () =>
             {
-                using var response = _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
-                response.EnsureSuccessStatusCode();
-                var total = response.Content.Headers.ContentLength;
-                using var input = response.Content.ReadAsStream();
                 using var output = File.Create(temp);
-                var buffer = new byte[1 << 20];
                 var lastReport = watch.Elapsed;
-                int read;
-                while ((read = input.Read(buffer)) > 0)
+                bytes = Fetch(url, output, limit: null, (received, total) =>
                 {
-                    output.Write(buffer, 0, read);
-                    bytes += read;
-                    if (watch.Elapsed - lastReport > TimeSpan.FromSeconds(5))
-                    {
-                        lastReport = watch.Elapsed;
-                        log.Info(total is > 0
-                            ? $"  {bytes >> 20} of {total >> 20} MiB ({100 * bytes / total}%)"
-                            : $"  {bytes >> 20} MiB");
-                    }
-                }
-                if (total is { } length && bytes != length)
-                    throw new IOException($"download ended after {bytes} of {length} bytes");
+                    if (watch.Elapsed - lastReport <= TimeSpan.FromSeconds(5)) return;
+                    lastReport = watch.Elapsed;
+                    log.Info(total is > 0 ? $"  {received >> 20} of {total >> 20} MiB ({100 * received / total}%)" : $"  {received >> 20} MiB");
+                });
                 return "";
             });
             using (var stream = File.OpenRead(temp))
@@ -156,6 +159,48 @@ public sealed class KernelOrgProvider : ISourceProvider
         {
             File.Delete(temp);
         }
+    }
+
+    /// <summary>
+    /// GETs <paramref name="url"/> into <paramref name="output"/>; every wait (for the headers, for each read) may last
+    /// the idle timeout at most, so a server that goes silent cannot hang the run. Returns the bytes received.
+    /// </summary>
+    private long Fetch(string url, Stream output, long? limit, Action<long, long?> progress)
+    {
+        T Within<T>(Func<CancellationToken, Task<T>> step)
+        {
+            using var idle = new CancellationTokenSource(_idleTimeout);
+            try
+            {
+                return step(idle.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (idle.IsCancellationRequested)
+            {
+                throw new SourceUnavailableException(
+                    $"{url}: the server sent nothing for {_idleTimeout.TotalSeconds:0} s (--download-timeout); check the mirror or raise the timeout.");
+            }
+        }
+
+        using var response = Within(token => _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, token));
+        response.EnsureSuccessStatusCode();
+        var total = response.Content.Headers.ContentLength;
+        if (limit is { } cap && total > cap)
+            throw new SourceUnavailableException($"{url}: the server announces {total} bytes, more than the {cap} a checksum list may have; check the mirror.");
+        using var input = Within(token => response.Content.ReadAsStreamAsync(token));
+        var buffer = new byte[1 << 20];
+        long bytes = 0;
+        int read;
+        while ((read = Within(token => input.ReadAsync(buffer, token).AsTask())) > 0)
+        {
+            bytes += read;
+            if (limit is { } max && bytes > max)
+                throw new SourceUnavailableException($"{url}: more than {max} bytes, more than a checksum list may have; check the mirror.");
+            output.Write(buffer, 0, read);
+            progress(bytes, total);
+        }
+        if (total is { } length && bytes != length)
+            throw new IOException($"download ended after {bytes} of {length} bytes");
+        return bytes;
     }
 
     /// <summary>Turns network failures into "unavailable" so the next provider gets its turn.</summary>

@@ -16,11 +16,11 @@ public sealed class SourceAcquirer
     /// anything else a local tree.
     /// </summary>
     public static SourceAcquirer For(string source, SeriesPin pin, VersionsManifest manifest, KernelVersion version,
-        string? mirror, bool mayInstall, HttpClient http, string? keyring = null)
+        string? mirror, bool mayInstall, HttpClient http, string? keyring = null, TimeSpan? idleTimeout = null)
     {
         ISourceProvider Create(SourceSpec spec) => spec switch
         {
-            SourceSpec.KernelOrg => new KernelOrgProvider(mirror ?? manifest.UrlFor(version), http, keyring),
+            SourceSpec.KernelOrg => new KernelOrgProvider(mirror ?? manifest.UrlFor(version), http, keyring, idleTimeout),
             SourceSpec.DebianPackage d => new DebianPackageProvider(d.Package, mayInstall),
             _ => throw new ArgumentOutOfRangeException(nameof(spec)),
         };

@@ -188,4 +188,18 @@ public class KilnOptionsTests
         Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(e.Message, Does.Contain(message));
     }
+
+    [TestCase("0", "expected a positive whole number")]
+    [TestCase("86401", "at most 86400 seconds")]
+    [TestCase("999999999", "at most 86400 seconds")]
+    public void Download_timeout_out_of_range_is_exit_2(string value, string message)
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, ("download-timeout", value)))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain("--download-timeout=").And.Contain(message));
+    }
+
+    [Test]
+    public void Download_timeout_comes_from_the_environment_too() =>
+        Assert.That(Parse(new Dictionary<string, string?> { ["KILN_DOWNLOAD_TIMEOUT"] = "5" }).DownloadTimeoutSeconds, Is.EqualTo(5));
 }

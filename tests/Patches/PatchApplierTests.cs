@@ -215,6 +215,47 @@ public class PatchApplierTests
         Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
     }
 
+    /// <summary>A git diff creating the symlink <paramref name="path"/> with <paramref name="target"/>.</summary>
+    private static string SymlinkDiff(string path, string target) =>
+        $"diff --git a/{path} b/{path}\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n+++ b/{path}\n" +
+        $"@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n";
+
+    [TestCase("init/etc", "/etc")]
+    [TestCase("init/up", "../..")]
+    [TestCase("init/up", "../../../linux-6.1.192/init")]
+    public void PatchCreatingASymlinkOutOfTheTreeIsRefused(string link, string target)
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(SymlinkDiff(link, target)));
+
+        var e = Assert.Throws<KilnException>(() => Apply());
+
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain($"0001-a.patch:").And.Contain($"'{link}' -> '{target}', which points outside the source tree"));
+        Assert.That(Directory.Exists(_fx.WorkRoot) ? Directory.GetFileSystemEntries(_fx.WorkRoot) : [], Is.Empty, "a staging tree was left");
+    }
+
+    [Test]
+    public void TwoSymlinksThatChainOutOfTheTreeAreRefused()
+    {
+        // Each passes the lexical check; together a resolves to the tree's parent.
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(SymlinkDiff("init/b", "..") + SymlinkDiff("a", "init/b/..")));
+
+        var e = Assert.Throws<KilnException>(() => Apply());
+
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain("'a' -> 'init/b/..'"));
+    }
+
+    [Test]
+    public void PatchCreatingASymlinkInsideTheTreeApplies()
+    {
+        _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(SymlinkDiff("init/main-link.c", "main.c")));
+
+        var tree = Apply();
+
+        Assert.That(new FileInfo(Path.Combine(tree.Path, "init", "main-link.c")).LinkTarget, Is.EqualTo("main.c"));
+    }
+
     [Test]
     public void MissingPristineTreeIsBadInput()
     {

@@ -93,6 +93,26 @@ public sealed class PatchConfigFaultTests
         AssertSucceeds(Run("Patch"));
     }
 
+    /// <summary>A git diff creating the symlink <paramref name="path"/> -> <paramref name="target"/> (mode 120000).</summary>
+    private static string SymlinkDiff(string path, string target) =>
+        $"diff --git a/{path} b/{path}\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n+++ b/{path}\n" +
+        $"@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n";
+
+    [TestCase("init/kiln-etc", "/etc", "init/kiln-etc")]
+    [TestCase("init/kiln-up", "../..", "init/kiln-up")]
+    [TestCase("init/kiln-b", "..", "kiln-a")] // with kiln-a -> init/kiln-b/..: each passes a lexical check, together they leave the tree
+    public void PatchCreatingASymlinkOutOfTheTree(string link, string target, string refused)
+    {
+        var diff = SymlinkDiff(link, target) + (refused == "kiln-a" ? SymlinkDiff("kiln-a", "init/kiln-b/..") : "");
+        File.WriteAllText(Path.Combine(SeriesDir, "0002-init-link.patch"), FormatPatch("init: a link", diff));
+        var run = Run("Patch");
+        AssertFails(run, 2, "0002-init-link.patch", $"refuses to create the symlink '{refused}'", "points outside the source tree");
+        AssertNoHalfPatchedTree();
+
+        File.Delete(Path.Combine(SeriesDir, "0002-init-link.patch"));
+        AssertSucceeds(Run("Patch"));
+    }
+
     /// <summary>
     /// --source=PATH without git: a second tree of the same version, or an edit, has the same recorded identity.
     /// Neither the patched copy nor a cached kernel may be reused on the strength of it.

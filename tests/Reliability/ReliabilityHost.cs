@@ -23,8 +23,10 @@ public static class ReliabilityHost
 
     /// <param name="killWhen">When a line matches, the process tree is killed after <paramref name="killDelay"/>.</param>
     /// <param name="onLine">Sees every output line as it arrives (to start something when the run reaches a step).</param>
+    /// <param name="hostSignal">Instead of SIGKILL to the tree, this signal (TERM, KILL, …) to the host process alone, as timeout and CI send it.</param>
     public static HostRun Run(IEnumerable<string> args, string? root = null, IReadOnlyDictionary<string, string?>? env = null,
-        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? timeout = null, Action<string>? onLine = null)
+        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? timeout = null, Action<string>? onLine = null,
+        string? hostSignal = null)
     {
         var argList = args.ToList();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -65,7 +67,13 @@ public static class ReliabilityHost
         if (first == killRequested.Task)
         {
             Thread.Sleep(killDelay ?? TimeSpan.Zero);
-            if (!process.HasExited)
+            if (!process.HasExited && hostSignal is not null)
+            {
+                using var kill = Process.Start("kill", ["-" + hostSignal, process.Id.ToString()]);
+                kill.WaitForExit();
+                killed = true;
+            }
+            else if (!process.HasExited)
             {
                 // SIGKILL to every process of the run: nothing gets to clean up, as with a power cut or OOM kill.
                 process.Kill(entireProcessTree: true);

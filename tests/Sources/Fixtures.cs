@@ -86,7 +86,10 @@ public static class Tarballs
 public sealed class TinyHttpServer : IDisposable
 {
     /// <param name="ChunkDelay">When set, the body goes out in 64 KiB chunks with this pause between them (a slow mirror).</param>
-    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null);
+    /// <param name="StallAfterBody">After the body the connection stays open and silent until the server is disposed (a stalled mirror).</param>
+    /// <param name="Endless">No Content-Length, and the body is sent again and again until the client hangs up.</param>
+    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null,
+        bool StallAfterBody = false, bool Endless = false);
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Dictionary<string, Response> _routes = new();
@@ -139,8 +142,10 @@ public sealed class TinyHttpServer : IDisposable
                     response = _routes.TryGetValue(path, out var r) ? r : new Response(404, Encoding.UTF8.GetBytes("not found"));
                 }
                 var reason = response.Status == 200 ? "OK" : "Not Found";
-                var head = $"HTTP/1.1 {response.Status} {reason}\r\nContent-Length: {response.ClaimedLength ?? response.Body.Length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
+                var length = response.Endless ? "" : $"Content-Length: {response.ClaimedLength ?? response.Body.Length}\r\n";
+                var head = $"HTTP/1.1 {response.Status} {reason}\r\n{length}Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
                 stream.Write(Encoding.ASCII.GetBytes(head));
+                while (response.Endless && !_stop.IsCancellationRequested) stream.Write(response.Body);
                 if (response.ChunkDelay is { } delay)
                 {
                     for (var offset = 0; offset < response.Body.Length; offset += 1 << 16)
@@ -155,6 +160,7 @@ public sealed class TinyHttpServer : IDisposable
                     stream.Write(response.Body);
                 }
                 stream.Flush();
+                if (response.StallAfterBody) _stop.Token.WaitHandle.WaitOne();
                 client.Client.Shutdown(SocketShutdown.Send);
             }
             catch (IOException) { }

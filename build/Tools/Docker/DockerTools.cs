@@ -1,6 +1,7 @@
 using Cake.Core;
 using Cake.Core.IO;
 using Cake.Core.Tooling;
+using Kiln.Kernel.Processes;
 
 namespace Kiln.Build.Tools.Docker;
 
@@ -49,6 +50,8 @@ public abstract class DockerTool<TSettings> : Tool<TSettings> where TSettings : 
         {
             process.WaitForExit();
         }
+        // An interrupt removed the container: Kiln is exiting with the signal's code, not judging this build.
+        if (ChildProcesses.Interrupting) ChildProcesses.Park();
         cancellation.ThrowIfCancellationRequested();
         return process.GetExitCode();
     }
@@ -106,10 +109,13 @@ public sealed class DockerRunner : DockerTool<DockerRunSettings>
     public int Run(DockerRunSettings settings, string image, string program, IEnumerable<string> arguments,
         Action<string>? onOutput, Action<string>? onError, CancellationToken cancellation)
     {
-        return Stream(settings, Render(settings, image, program, arguments), onOutput, onError, () =>
+        void RemoveContainer()
         {
             if (settings.Name is not null) _remover.Remove(new DockerRemoveSettings { Force = true }, settings.Name);
-        }, cancellation);
+        }
+        // Killing the docker client on an interrupt would leave the container compiling: it is removed by name.
+        using var onInterrupt = settings.Name is null ? null : ChildProcesses.OnInterrupt($"container {settings.Name}", RemoveContainer);
+        return Stream(settings, Render(settings, image, program, arguments), onOutput, onError, RemoveContainer, cancellation);
     }
 
     internal static ProcessArgumentBuilder Render(DockerRunSettings settings, string image, string program, IEnumerable<string> arguments)
