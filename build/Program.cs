@@ -8,5 +8,5 @@ return new KilnHost()
     .UseDefaultTarget(nameof(Kiln.Build.Tasks.BootTest))
     .UseArguments(BuildArguments.All)
     .UseExitCodes(ExitCodes.For, e => e is KilnException, ExitCodes.InternalError)
-    .UseErrorTranslation(e => e is not KilnException && DiskFull.Is(e) ? DiskFull.Explain(e) : e)
+    .UseErrorTranslation(EnvironmentFailure.Translate)
     .Run(args);

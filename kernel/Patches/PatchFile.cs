@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Patches;
 
@@ -23,9 +24,14 @@ public sealed partial class PatchFile
         if (prefix.Success)
         {
             NumberPrefixText = prefix.Groups[1].Value;
-            Number = int.Parse(NumberPrefixText);
+            Number = WholeNumber.Parse(NumberPrefixText, 0, MaxNumber)
+                     ?? throw KilnException.BadInput($"{FullPath}: the number {NumberPrefixText} is too large for a patch in a series " +
+                                                     $"(at most {MaxNumber}; git format-patch names them 0001-, 0002-, ...). Renumber the patch.");
         }
     }
+
+    /// <summary>Four digits, as git format-patch writes them (lint insists on exactly four).</summary>
+    public const int MaxNumber = 9999;
 
     public string FullPath { get; }
     public string FileName { get; }
@@ -185,7 +191,7 @@ public sealed partial class PatchFile
             }
             else if (HunkHeader().Match(line) is { Success: true } hunk)
             {
-                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1]), Count(hunk.Groups[2]));
+                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1], i), Count(hunk.Groups[2], i));
                 continue;
             }
             i++;
@@ -193,7 +199,11 @@ public sealed partial class PatchFile
         TouchedFiles = touched;
     }
 
-    private static int Count(Group g) => g.Success ? int.Parse(g.Value) : 1;
+    /// <summary>A hunk's line count; one that cannot be a line count (it overflows) is bad input naming the line.</summary>
+    private int Count(Group g, int index) =>
+        !g.Success ? 1
+        : WholeNumber.Parse(g.Value) ?? throw KilnException.BadInput(
+            $"{FullPath}:{index + 1}: the hunk header's line count {g.Value} is out of range; the patch is damaged. Make it again with git format-patch.");
 
     private static int SkipHunk(string[] lines, int i, int oldLines, int newLines)
     {
@@ -239,7 +249,7 @@ public sealed partial class PatchFile
         });
     }
 
-    [GeneratedRegex(@"^(\d+)-")]
+    [GeneratedRegex(@"^([0-9]+)-")]
     private static partial Regex NumberPrefix();
     [GeneratedRegex(@"^From [0-9a-f]{7,64} ")]
     private static partial Regex MboxFrom();
@@ -253,7 +263,7 @@ public sealed partial class PatchFile
     private static partial Regex GitDiffLine();
     [GeneratedRegex(@"^(?:rename|copy) (?:from|to) (.+)$")]
     private static partial Regex GitRenameOrCopy();
-    [GeneratedRegex(@"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")]
+    [GeneratedRegex(@"^@@ -[0-9]+(?:,([0-9]+))? \+[0-9]+(?:,([0-9]+))? @@")]
     private static partial Regex HunkHeader();
     [GeneratedRegex(@"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")]
     private static partial Regex EncodedWord();

@@ -27,8 +27,25 @@ public sealed class KernelOrgProvider : ISourceProvider
 
     public string Name => "kernel.org";
 
-    /// <summary>A client that gives up quickly when there is no network, so offline runs end fast.</summary>
-    public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
+    /// <summary>
+    /// A mirror URL is http(s) with a host (exit 2 otherwise, naming the option): the HTTP client cannot fetch anything
+    /// else, and it fails on other schemes with exceptions rather than answers.
+    /// </summary>
+    public static string CheckMirror(string option, string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsHttp(uri))
+            throw KilnException.BadInput($"--{option}={url}: expected an http:// or https:// URL with a host, such as https://cdn.kernel.org/pub/linux/kernel/v6.x/. " +
+                                         "For a tree on disk use --source=PATH.");
+        return url;
+    }
+
+    private static bool IsHttp(Uri uri) => uri.Scheme is "http" or "https" && uri.Host.Length > 0;
+
+    /// <summary>
+    /// A client that gives up quickly when there is no network, so offline runs end fast. It does not follow redirects:
+    /// <see cref="GetFollowingRedirects"/> does, to http(s) only (the handler's own fails on a Location such as file:///).
+    /// </summary>
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), AllowAutoRedirect = false })
     {
         Timeout = TimeSpan.FromMinutes(30),
     };
@@ -44,7 +61,11 @@ public sealed class KernelOrgProvider : ISourceProvider
         }
 
         var sumsUrl = _baseUrl + "sha256sums.asc";
-        var sums = Get(sumsUrl, () => _http.GetStringAsync(sumsUrl).GetAwaiter().GetResult());
+        var sums = Get(sumsUrl, () =>
+        {
+            using var response = GetFollowingRedirects(sumsUrl);
+            return response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        });
         var signature = VerifySignature(sumsUrl, sums, log);
         var expected = Sha256Sums.Find(sums, fileName)
                        ?? throw new SourceUnavailableException($"{sumsUrl} does not list {fileName}");
@@ -119,8 +140,7 @@ public sealed class KernelOrgProvider : ISourceProvider
             long bytes = 0;
             Get(url, () =>
             {
-                using var response = _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
-                response.EnsureSuccessStatusCode();
+                using var response = GetFollowingRedirects(url);
                 var total = response.Content.Headers.ContentLength;
                 using var input = response.Content.ReadAsStream();
                 using var output = File.Create(temp);
@@ -155,6 +175,33 @@ public sealed class KernelOrgProvider : ISourceProvider
         finally
         {
             File.Delete(temp);
+        }
+    }
+
+    private const int MaxRedirects = 5;
+
+    /// <summary>GET with headers read, following up to <see cref="MaxRedirects"/> redirects to http(s) URLs; a failure status throws.</summary>
+    private HttpResponseMessage GetFollowingRedirects(string url)
+    {
+        var current = new Uri(url);
+        for (var redirects = 0; ; redirects++)
+        {
+            var response = _http.GetAsync(current, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
+            if ((int)response.StatusCode is < 300 or >= 400)
+            {
+                response.EnsureSuccessStatusCode();
+                return response;
+            }
+            var location = response.Headers.Location;
+            response.Dispose();
+            if (location is null)
+                throw new SourceUnavailableException($"{current}: HTTP {(int)response.StatusCode} without a Location to go to");
+            var next = location.IsAbsoluteUri ? location : new Uri(current, location);
+            if (!IsHttp(next))
+                throw new SourceUnavailableException($"{current}: redirected to {next}; Kiln follows redirects to http(s) URLs only");
+            if (redirects == MaxRedirects)
+                throw new SourceUnavailableException($"{url}: more than {MaxRedirects} redirects");
+            current = next;
         }
     }
 

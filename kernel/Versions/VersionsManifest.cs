@@ -112,7 +112,9 @@ public sealed class VersionsManifest
         var series = new Dictionary<string, SeriesPin>(StringComparer.Ordinal);
         foreach (var (keyNode, valueNode) in seriesNode.Children)
         {
-            var name = ((YamlScalarNode)keyNode).Value ?? "";
+            if (keyNode is not YamlScalarNode { Value: var key })
+                throw reader2.Error(keyNode, "assets.kernel.series: a series key is a name such as \"6.1\", not a list or mapping.");
+            var name = key ?? "";
             var where = $"assets.kernel.series.\"{name}\"";
             if (!Regex.IsMatch(name, @"^\d+\.\d+$"))
                 throw reader2.Error(keyNode, $"{where}: a series is named major.minor, such as \"6.1\".");
