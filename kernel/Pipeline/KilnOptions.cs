@@ -30,8 +30,8 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
 
 /// <summary>
 /// Everything the user asked for, parsed once from the arguments and the environment and validated (exit 2 with the
-/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist and
-/// reading the host's memory size.
+/// option named); immutable. Stages read it; nothing here does more I/O than checking named paths (kind, writable,
+/// not a pseudo-filesystem; see <see cref="PathArgument"/>) and reading the host's memory size.
 /// </summary>
 public sealed partial record KilnOptions
 {
@@ -39,7 +39,7 @@ public sealed partial record KilnOptions
     /// <summary>make -j beyond this only costs memory: distcc farms in practice stay far below it.</summary>
     public const int MaxJobs = 1024;
     public const int MaxTimeoutSeconds = 24 * 60 * 60;
-    /// <summary>More vCPUs than any of the machine profiles' QEMU machines takes.</summary>
+    /// <summary>Bounds --smp; a count the profile's QEMU machine cannot take still fails when QEMU starts.</summary>
     public const int MaxSmp = 1024;
 
     /// <summary>The Kiln repository: versions.yaml, patches/, configs/ (KILN_ROOT, else found upwards).</summary>

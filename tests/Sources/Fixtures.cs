@@ -86,7 +86,8 @@ public static class Tarballs
 public sealed class TinyHttpServer : IDisposable
 {
     /// <param name="ChunkDelay">When set, the body goes out in 64 KiB chunks with this pause between them (a slow mirror).</param>
-    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null);
+    /// <param name="Location">A redirect's target (with a 3xx status).</param>
+    public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null, string? Location = null);
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Dictionary<string, Response> _routes = new();
@@ -138,8 +139,9 @@ public sealed class TinyHttpServer : IDisposable
                     _hits[path] = _hits.GetValueOrDefault(path) + 1;
                     response = _routes.TryGetValue(path, out var r) ? r : new Response(404, Encoding.UTF8.GetBytes("not found"));
                 }
-                var reason = response.Status == 200 ? "OK" : "Not Found";
-                var head = $"HTTP/1.1 {response.Status} {reason}\r\nContent-Length: {response.ClaimedLength ?? response.Body.Length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
+                var reason = response.Status switch { 200 => "OK", 302 => "Found", _ => "Not Found" };
+                var location = response.Location is null ? "" : $"Location: {response.Location}\r\n";
+                var head = $"HTTP/1.1 {response.Status} {reason}\r\n{location}Content-Length: {response.ClaimedLength ?? response.Body.Length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
                 stream.Write(Encoding.ASCII.GetBytes(head));
                 if (response.ChunkDelay is { } delay)
                 {

@@ -59,6 +59,15 @@ public class VersionsManifestTests
     }
 
     [Test]
+    public void A_series_key_written_as_a_sequence_is_bad_input_naming_the_line()
+    {
+        var path = Write(Good.Replace("\"6.6\":", "[6, 6]:"));
+        var e = LoadFails(path);
+        NamesLine(e, path, 10);
+        Assert.That(e.Message, Does.Contain("a series key is a name such as \"6.1\""));
+    }
+
+    [Test]
     public void GoodManifestRecordsLinesAndSources()
     {
         var m = VersionsManifest.Load(Write(Good));
