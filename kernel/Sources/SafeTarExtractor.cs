@@ -97,7 +97,11 @@ public static class SafeTarExtractor
             }
             foreach (var (name, link) in links)
                 if (new FileInfo(link).LinkTarget is { } linkTarget && !ResolvesInside(root, Path.GetDirectoryName(link)!, linkTarget))
+                {
+                    // Removed at once: whoever walks the tree before the caller deletes it must not be led outside.
+                    File.Delete(link);
                     throw Escape(archive, name, $"symbolic link to {linkTarget}, through links made after it");
+                }
             // Read xz's output to the end (tar padding) so it never dies of a closed pipe on a good archive.
             decompressed.CopyTo(Stream.Null);
             completed = true;

@@ -109,10 +109,10 @@ public sealed class HostileInputTests
             run = Run(invocation.Args, root);
         AssertFails(run, exit, fragments);
 
-        var download = Path.Combine(scratch.Path_("cache"), "downloads", FakeMirror.Tarball);
-        Assert.That(File.Exists(download), Is.False, "a download that cannot be used was kept: every rerun would fail on it");
-        if (exit == 3 && fragments.Contains("refusing entry"))
+        if (fragments.Contains("refusing entry"))
         {
+            var download = Path.Combine(scratch.Path_("cache"), "downloads", FakeMirror.Tarball);
+            Assert.That(File.Exists(download), Is.False, "a download that cannot be used was kept: every rerun would fail on it");
             // The same bad mirror fails the same clean way; a good one works at once.
             AssertFails(Run(invocation.Args, root), 3, "refusing entry");
             mirror.Restore();
