@@ -67,6 +67,16 @@ public class VersionsManifestTests
         Assert.That(e.Message, Does.Contain("a series key is a name such as \"6.1\""));
     }
 
+    [TestCase("ftp://ftp.kernel.org/pub/v{major}.x/")]
+    [TestCase("/srv/mirror/")]
+    public void A_url_that_is_not_http_is_bad_input_naming_the_line(string url)
+    {
+        var path = Write(Good.Replace("https://example.org/v{major}.x/", url));
+        var e = LoadFails(path);
+        NamesLine(e, path, 4);
+        Assert.That(e.Message, Does.Contain("is not an absolute http:// or https:// URL"));
+    }
+
     [Test]
     public void GoodManifestRecordsLinesAndSources()
     {
