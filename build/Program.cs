@@ -9,7 +9,7 @@ return new KilnHost()
     .UseDefaultTarget(nameof(Kiln.Build.Tasks.BootTest))
     .UseArguments(BuildArguments.All)
     .UseExitCodes(ExitCodes.For, e => e is KilnException, ExitCodes.InternalError)
-    .UseErrorTranslation(e => e is not KilnException && DiskFull.Is(e) ? DiskFull.Explain(e) : e)
+    .UseErrorTranslation(EnvironmentFailure.Translate)
     // TERM, INT and HUP stop QEMU, make and containers before Kiln exits with 128 + the signal's number.
     .UseInterruptHandling(ChildProcesses.ExitOnInterrupt)
     .Run(args);

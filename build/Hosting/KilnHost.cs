@@ -201,7 +201,8 @@ public sealed class KilnHost
     private static bool TryParseVerbosity(string? value, out Verbosity verbosity)
     {
         verbosity = Verbosity.Normal;
-        return value is null || Enum.TryParse(value, ignoreCase: true, out verbosity) && Enum.IsDefined(verbosity);
+        // Names only: Enum.TryParse also takes numbers ("4"), which no documentation mentions.
+        return value is null || Enum.GetNames<Verbosity>().Contains(value, StringComparer.OrdinalIgnoreCase) && Enum.TryParse(value, ignoreCase: true, out verbosity);
     }
 
     /// <summary>CakeContext wants a service provider; the tasks here take what they need from the typed context.</summary>

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Analysis;
 
@@ -36,6 +37,6 @@ public static partial class Checkpatch
                     "ERROR" => Severity.Error,
                     "WARNING" => Severity.Warning,
                     _ => Severity.Check,
-                }, patchName, int.Parse(m.Groups["line"].Value), m.Groups["type"].Value, m.Groups["msg"].Value))
+                }, patchName, WholeNumber.Parse(m.Groups["line"].Value) ?? 0, m.Groups["type"].Value, m.Groups["msg"].Value))
             .ToList();
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Analysis;
 
@@ -49,8 +50,9 @@ public static partial class PatchAdditions
             }
             else if (HunkHeader().Match(line) is { Success: true } hunk)
             {
-                newLine = int.Parse(hunk.Groups[1].Value);
-                remaining = hunk.Groups[2].Success ? int.Parse(hunk.Groups[2].Value) : 1;
+                // Patch text is the user's: a number that overflows ends the hunk rather than the analysis.
+                newLine = WholeNumber.Parse(hunk.Groups[1].Value) ?? 0;
+                remaining = hunk.Groups[2].Success ? WholeNumber.Parse(hunk.Groups[2].Value) ?? 0 : 1;
             }
         }
         return result.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)p.Value, StringComparer.Ordinal);

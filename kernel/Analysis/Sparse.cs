@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Analysis;
 
@@ -73,7 +74,7 @@ public static partial class Sparse
             // Headers a touched file includes are reported too; only the touched files are the series' concern.
             if (!wanted.Contains(file)) continue;
             findings.Add(new Finding("sparse", m.Groups["sev"].Value == "error" ? Severity.Error : Severity.Warning,
-                file, int.Parse(m.Groups["line"].Value), "", m.Groups["msg"].Value));
+                file, WholeNumber.Parse(m.Groups["line"].Value) ?? 0, "", m.Groups["msg"].Value));
         }
         return findings;
     }

@@ -5,6 +5,7 @@ using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
 using Kiln.Kernel.IO;
+using Kiln.Kernel.Parsing;
 namespace Kiln.Kernel.Patches;
 
 /// <summary>A patch recorded in a patched tree's marker file.</summary>
@@ -239,7 +240,7 @@ public sealed partial class PatchApplier(IKilnLog log)
             var line = lines[i];
             if (FileLine().Match(line) is { Success: true } f) file = f.Groups[1].Value;
             else if (HunkFailed().Match(line) is { Success: true } h)
-                failures.Add(new(file, int.Parse(h.Groups[1].Value), int.Parse(h.Groups[2].Value), line.Trim()));
+                failures.Add(new(file, WholeNumber.Parse(h.Groups[1].Value), WholeNumber.Parse(h.Groups[2].Value), line.Trim()));
             else if (line.StartsWith("Reversed (or previously applied) patch detected", StringComparison.Ordinal))
                 failures.Add(new(file, null, null, "already applied (or reversed) in this tree"));
             else if (line.StartsWith("can't find file to patch", StringComparison.Ordinal))

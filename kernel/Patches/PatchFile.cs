@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Patches;
 
@@ -26,9 +27,14 @@ public sealed partial class PatchFile
         if (prefix.Success)
         {
             NumberPrefixText = prefix.Groups[1].Value;
-            Number = int.Parse(NumberPrefixText);
+            Number = WholeNumber.Parse(NumberPrefixText, 0, MaxNumber)
+                     ?? throw KilnException.BadInput($"{FullPath}: the number {NumberPrefixText} is too large for a patch in a series " +
+                                                     $"(at most {MaxNumber}; git format-patch names them 0001-, 0002-, ...). Renumber the patch.");
         }
     }
+
+    /// <summary>Four digits, as git format-patch writes them (lint insists on exactly four).</summary>
+    public const int MaxNumber = 9999;
 
     public string FullPath { get; }
     public string FileName { get; }
@@ -201,7 +207,7 @@ public sealed partial class PatchFile
             else if (HunkHeader().Match(line) is { Success: true } hunk)
             {
                 var added = new List<(string Text, int Line)>();
-                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1]), Count(hunk.Groups[2]), added);
+                i = SkipHunk(lines, i + 1, Count(hunk.Groups[1], i), Count(hunk.Groups[2], i), added);
                 // A symlink's content is its target: the hunk adds it as its one line.
                 if (gitFileIsLink && gitFile is not null && added.Count > 0)
                     symlinks.Add(new PatchSymlink(gitFile, added[0].Text, added[0].Line));
@@ -213,7 +219,11 @@ public sealed partial class PatchFile
         Symlinks = symlinks;
     }
 
-    private static int Count(Group g) => g.Success ? int.Parse(g.Value) : 1;
+    /// <summary>A hunk's line count; one that cannot be a line count (it overflows) is bad input naming the line.</summary>
+    private int Count(Group g, int index) =>
+        !g.Success ? 1
+        : WholeNumber.Parse(g.Value) ?? throw KilnException.BadInput(
+            $"{FullPath}:{index + 1}: the hunk header's line count {g.Value} is out of range; the patch is damaged. Make it again with git format-patch.");
 
     /// <summary>Skips a hunk's body; its added lines (without the '+', with their 1-based line) go into <paramref name="added"/>.</summary>
     private static int SkipHunk(string[] lines, int i, int oldLines, int newLines, List<(string Text, int Line)> added)
@@ -261,7 +271,7 @@ public sealed partial class PatchFile
         });
     }
 
-    [GeneratedRegex(@"^(\d+)-")]
+    [GeneratedRegex(@"^([0-9]+)-")]
     private static partial Regex NumberPrefix();
     [GeneratedRegex(@"^From [0-9a-f]{7,64} ")]
     private static partial Regex MboxFrom();
@@ -277,7 +287,7 @@ public sealed partial class PatchFile
     private static partial Regex GitRenameOrCopy();
     [GeneratedRegex(@"^(?:new file mode|new mode|index [0-9a-f]+\.\.[0-9a-f]+) 120000$")]
     private static partial Regex SymlinkMode();
-    [GeneratedRegex(@"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")]
+        [GeneratedRegex(@"^@@ -[0-9]+(?:,([0-9]+))? \+[0-9]+(?:,([0-9]+))? @@")]
     private static partial Regex HunkHeader();
     [GeneratedRegex(@"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")]
     private static partial Regex EncodedWord();

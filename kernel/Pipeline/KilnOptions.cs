@@ -1,8 +1,12 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Kiln.Kernel.Boot;
 using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
+using Kiln.Kernel.Parsing;
+using Kiln.Kernel.Sources;
 using Kiln.Kernel.RemoteCache;
 
 namespace Kiln.Kernel.Pipeline;
@@ -20,16 +24,23 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
     public string? ValueName { get; init; }
     public string? Default { get; init; }
     public string? Environment { get; init; }
+    /// <summary>The largest value a number argument takes (the smallest is 1); a larger one is exit 2 naming the range.</summary>
+    public int Maximum { get; init; } = int.MaxValue;
 }
 
 /// <summary>
 /// Everything the user asked for, parsed once from the arguments and the environment and validated (exit 2 with the
-/// option named); immutable. Stages read it; nothing here does more I/O than checking that named files exist and
-/// reading the host's memory size.
+/// option named); immutable. Stages read it; nothing here does more I/O than checking named paths (kind, writable,
+/// not a pseudo-filesystem; see <see cref="PathArgument"/>) and reading the host's memory size.
 /// </summary>
-public sealed record KilnOptions
+public sealed partial record KilnOptions
 {
     public const string DockerRuntime = "docker";
+    /// <summary>make -j beyond this only costs memory: distcc farms in practice stay far below it.</summary>
+    public const int MaxJobs = 1024;
+    public const int MaxTimeoutSeconds = 24 * 60 * 60;
+    /// <summary>Bounds --smp; a count the profile's QEMU machine cannot take still fails when QEMU starts.</summary>
+    public const int MaxSmp = 1024;
 
     /// <summary>The Kiln repository: versions.yaml, patches/, configs/ (KILN_ROOT, else found upwards).</summary>
     public required string RepoRoot { get; init; }
@@ -52,7 +63,7 @@ public sealed record KilnOptions
     [Argument("keyring", "gpg keyring to verify the signature of sha256sums.asc with gpgv (env KILN_KEYRING).", ValueName = "FILE", Environment = "KILN_KEYRING")]
     public string? Keyring { get; init; }
 
-    [Argument("jobs", "Parallel make jobs.", ValueName = "N", Default = "number of CPUs; with --distcc-hosts the hosts' limits plus the local CPUs")]
+    [Argument("jobs", "Parallel make jobs (at most 1024).", ValueName = "N", Default = "number of CPUs; with --distcc-hosts the hosts' limits plus the local CPUs", Maximum = MaxJobs)]
     public int? RequestedJobs { get; init; }
 
     [Argument("distcc-hosts", "BuildKernel: compile through a distcc farm behind ccache (env KILN_DISTCC_HOSTS), e.g. '10.0.0.5/8,lzo 10.0.0.6:3633/4'. " +
@@ -101,13 +112,12 @@ public sealed record KilnOptions
     [Argument("against", "ConfigDiff: the .config to compare Kiln's with (e.g. the one your old pipeline made); the options set in only one, grouped by Kconfig menu.", ValueName = "FILE")]
     public string? Against { get; init; }
 
-    [Argument("timeout", "BootTest: seconds before a hung guest is killed.", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG")]
+    [Argument("timeout", "BootTest: seconds before a hung guest is killed (at most 86400, a day).", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG", Maximum = MaxTimeoutSeconds)]
     public int? TimeoutSeconds { get; init; }
 
-    [Argument("download-timeout", "Setup: seconds a mirror may send nothing (no headers, no data) before its download fails with exit 3 (env KILN_DOWNLOAD_TIMEOUT).",
-        ValueName = "SECONDS", Default = "60", Environment = "KILN_DOWNLOAD_TIMEOUT")]
+    [Argument("download-timeout", "Setup: seconds a mirror may send nothing (no headers, no data) before its download fails with exit 3 (at most 86400; env KILN_DOWNLOAD_TIMEOUT).",
+        ValueName = "SECONDS", Default = "60", Environment = "KILN_DOWNLOAD_TIMEOUT", Maximum = MaxTimeoutSeconds)]
     public int? DownloadTimeoutSeconds { get; init; }
-    public const int MaxDownloadTimeoutSeconds = 86400;
 
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
@@ -119,7 +129,7 @@ public sealed record KilnOptions
                          "(the profiles are in kernel/Boot/MachineProfile.cs; an unknown name lists the arch's).", ValueName = "NAME", Default = "q35 on x86_64, virt on arm64")]
     public string? MachineName { get; init; }
 
-    [Argument("smp", "BootTest, Bisect: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2")]
+    [Argument("smp", "BootTest, Bisect: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2", Maximum = MaxSmp)]
     public int? Smp { get; init; }
 
     [Argument("memory", "BootTest, Bisect: the guest's memory with a unit (512M, 2G); its MemTotal must be within 10%.", ValueName = "SIZE", Default = "2G")]
@@ -231,7 +241,7 @@ public sealed record KilnOptions
             }
             var text = values.LastOrDefault() ?? (argument.Environment is { } env ? Env(env) : null);
             if (text is null) continue;
-            property.SetValue(options, Convert(property.PropertyType, argument.Name, text));
+            property.SetValue(options, Convert(property.PropertyType, argument, text));
         }
         var user = Env("KILN_CACHE_REGISTRY_USER");
         return options.Validated() with
@@ -241,11 +251,14 @@ public sealed record KilnOptions
         };
     }
 
-    private static object Convert(Type type, string name, string text)
+    private static object Convert(Type type, ArgumentAttribute argument, string text)
     {
+        var name = argument.Name;
         if (type == typeof(bool)) return !string.Equals(text, "false", StringComparison.OrdinalIgnoreCase);
         if (type == typeof(int?))
-            return int.TryParse(text, out var n) && n > 0 ? n : throw KilnException.BadInput($"--{name}={text}: expected a positive whole number.");
+            return WholeNumber.Parse(text, 1, argument.Maximum)
+                   ?? throw KilnException.BadInput($"--{name}={text}: expected a positive whole number" +
+                                                   (argument.Maximum < int.MaxValue ? $" from 1 to {argument.Maximum}." : "."));
         if (type == typeof(MemorySize?)) return MemorySize.Parse(name, text);
         if (type == typeof(Arch))
             return Arch.All.FirstOrDefault(a => a.Name == text)
@@ -256,6 +269,9 @@ public sealed record KilnOptions
     /// <summary>Checks what depends on more than one option or on the repository, and makes paths absolute.</summary>
     private KilnOptions Validated()
     {
+        // A variant is a folder name under configs/fragments/ and part of the cache key: never a path.
+        if (Variant.Length > 0 && !VariantName().IsMatch(Variant))
+            throw KilnException.BadInput($"--variant={Variant}: expected a name (lowercase letters, digits, '.', '_', '-'; such as dbg), not a path.");
         foreach (var dir in Identity.BuildRecipe.VariantDirectories(Variant))
             if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
                 throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
@@ -271,30 +287,29 @@ public sealed record KilnOptions
             Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
         // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
         machine.RequireHostMemory();
-        // A wait longer than a day is no timeout, and timers refuse more than 24.8 days.
-        if (DownloadTimeoutSeconds > MaxDownloadTimeoutSeconds)
-            throw KilnException.BadInput($"--download-timeout={DownloadTimeoutSeconds}: at most {MaxDownloadTimeoutSeconds} seconds (a day).");
-        var tests = Tests.Select(Path.GetFullPath).ToList();
-        foreach (var test in tests)
-            if (!File.Exists(test)) throw KilnException.BadInput($"--test={test}: no such file.");
-        var against = Against is null ? null : Path.GetFullPath(Against);
-        if (against is not null && !File.Exists(against)) throw KilnException.BadInput($"--against={against}: no such file.");
+        // Paths are checked now, so a file where a directory belongs, a read-only mount or /proc is exit 2 before any work.
+        var tests = Tests.Select(t => PathArgument.ExistingFile("test", t)).ToList();
+        var against = Against is null ? null : PathArgument.ExistingFile("against", Against);
         return this with
         {
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
-            CacheDir = Path.GetFullPath(CacheDir),
+            CacheDir = PathArgument.WritableDirectory("cache-dir", CacheDir),
+            Mirror = Mirror is null ? null : KernelOrgProvider.CheckMirror("mirror", Mirror),
             // A base config file is read by bisect steps too, which run in another directory.
             BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
             Tests = tests,
             Against = against,
-            Out = Out is null ? null : Path.GetFullPath(Out),
-            KataDestDir = KataDestDir is null ? null : Path.GetFullPath(KataDestDir),
-            CiOutput = CiOutput is null ? null : Path.GetFullPath(CiOutput),
+            Out = Out is null ? null : PathArgument.WritableDirectory("out", Out),
+            KataDestDir = KataDestDir is null ? null : PathArgument.WritableDirectory("destdir", KataDestDir),
+            CiOutput = CiOutput is null ? null : PathArgument.WritableFile("ci-output", CiOutput),
             GitHubOutput = null,
         };
     }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]
+    private static partial Regex VariantName();
 
     private static IEnumerable<(PropertyInfo Property, ArgumentAttribute Argument)> Declared() =>
         typeof(KilnOptions).GetProperties()

@@ -37,10 +37,26 @@ public sealed class KernelOrgProvider : ISourceProvider
     public string Name => "kernel.org";
 
     /// <summary>
-    /// A client that gives up quickly when there is no network, so offline runs end fast. It has no overall timeout:
-    /// a slow but live download may take long, and a silent server is caught by the idle timeout of every read.
+    /// A mirror URL is http(s) with a host (exit 2 otherwise, naming the option): the HTTP client cannot fetch anything
+    /// else, and it fails on other schemes with exceptions rather than answers.
     /// </summary>
-    public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) })
+    public static string CheckMirror(string option, string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsHttp(uri))
+            throw KilnException.BadInput($"--{option}={url}: expected an http:// or https:// URL with a host, such as https://cdn.kernel.org/pub/linux/kernel/v6.x/. " +
+                                         "For a tree on disk use --source=PATH.");
+        return url;
+    }
+
+    private static bool IsHttp(Uri uri) => uri.Scheme is "http" or "https" && uri.Host.Length > 0;
+
+    /// <summary>
+    /// A client that gives up quickly when there is no network, so offline runs end fast. It has no overall timeout:
+    /// a slow but live download may take long, and a silent server is caught by the idle timeout of every read. It does
+    /// not follow redirects: <see cref="GetFollowingRedirects"/> does, to http(s) only (the handler's own fails on a
+    /// Location such as file:///).
+    /// </summary>
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), AllowAutoRedirect = false })
     {
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
     };
@@ -181,8 +197,7 @@ public sealed class KernelOrgProvider : ISourceProvider
             }
         }
 
-        using var response = Within(token => _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, token));
-        response.EnsureSuccessStatusCode();
+        using var response = GetFollowingRedirects(url, uri => Within(token => _http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, token)));
         var total = response.Content.Headers.ContentLength;
         if (limit is { } cap && total > cap)
             throw new SourceUnavailableException($"{url}: the server announces {total} bytes, more than the {cap} a checksum list may have; check the mirror.");
@@ -201,6 +216,33 @@ public sealed class KernelOrgProvider : ISourceProvider
         if (total is { } length && bytes != length)
             throw new IOException($"download ended after {bytes} of {length} bytes");
         return bytes;
+    }
+
+    private const int MaxRedirects = 5;
+
+    /// <summary>GET (through <paramref name="get"/>), following up to <see cref="MaxRedirects"/> redirects to http(s) URLs; a failure status throws.</summary>
+    private static HttpResponseMessage GetFollowingRedirects(string url, Func<Uri, HttpResponseMessage> get)
+    {
+        var current = new Uri(url);
+        for (var redirects = 0; ; redirects++)
+        {
+            var response = get(current);
+            if ((int)response.StatusCode is < 300 or >= 400)
+            {
+                response.EnsureSuccessStatusCode();
+                return response;
+            }
+            var location = response.Headers.Location;
+            response.Dispose();
+            if (location is null)
+                throw new SourceUnavailableException($"{current}: HTTP {(int)response.StatusCode} without a Location to go to");
+            var next = location.IsAbsoluteUri ? location : new Uri(current, location);
+            if (!IsHttp(next))
+                throw new SourceUnavailableException($"{current}: redirected to {next}; Kiln follows redirects to http(s) URLs only");
+            if (redirects == MaxRedirects)
+                throw new SourceUnavailableException($"{url}: more than {MaxRedirects} redirects");
+            current = next;
+        }
     }
 
     /// <summary>Turns network failures into "unavailable" so the next provider gets its turn.</summary>

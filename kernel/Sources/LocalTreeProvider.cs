@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Versions;
+using Kiln.Kernel.Parsing;
 
 namespace Kiln.Kernel.Sources;
 
@@ -37,7 +38,7 @@ public sealed class LocalTreeProvider : ISourceProvider
     public static KernelVersion? ParseMakefileVersion(IEnumerable<string> makefileLines)
     {
         var text = makefileLines.Take(10).ToList();
-        int? Field(string name) => text.Select(l => Regex.Match(l, $@"^{name}\s*=\s*(\d+)")).FirstOrDefault(m => m.Success) is { } m ? int.Parse(m.Groups[1].Value) : null;
+        int? Field(string name) => text.Select(l => Regex.Match(l, $@"^{name}\s*=\s*(\d+)")).FirstOrDefault(m => m.Success) is { } m ? WholeNumber.Parse(m.Groups[1].Value) : null;
         var (v, p, s) = (Field("VERSION"), Field("PATCHLEVEL"), Field("SUBLEVEL"));
         return v is null || p is null ? null : new KernelVersion(v.Value, p.Value, s ?? 0);
     }

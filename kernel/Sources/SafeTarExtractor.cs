@@ -8,6 +8,8 @@ namespace Kiln.Kernel.Sources;
 /// <summary>
 /// Extracts a (compressed) tarball into a directory, refusing any entry that would land outside it:
 /// absolute names, "..", and links that point out. The leading directory (linux-6.1.192/) is stripped.
+/// Every refusal, and any entry the file system will not take (a file over a directory, a name too long), is an
+/// infrastructure error about the archive, so the caller deletes the download instead of failing on it every run.
 /// </summary>
 public static class SafeTarExtractor
 {
@@ -19,6 +21,7 @@ public static class SafeTarExtractor
         using var decompressed = decompressor?.Output ?? OpenFile(archive);
         var count = 0;
         var realDirectories = new HashSet<string>(StringComparer.Ordinal);
+        var links = new List<(string Entry, string Path)>();
         var completed = false;
         try
         {
@@ -31,49 +34,74 @@ public static class SafeTarExtractor
                 if (entry.Name.Split('/').Contains(".."))
                     throw Escape(archive, entry.Name, "'..' in the path");
                 var target = Inside(root, relative, archive, entry.Name);
-                // Link targets are checked lexically, so nothing may be written through a link on disk
-                // (a link "x" -> "y/.." with "y" -> "." resolves outside though it looks inside), and an
-                // entry replaces a link at its own path instead of writing to where the link points.
+                if (relative.Split('/').FirstOrDefault(part => System.Text.Encoding.UTF8.GetByteCount(part) > MaxNameBytes) is { } tooLong)
+                    throw Refuse(archive, entry.Name, $"a name of {System.Text.Encoding.UTF8.GetByteCount(tooLong)} bytes; file systems take at most {MaxNameBytes}");
+                // Nothing is written through a link on disk (a link is checked when it is made, not for what later entries
+                // do through it), and an entry replaces a link at its own path instead of writing to where the link points.
                 NoLinkOnTheWay(root, target, archive, entry.Name, realDirectories);
                 if (new FileInfo(target).LinkTarget is not null) File.Delete(target);
-                switch (entry.EntryType)
+                if (entry.EntryType is not TarEntryType.Directory && Directory.Exists(target))
+                    throw Refuse(archive, entry.Name, "a file where the archive already made a directory");
+                if (entry.EntryType is TarEntryType.Directory && File.Exists(target))
+                    throw Refuse(archive, entry.Name, "a directory where the archive already made a file");
+                try
                 {
-                    case TarEntryType.Directory:
-                        Directory.CreateDirectory(target);
-                        break;
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        using (var output = File.Create(target))
-                            entry.DataStream?.CopyTo(output);
-                        if (!OperatingSystem.IsWindows())
-                            File.SetUnixFileMode(target, (UnixFileMode)((int)entry.Mode & 0x1ff));
-                        // Keep the archive's times: the build takes its reproducible timestamp from the tree.
-                        File.SetLastWriteTimeUtc(target, entry.ModificationTime.UtcDateTime);
-                        break;
-                    case TarEntryType.SymbolicLink:
-                        // A link is checked against where it points once resolved from its own directory.
-                        var resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, entry.LinkName));
-                        if (!(resolved + Path.DirectorySeparatorChar).StartsWith(root, StringComparison.Ordinal))
-                            throw Escape(archive, entry.Name, $"symbolic link to {entry.LinkName}");
-                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        File.CreateSymbolicLink(target, entry.LinkName);
-                        break;
-                    case TarEntryType.HardLink:
-                        if (entry.LinkName.Split('/').Contains(".."))
-                            throw Escape(archive, entry.LinkName, "'..' in a hard link");
-                        var source = Inside(root, StripLeadingDirectory(entry.LinkName), archive, entry.LinkName);
-                        NoLinkOnTheWay(root, source, archive, entry.LinkName, realDirectories);
-                        if (new FileInfo(source).LinkTarget is not null)
-                            throw Escape(archive, entry.Name, $"hard link to the symbolic link {entry.LinkName}");
-                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        File.Copy(source, target, overwrite: true);
-                        break;
-                    default:
-                        log.Verbose($"{archive}: skipped {entry.EntryType} entry {entry.Name}");
-                        continue;
+                    switch (entry.EntryType)
+                    {
+                        case TarEntryType.Directory:
+                            Directory.CreateDirectory(target);
+                            break;
+                        case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                            using (var output = File.Create(target))
+                                entry.DataStream?.CopyTo(output);
+                            if (!OperatingSystem.IsWindows())
+                                File.SetUnixFileMode(target, (UnixFileMode)((int)entry.Mode & 0x1ff));
+                            // Keep the archive's times: the build takes its reproducible timestamp from the tree.
+                            File.SetLastWriteTimeUtc(target, entry.ModificationTime.UtcDateTime);
+                            break;
+                        case TarEntryType.SymbolicLink:
+                            // Resolved through the links already on disk: "d/b -> .." makes "a -> d/b/.." leave the tree,
+                            // though "d/b/.." reads as "d". Links made before the one they pass through are checked again at the end.
+                            if (!ResolvesInside(root, Path.GetDirectoryName(target)!, entry.LinkName))
+                                throw Escape(archive, entry.Name, $"symbolic link to {entry.LinkName}");
+                            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                            File.CreateSymbolicLink(target, entry.LinkName);
+                            links.Add((entry.Name, target));
+                            break;
+                        case TarEntryType.HardLink:
+                            if (entry.LinkName.Split('/').Contains(".."))
+                                throw Escape(archive, entry.LinkName, "'..' in a hard link");
+                            var source = Inside(root, StripLeadingDirectory(entry.LinkName), archive, entry.LinkName);
+                            NoLinkOnTheWay(root, source, archive, entry.LinkName, realDirectories);
+                            if (new FileInfo(source).LinkTarget is not null)
+                                throw Escape(archive, entry.Name, $"hard link to the symbolic link {entry.LinkName}");
+                            if (!File.Exists(source))
+                                throw Refuse(archive, entry.Name, Directory.Exists(source)
+                                    ? $"hard link to the directory {entry.LinkName}"
+                                    : $"hard link to {entry.LinkName}, which the archive has not made (yet)");
+                            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                            File.Copy(source, target, overwrite: true);
+                            break;
+                        default:
+                            log.Verbose($"{archive}: skipped {entry.EntryType} entry {entry.Name}");
+                            continue;
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException && !DiskFull.Is(e))
+                {
+                    // The file system refused what the entry asks for: the archive is at fault, not the machine.
+                    throw Refuse(archive, entry.Name, $"cannot be written: {e.Message}");
                 }
                 count++;
             }
+            foreach (var (name, link) in links)
+                if (new FileInfo(link).LinkTarget is { } linkTarget && !ResolvesInside(root, Path.GetDirectoryName(link)!, linkTarget))
+                {
+                    // Removed at once: whoever walks the tree before the caller deletes it must not be led outside.
+                    File.Delete(link);
+                    throw Escape(archive, name, $"symbolic link to {linkTarget}, through links made after it");
+                }
             // Read xz's output to the end (tar padding) so it never dies of a closed pipe on a good archive.
             decompressed.CopyTo(Stream.Null);
             completed = true;
@@ -143,6 +171,44 @@ public static class SafeTarExtractor
             if (info.Exists) realDirectories.Add(dir);
         }
     }
+
+    /// <summary>NAME_MAX of Linux file systems, in bytes.</summary>
+    private const int MaxNameBytes = 255;
+    /// <summary>As the kernel's limit on links followed in one lookup (ELOOP).</summary>
+    private const int MaxLinkHops = 40;
+
+    /// <summary>
+    /// Whether <paramref name="linkTarget"/>, read from <paramref name="directory"/>, stays under the root when every
+    /// symbolic link on the way is followed as it is on disk now. Absolute targets never stay inside.
+    /// </summary>
+    private static bool ResolvesInside(string root, string directory, string linkTarget)
+    {
+        var rootDir = root.TrimEnd(Path.DirectorySeparatorChar);
+        if (linkTarget.StartsWith('/')) return false;
+        var relative = Path.GetRelativePath(rootDir, directory);
+        var resolved = relative == "." ? new List<string>() : relative.Split('/').ToList();
+        var pending = new Stack<string>(linkTarget.Split('/').Reverse());
+        var hops = 0;
+        while (pending.TryPop(out var part))
+        {
+            if (part is "" or ".") continue;
+            if (part == "..")
+            {
+                if (resolved.Count == 0) return false;
+                resolved.RemoveAt(resolved.Count - 1);
+                continue;
+            }
+            resolved.Add(part);
+            if (new FileInfo(Path.Combine(rootDir, string.Join('/', resolved))).LinkTarget is not { } next) continue;
+            if (++hops > MaxLinkHops || next.StartsWith('/')) return false;
+            resolved.RemoveAt(resolved.Count - 1);
+            foreach (var step in next.Split('/').Reverse()) pending.Push(step);
+        }
+        return true;
+    }
+
+    private static KilnException Refuse(string archive, string entry, string what) =>
+        new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}). The archive is not a kernel tarball Kiln trusts.");
 
     private static KilnException Escape(string archive, string entry, string what) =>
         new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}): it would be written outside the source directory. The archive is not a kernel tarball Kiln trusts.");

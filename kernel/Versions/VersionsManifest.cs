@@ -103,8 +103,9 @@ public sealed class VersionsManifest
         var kernel = reader2.Map(reader2.Map(root, "assets"), "kernel", "assets");
         var description = reader2.Scalar(kernel, "description", "assets.kernel", required: false) ?? "";
         var url = reader2.Scalar(kernel, "url", "assets.kernel")!;
-        if (!Uri.TryCreate(url.Replace("{major}", "6"), UriKind.Absolute, out _))
-            throw reader2.Error(kernel.Children[new YamlScalarNode("url")], $"assets.kernel.url '{url}' is not an absolute URL.");
+        // The URL is fetched over HTTP (as a --mirror is): another scheme would fail in the client, not here.
+        if (!Uri.TryCreate(url.Replace("{major}", "6"), UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https"))
+            throw reader2.Error(kernel.Children[new YamlScalarNode("url")], $"assets.kernel.url '{url}' is not an absolute http:// or https:// URL.");
         var defaultText = reader2.Scalar(kernel, "version", "assets.kernel")!;
         var defaultVersion = reader2.Version(kernel.Children[new YamlScalarNode("version")], defaultText.TrimStart('v'), "assets.kernel.version");
 
@@ -112,7 +113,9 @@ public sealed class VersionsManifest
         var series = new Dictionary<string, SeriesPin>(StringComparer.Ordinal);
         foreach (var (keyNode, valueNode) in seriesNode.Children)
         {
-            var name = ((YamlScalarNode)keyNode).Value ?? "";
+            if (keyNode is not YamlScalarNode { Value: var key })
+                throw reader2.Error(keyNode, "assets.kernel.series: a series key is a name such as \"6.1\", not a list or mapping.");
+            var name = key ?? "";
             var where = $"assets.kernel.series.\"{name}\"";
             if (!Regex.IsMatch(name, @"^\d+\.\d+$"))
                 throw reader2.Error(keyNode, $"{where}: a series is named major.minor, such as \"6.1\".");

@@ -2,6 +2,7 @@ using Kiln.Kernel;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Pipeline;
 using Kiln.Tests.Config;
+using Kiln.Tests.Host;
 using NUnit.Framework;
 
 namespace Kiln.Tests.Domain;
@@ -73,11 +74,51 @@ public class KilnOptionsTests
     [TestCase("build-type", "../debug", "--build-type=../debug: expected a folder name")]
     [TestCase("conf-guest", "confidential", "--conf-guest=confidential: there are no fragments in")]
     [TestCase("against", "/no/such/old.config", "--against=/no/such/old.config: no such file")]
+    [TestCase("jobs", "1025", "--jobs=1025: expected a positive whole number from 1 to 1024")]
+    [TestCase("jobs", "99999999999", "--jobs=99999999999: expected a positive whole number from 1 to 1024")]
+    [TestCase("timeout", "999999999", "--timeout=999999999: expected a positive whole number from 1 to 86400")]
+    [TestCase("smp", "\u0662", "--smp=\u0662: expected a positive whole number")]
+    [TestCase("variant", "/tmp/x", "--variant=/tmp/x: expected a name")]
+    [TestCase("variant", "../debug", "--variant=../debug: expected a name")]
+    [TestCase("variant", "DBG", "--variant=DBG: expected a name")]
+    [TestCase("mirror", "file:///srv/mirror/", "--mirror=file:///srv/mirror/: expected an http:// or https:// URL")]
+    [TestCase("mirror", "ftp://ftp.kernel.org/pub/", "--mirror=ftp://ftp.kernel.org/pub/: expected an http:// or https:// URL")]
+    [TestCase("mirror", "notaurl", "--mirror=notaurl: expected an http:// or https:// URL")]
+    [TestCase("out", "/proc/kiln", "--out=/proc/kiln: /proc is a kernel pseudo-filesystem")]
+    [TestCase("cache-dir", "/proc", "--cache-dir=/proc: /proc is a kernel pseudo-filesystem")]
+    [TestCase("cache-dir", "/sys/kiln", "--cache-dir=/sys/kiln: /sys is a kernel pseudo-filesystem")]
+    [TestCase("ci-output", "/tmp", "--ci-output=/tmp: this is a directory")]
+    [TestCase("test", "/tmp", "--test=/tmp: this is a directory")]
     public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
         Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(e.Message, Does.Contain(message));
+    }
+
+    [TestCase("out")]
+    [TestCase("cache-dir")]
+    [TestCase("destdir")]
+    public void A_directory_option_naming_a_file_or_a_path_under_a_file_is_exit_2(string name)
+    {
+        using var dir = new TempDir();
+        var file = dir.File("plain", "x");
+        foreach (var (value, message) in new[] { (file, "this is a file, not a directory"), (Path.Combine(file, "sub"), $"{file} is a file, so nothing can be created under it") })
+        {
+            var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
+            Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+            Assert.That(e.Message, Does.StartWith($"--{name}={value}: {message}"));
+        }
+    }
+
+    [Test]
+    public void Good_paths_and_mirrors_are_taken_and_made_absolute()
+    {
+        using var dir = new TempDir();
+        var options = Parse(null, ("out", Path.Combine(dir.Path, "new", "out")), ("cache-dir", dir.Path), ("mirror", "https://mirror.example/pub/v6.x/"), ("variant", "dbg"), ("jobs", "1024"), ("timeout", "86400"));
+        Assert.That((options.Out, options.CacheDir, options.Mirror), Is.EqualTo((Path.Combine(dir.Path, "new", "out"), dir.Path, "https://mirror.example/pub/v6.x/")));
+        Assert.That((options.Jobs, options.TimeoutSeconds), Is.EqualTo((1024, 86400)));
+        Assert.That(Directory.Exists(Path.Combine(dir.Path, "new")), Is.False, "checking a path creates nothing");
     }
 
     [Test]

@@ -48,6 +48,10 @@ public class BuildHostProcessTests
     }
 
     [TestCase("--verbosity=loud")]
+    [TestCase("--verbosity=4")]
+    [TestCase("--jobs=99999999")]
+    [TestCase("--timeout=999999999")]
+    [TestCase("--variant=/tmp/x")]
     [TestCase("--arch=sparc")]
     [TestCase("--jobs=0")]
     [TestCase("--variant=nosuch")]

@@ -51,6 +51,24 @@ public class PatchSeriesTests
     }
 
     [Test]
+    public void A_number_too_large_for_a_series_is_bad_input_naming_the_patch()
+    {
+        _fx.Write("99999999999-x.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
+        var e = Assert.Throws<KilnException>(() => PatchSeries.Load(_fx.SeriesDir))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain("99999999999-x.patch").And.Contain("at most 9999"));
+    }
+
+    [Test]
+    public void A_hunk_line_count_that_overflows_is_bad_input_naming_the_line()
+    {
+        var path = _fx.Write("0001-x.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff().Replace("@@ -1,5 +1,6 @@", "@@ -1,99999999999 +1,6 @@")));
+        var e = Assert.Throws<KilnException>(() => PatchFile.Load(path))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Match(@"0001-x\.patch:\d+: the hunk header's line count 99999999999 is out of range"));
+    }
+
+    [Test]
     public void ParsesHeadersTrailersAndTouchedFiles()
     {
         const string diff =

@@ -176,6 +176,8 @@ public sealed class Tmpfs : IDisposable
 
     public void Resize(string size) => Sh("mount", "-o", "remount,size=" + size, _path);
 
+    public void MakeReadOnly() => Sh("mount", "-o", "remount,ro", _path);
+
     public void Dispose() => Sh("umount", "-l", _path);
 
     private static void Sh(string file, params string[] args)

@@ -88,8 +88,9 @@ public sealed class TinyHttpServer : IDisposable
     /// <param name="ChunkDelay">When set, the body goes out in 64 KiB chunks with this pause between them (a slow mirror).</param>
     /// <param name="StallAfterBody">After the body the connection stays open and silent until the server is disposed (a stalled mirror).</param>
     /// <param name="Endless">No Content-Length, and the body is sent again and again until the client hangs up.</param>
+    /// <param name="Location">A redirect's target (with a 3xx status).</param>
     public sealed record Response(int Status, byte[] Body, long? ClaimedLength = null, TimeSpan? ChunkDelay = null,
-        bool StallAfterBody = false, bool Endless = false);
+        bool StallAfterBody = false, bool Endless = false, string? Location = null);
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Dictionary<string, Response> _routes = new();
@@ -141,9 +142,10 @@ public sealed class TinyHttpServer : IDisposable
                     _hits[path] = _hits.GetValueOrDefault(path) + 1;
                     response = _routes.TryGetValue(path, out var r) ? r : new Response(404, Encoding.UTF8.GetBytes("not found"));
                 }
-                var reason = response.Status == 200 ? "OK" : "Not Found";
+                var reason = response.Status switch { 200 => "OK", 302 => "Found", _ => "Not Found" };
+                var location = response.Location is null ? "" : $"Location: {response.Location}\r\n";
                 var length = response.Endless ? "" : $"Content-Length: {response.ClaimedLength ?? response.Body.Length}\r\n";
-                var head = $"HTTP/1.1 {response.Status} {reason}\r\n{length}Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
+                var head = $"HTTP/1.1 {response.Status} {reason}\r\n{location}{length}Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n";
                 stream.Write(Encoding.ASCII.GetBytes(head));
                 while (response.Endless && !_stop.IsCancellationRequested) stream.Write(response.Body);
                 if (response.ChunkDelay is { } delay)

@@ -113,6 +113,35 @@ public class SafeTarExtractorTests
         Assert.That(File.Exists(_dir["work/evil"]), Is.False, "written outside the destination through a symlink");
     }
 
+    /// <summary>Lexically "d/b/.." is "d", but d/b is a link to "..": on disk a resolves to the destination's parent.</summary>
+    [Test]
+    public void RefusesATwoLinkChainThatLeavesTheTree() =>
+        AssertRefused(Tar(Dir("linux/"), Dir("linux/d/"), Symlink("linux/d/b", ".."), Symlink("linux/a", "d/b/..")), "linux/a");
+
+    /// <summary>The same chain with the link made first: it looked inside when made, and is checked again at the end.</summary>
+    [Test]
+    public void RefusesATwoLinkChainWhoseMiddleLinkComesLater() =>
+        AssertRefused(Tar(Dir("linux/"), Symlink("linux/a", "d/b/.."), Dir("linux/d/"), Symlink("linux/d/b", "..")), "linux/a");
+
+    [Test]
+    public void AllowsALinkChainThatStaysInside()
+    {
+        SafeTarExtractor.Extract(Tar(Dir("linux/"), Dir("linux/d/"), Reg("linux/d/f", "x"), Symlink("linux/d/b", ".."), Symlink("linux/a", "d/b/d/f")), Dest, new RecordingLog());
+        Assert.That(File.ReadAllText(Path.Combine(Dest, "a")), Is.EqualTo("x"));
+    }
+
+    [Test]
+    public void RefusesAFileWhereADirectoryIs() =>
+        AssertRefused(Tar(Dir("linux/"), Dir("linux/x/"), Reg("linux/x", "x")), "linux/x");
+
+    [Test]
+    public void RefusesAHardLinkToADirectory() =>
+        AssertRefused(Tar(Dir("linux/"), Dir("linux/d/"), new Entry("linux/h", TarEntryType.HardLink, LinkName: "linux/d")), "linux/h");
+
+    [Test]
+    public void RefusesANameLongerThanTheFileSystemTakes() =>
+        AssertRefused(Tar(Dir("linux/"), Reg("linux/" + new string('a', 300), "x")), "a name of 300 bytes");
+
     [Test]
     public void AllowsSymlinksInsideTheTree()
     {

@@ -59,6 +59,25 @@ public class VersionsManifestTests
     }
 
     [Test]
+    public void A_series_key_written_as_a_sequence_is_bad_input_naming_the_line()
+    {
+        var path = Write(Good.Replace("\"6.6\":", "[6, 6]:"));
+        var e = LoadFails(path);
+        NamesLine(e, path, 10);
+        Assert.That(e.Message, Does.Contain("a series key is a name such as \"6.1\""));
+    }
+
+    [TestCase("ftp://ftp.kernel.org/pub/v{major}.x/")]
+    [TestCase("/srv/mirror/")]
+    public void A_url_that_is_not_http_is_bad_input_naming_the_line(string url)
+    {
+        var path = Write(Good.Replace("https://example.org/v{major}.x/", url));
+        var e = LoadFails(path);
+        NamesLine(e, path, 4);
+        Assert.That(e.Message, Does.Contain("is not an absolute http:// or https:// URL"));
+    }
+
+    [Test]
     public void GoodManifestRecordsLinesAndSources()
     {
         var m = VersionsManifest.Load(Write(Good));
