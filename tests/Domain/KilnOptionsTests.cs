@@ -231,8 +231,8 @@ public class KilnOptionsTests
     }
 
     [TestCase("0", "expected a positive whole number")]
-    [TestCase("86401", "at most 86400 seconds")]
-    [TestCase("999999999", "at most 86400 seconds")]
+    [TestCase("86401", "from 1 to 86400")]
+    [TestCase("999999999", "from 1 to 86400")]
     public void Download_timeout_out_of_range_is_exit_2(string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, ("download-timeout", value)))!;
