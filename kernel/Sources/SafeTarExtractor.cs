@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
 using Kiln.Kernel.Processes;
 
 namespace Kiln.Kernel.Sources;
@@ -174,38 +175,13 @@ public static class SafeTarExtractor
 
     /// <summary>NAME_MAX of Linux file systems, in bytes.</summary>
     private const int MaxNameBytes = 255;
-    /// <summary>As the kernel's limit on links followed in one lookup (ELOOP).</summary>
-    private const int MaxLinkHops = 40;
-
     /// <summary>
     /// Whether <paramref name="linkTarget"/>, read from <paramref name="directory"/>, stays under the root when every
-    /// symbolic link on the way is followed as it is on disk now. Absolute targets never stay inside.
+    /// symbolic link on the way is followed as it is on disk now.
     /// </summary>
-    private static bool ResolvesInside(string root, string directory, string linkTarget)
-    {
-        var rootDir = root.TrimEnd(Path.DirectorySeparatorChar);
-        if (linkTarget.StartsWith('/')) return false;
-        var relative = Path.GetRelativePath(rootDir, directory);
-        var resolved = relative == "." ? new List<string>() : relative.Split('/').ToList();
-        var pending = new Stack<string>(linkTarget.Split('/').Reverse());
-        var hops = 0;
-        while (pending.TryPop(out var part))
-        {
-            if (part is "" or ".") continue;
-            if (part == "..")
-            {
-                if (resolved.Count == 0) return false;
-                resolved.RemoveAt(resolved.Count - 1);
-                continue;
-            }
-            resolved.Add(part);
-            if (new FileInfo(Path.Combine(rootDir, string.Join('/', resolved))).LinkTarget is not { } next) continue;
-            if (++hops > MaxLinkHops || next.StartsWith('/')) return false;
-            resolved.RemoveAt(resolved.Count - 1);
-            foreach (var step in next.Split('/').Reverse()) pending.Push(step);
-        }
-        return true;
-    }
+    private static bool ResolvesInside(string root, string directory, string linkTarget) =>
+        !linkTarget.StartsWith('/') &&
+        SymlinkResolution.StaysInside(root, Path.Combine(Path.GetRelativePath(root, directory), linkTarget));
 
     private static KilnException Refuse(string archive, string entry, string what) =>
         new(ExitCodes.Infrastructure, $"{archive}: refusing entry '{entry}' ({what}). The archive is not a kernel tarball Kiln trusts.");

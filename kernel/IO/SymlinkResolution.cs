@@ -1,8 +1,8 @@
-namespace Kiln.Kernel.Patches;
+namespace Kiln.Kernel.IO;
 
 /// <summary>
 /// Resolves a path inside a tree as the kernel would, following every symlink on the way (not only the last),
-/// to tell whether it stays inside the tree. A lexical check cannot: "d/b -> .." and "a -> d/b/.." each look harmless.
+/// to tell whether it stays inside the tree (a patched tree, an extracted tarball). A lexical check cannot: "d/b -> .." and "a -> d/b/.." each look harmless.
 /// </summary>
 public static class SymlinkResolution
 {
@@ -11,7 +11,7 @@ public static class SymlinkResolution
 
     /// <summary>
     /// True when <paramref name="relative"/> (relative to <paramref name="root"/>) resolves to a place inside the root;
-    /// an absolute link target anywhere on the way is outside, since the tree is moved after patching.
+    /// an absolute link target anywhere on the way is outside, since the tree is moved after patching or extraction.
     /// Components that do not exist yet are taken as plain names.
     /// </summary>
     public static bool StaysInside(string root, string relative)
