@@ -177,6 +177,9 @@ public sealed class KernelFaultTests
         Assert.That(killed.Output, Does.Contain("Ignoring the damaged cache entry"));
         Assert.That(Scratch.Listing(Path.Combine(cache, "kernels")), Is.Empty, "a killed build stored an entry");
         Assert.That(File.Exists(Path.Combine(outDir, "bzImage")), Is.False, "a killed build exported artifacts");
+        var buildLog = Path.Combine(outDir, "build.log");
+        Assert.That(File.Exists(buildLog) ? File.ReadAllText(buildLog) : "", Does.Contain("  CC "),
+            "a killed build leaves in build.log what make printed before the kill");
         // What a run killed while storing the entry leaves: a staging directory of a process that is gone.
         Directory.CreateDirectory(Path.Combine(cache, "kernels", $".{EntryName}.tmp-{DeadPid()}"));
 
