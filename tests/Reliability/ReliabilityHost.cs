@@ -29,7 +29,12 @@ public static class ReliabilityHost
         string? hostSignal = null)
     {
         var argList = args.ToList();
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Started with default signal handling, as from a terminal: a test run launched in the background (`cmd &`,
+        // nohup) ignores SIGINT and SIGHUP, every child inherits that, and .NET rightly leaves ignored signals ignored.
+        // env execs dotnet, so the host keeps env's pid.
+        var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--default-signal=HUP,INT,QUIT");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(typeof(Kiln.Build.BuildContext).Assembly.Location);
         foreach (var a in argList) psi.ArgumentList.Add(a);
         psi.Environment["KILN_ROOT"] = root ?? KilnRun.RepoRoot;

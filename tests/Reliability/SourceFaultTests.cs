@@ -170,7 +170,8 @@ public sealed class Tmpfs : IDisposable
     public static Tmpfs Mount(string path, string size)
     {
         Prerequisite.Require(Environment.UserName == "root", "mounting a tmpfs needs root");
-        Sh("mount", "-t", "tmpfs", "-o", "size=" + size, "kiln-rel-tmpfs", path);
+        // Private, as a cache directory must be (a tmpfs root is 1777 by default, which Kiln refuses for a cache).
+        Sh("mount", "-t", "tmpfs", "-o", "size=" + size + ",mode=0700", "kiln-rel-tmpfs", path);
         return new Tmpfs(path);
     }
 
