@@ -54,7 +54,7 @@ public sealed class KernelCache
     /// </summary>
     public CachedKernel? TryCommit(CacheIdentity identity, string staging, out string? problem)
     {
-        foreach (var file in Directory.EnumerateFiles(staging)) KeepPrivate(file);
+        foreach (var file in Directory.EnumerateFiles(staging)) CacheTrust.KeepPrivate(file);
         problem = Check(staging, identity, out var metadata);
         if (problem is null)
         {
@@ -103,12 +103,12 @@ public sealed class KernelCache
             {
                 var target = Path.Combine(staging, name);
                 File.Copy(source, target);
-                KeepPrivate(target);
+                CacheTrust.KeepPrivate(target);
                 hashes[name] = SourceCache.FileSha256(target);
             }
             var metadata = metadataFor(hashes);
             metadata.Write(Path.Combine(staging, BuildMetadata.FileName));
-            KeepPrivate(Path.Combine(staging, BuildMetadata.FileName));
+            CacheTrust.KeepPrivate(Path.Combine(staging, BuildMetadata.FileName));
             SourceCache.DeleteDirectory(final);
             Directory.Move(staging, final);
             return new CachedKernel(final, metadata);
@@ -128,14 +128,6 @@ public sealed class KernelCache
         CacheTrust.Require(Root, "The kernel cache");
         CacheTrust.Require(dir, "The kernel cache entry");
         foreach (var file in Directory.EnumerateFileSystemEntries(dir)) CacheTrust.Require(file, "The kernel cache file");
-    }
-
-    /// <summary>Files whose mode came from make or the umask (0664 under umask 002) would fail <see cref="RequireTrusted"/> on the next lookup.</summary>
-    private static void KeepPrivate(string file)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var mode = File.GetUnixFileMode(file);
-        File.SetUnixFileMode(file, mode & ~(UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
     }
 
     private static string? Verify(string dir, string name, string sha256)

@@ -23,6 +23,16 @@ public static class CacheTrust
     }
 
     /// <summary>
+    /// Takes group and other write away from a file Kiln stores in the cache: its mode came from make or the umask
+    /// (0664 under umask 002), and <see cref="Require"/> would refuse it on the next lookup.
+    /// </summary>
+    public static void KeepPrivate(string file)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        File.SetUnixFileMode(file, File.GetUnixFileMode(file) & ~WritableByOthers);
+    }
+
+    /// <summary>
     /// Refuses (exit 2, saying how to fix it) a directory or file another user owns or that group or others may write.
     /// <paramref name="what"/> says what it is, e.g. "--cache-dir" or "the kernel cache entry".
     /// </summary>

@@ -43,7 +43,7 @@ public static class PathArgument
         return full;
     }
 
-    /// <summary>A file Kiln reads (--test, --against, --keyring): it must exist and be a regular file.</summary>
+    /// <summary>A file Kiln reads (--test, --against): it must exist and be a regular file.</summary>
     public static string ExistingFile(string option, string path)
     {
         var full = Path.GetFullPath(path);

@@ -287,7 +287,7 @@ public sealed partial class PatchFile
     private static partial Regex GitRenameOrCopy();
     [GeneratedRegex(@"^(?:new file mode|new mode|index [0-9a-f]+\.\.[0-9a-f]+) 120000$")]
     private static partial Regex SymlinkMode();
-        [GeneratedRegex(@"^@@ -[0-9]+(?:,([0-9]+))? \+[0-9]+(?:,([0-9]+))? @@")]
+    [GeneratedRegex(@"^@@ -[0-9]+(?:,([0-9]+))? \+[0-9]+(?:,([0-9]+))? @@")]
     private static partial Regex HunkHeader();
     [GeneratedRegex(@"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")]
     private static partial Regex EncodedWord();
