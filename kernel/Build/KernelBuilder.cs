@@ -22,7 +22,9 @@ public sealed record BuildRequest(
     /// <summary>Where compile jobs run (distcc behind ccache); null builds locally.</summary>
     BuildDistribution? Distribution = null,
     /// <summary>Where make runs (this host or the builder image); null is this host.</summary>
-    BuildRuntime? Runtime = null);
+    BuildRuntime? Runtime = null,
+    /// <summary>The file whose mtime dates the build: the pristine source's Makefile, which no patch series changes; null is the tree's own.</summary>
+    string? TimestampFile = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 /// <param name="Extras">kernel-headers.tar, and kernel.tar and kernel-dev.tar with modules, by cache entry name.</param>
@@ -110,14 +112,15 @@ public static class KernelBuilder
     }
 
     /// <summary>
-    /// The variables that make kbuild's output depend on the inputs only. The timestamp is the source
-    /// tree's own (its Makefile's time), so the same tree always gets the same date. The locale is pinned
+    /// The variables that make kbuild's output depend on the inputs only. The timestamp is the source's own (its
+    /// Makefile's time; the pristine one's, since a working tree's Makefile gets a new mtime whenever a series changes
+    /// it), so the same source always gets the same date. The locale is pinned
     /// whole (null unsets): ccache hashes LANG, LC_CTYPE and LC_MESSAGES besides LC_ALL, so an inherited
     /// LANG=C.UTF-8 would keep a host build's compiles from serving a container build (which has no LANG).
     /// </summary>
     public static IReadOnlyDictionary<string, string?> ReproducibleEnvironment(BuildRequest request)
     {
-        var stamp = File.GetLastWriteTimeUtc(Path.Combine(request.SourceDir, "Makefile"));
+        var stamp = File.GetLastWriteTimeUtc(request.TimestampFile ?? Path.Combine(request.SourceDir, "Makefile"));
         return new Dictionary<string, string?>
         {
             ["KBUILD_BUILD_TIMESTAMP"] = stamp.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),

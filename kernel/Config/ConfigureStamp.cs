@@ -12,11 +12,14 @@ public static class ConfigureStamp
 {
     private const string FileName = ".kiln-configured";
 
-    /// <summary>The inputs that decide .config: tree, fragments (by content), base config and how it merges, allow-list.</summary>
+    /// <summary>The inputs that decide .config: tree and the series applied to it, fragments (by content), base config and how it merges, allow-list.</summary>
     public static string InputsHash(string sourceDir, FragmentSet fragments, string baseConfig, AllowList allowList)
     {
         var text = new StringBuilder();
         text.Append("tree ").Append(Path.GetFullPath(sourceDir)).Append('\n');
+        // A working tree keeps its path from one patch series to the next; the series it holds is in its state file.
+        var treeState = Path.Combine(sourceDir, Patches.WorkingTree.MarkerFileName);
+        if (File.Exists(treeState)) text.Append("tree-state ").Append(FileSha(treeState)).Append('\n');
         text.Append("base ").Append(baseConfig).Append('\n');
         text.Append("merge ").Append(ConfigureRequest.SemanticsFor(baseConfig)).Append('\n');
         if (File.Exists(baseConfig)) text.Append("base-sha ").Append(FileSha(baseConfig)).Append('\n');

@@ -8,26 +8,29 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
 {
     // --- the cache ---
     public string Ccache => Path.Combine(CacheDir, "ccache");
-    /// <summary>Patched trees (sources are under <see cref="Sources.SourceCache"/>'s root, the cache dir).</summary>
-    public string Trees => Path.Combine(CacheDir, "trees");
-    public string BuildDirectories => Path.Combine(CacheDir, "build");
+    /// <summary>One directory per build: its working tree and its build directory (sources are under <see cref="Sources.SourceCache"/>'s root).</summary>
+    public string Work => Path.Combine(CacheDir, "work");
     public string Bisect => Path.Combine(CacheDir, "bisect");
     public string BisectSeries => Path.Combine(Bisect, "series");
     public string BisectWork(string name) => Path.Combine(Bisect, name);
 
     /// <summary>
     /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
-    /// for ccache and make. Host and container builds keep their own, so neither rebuilds the other's objects; both sit next
-    /// to the same patched tree, so ccache (paths relative to the cache dir) serves one the other's compiles. A build type or
+    /// for ccache and make, with its <see cref="WorkingTree"/> beside it. Host and container builds keep their own, so neither
+    /// rebuilds the other's objects; every build directory sits at the same place relative to its tree (../linux), so ccache
+    /// (paths relative to the cache dir) serves one the other's compiles, and any patch series the next. A build type or
     /// guest type has its own too: its .config differs, and two runs sharing a directory would reconfigure it under each other.
     /// So does a base config (<paramref name="baseConfig"/>: empty for the default, else its name or file-&lt;sha256 prefix&gt;).
     /// </summary>
     public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "", string baseConfig = "") =>
-        Path.Combine(BuildDirectories, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
-                                       (buildType.Length > 0 ? "-build-type-" + buildType : "") +
-                                       (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
-                                       (baseConfig.Length > 0 ? "-base-" + baseConfig : "") +
-                                       (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
+        Path.Combine(Work, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
+                           (buildType.Length > 0 ? "-build-type-" + buildType : "") +
+                           (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
+                           (baseConfig.Length > 0 ? "-base-" + baseConfig : "") +
+                           (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime), "build");
+
+    /// <summary>The tree a build directory builds from (see <see cref="Patches.WorkingTree"/>): always its sibling, so the relative path between them never changes.</summary>
+    public static string WorkingTree(string buildDirectory) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "linux");
 
     /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>
     public static string Busybox(string cacheDir, Arch arch) => Path.Combine(cacheDir, "busybox", arch.DebianArch, "busybox");
@@ -36,7 +39,6 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     // --- locks: one file per shared thing, under <cache>/locks ---
     public static string Lock(string cacheDir, string name) => Path.Combine(cacheDir, "locks", name + ".lock");
     public string SourceLock(string version) => Lock(CacheDir, "source-" + version);
-    public string TreesLock(string version) => Lock(CacheDir, "trees-" + version);
     /// <summary>
     /// One lock per build directory, named after its path in the cache: a bisect's work dir ends in "build" like every
     /// other bisect's, and two bisects of different ranges must not wait for each other.
@@ -44,7 +46,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BuildLock(string buildDirectory)
     {
         var full = Path.GetFullPath(buildDirectory);
-        var name = Path.GetRelativePath(BuildDirectories, full);
+        var name = Path.GetRelativePath(Work, full);
         if (name.StartsWith("..")) name = Path.GetRelativePath(CacheDir, full);
         if (name.StartsWith("..") || Path.IsPathRooted(name))
             name = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(full)))[..16];

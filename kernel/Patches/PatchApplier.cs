@@ -11,8 +11,12 @@ namespace Kiln.Kernel.Patches;
 /// <summary>A patch recorded in a patched tree's marker file.</summary>
 public sealed record AppliedPatch(string FileName, string Sha256);
 
-/// <summary>The tree to build from. <see cref="Reused"/> is true when this run applied nothing (earlier run's tree, or an empty series).</summary>
-public sealed record PatchedTree(string Path, string SeriesHash, IReadOnlyList<AppliedPatch> Applied, bool Reused);
+/// <summary>The tree to build from. <see cref="Reused"/> is true when this run changed nothing in it.</summary>
+/// <param name="ObjectsMayBeStale">
+/// The working tree's earlier contents are unknown (it had no state, or none it was made from): objects built from
+/// it cannot be trusted, since a file may have changed without a newer mtime.
+/// </param>
+public sealed record PatchedTree(string Path, string SeriesHash, IReadOnlyList<AppliedPatch> Applied, bool Reused, bool ObjectsMayBeStale = false);
 
 /// <summary>One reason GNU patch gave for rejecting a patch.</summary>
 /// <param name="File">The file in the kernel tree, when patch said which.</param>
@@ -33,97 +37,168 @@ public sealed class PatchApplyException(PatchFile patch, IReadOnlyList<PatchHunk
 }
 
 /// <summary>
-/// Applies a patch series to a pristine source tree without touching that tree (it is a shared cache):
-/// the patches go into a hard-linked staging copy that is renamed to its final, series-specific name only
-/// when every patch applied. So a finished tree can be trusted and reused, and a failure leaves nothing behind.
+/// Brings a <see cref="WorkingTree"/> to "the pristine source with this series applied", never touching the pristine
+/// tree (a shared cache). Patches are always applied to pristine copies of the files first, so a patch that does not
+/// apply leaves the working tree as it was. A tree with a known state is switched file by file; one without (new, made
+/// by hand, or left by a killed switch) is made again from a hard-linked copy of the source.
 /// </summary>
 public sealed partial class PatchApplier(IKilnLog log)
 {
-    /// <summary>Written into a patched tree: the applied patches (name and sha256), in order.</summary>
-    public const string MarkerFileName = ".kiln-patches";
-
-    /// <summary>
-    /// Returns a tree with the series applied: the pristine tree itself for an empty series, otherwise
-    /// <c>&lt;workRoot&gt;/&lt;treeName&gt;-&lt;hash12&gt;</c>, made now or reused from an earlier run.
-    /// </summary>
-    /// <param name="treeName">Name stem of the patched tree (e.g. "linux-6.1.192"); defaults to the pristine directory's name.</param>
+    /// <param name="workingTree">The fixed path of the tree, next to its build directory.</param>
     /// <param name="sourceIdentity">
     /// What identifies the pristine tree's content (tarball sha256, git commit). Defaults to its path, which is right
     /// for Kiln's source cache (one immutable tree per path) but not for a tree the user edits in place.
     /// </param>
-    /// <param name="reuse">False for a tree that may have changed under the same identity (a user's local tree): patch a fresh copy.</param>
-    public PatchedTree Apply(PatchSeries series, string pristineTree, string workRoot, string? treeName = null, string? sourceIdentity = null, bool reuse = true)
+    /// <param name="pristineMayChange">
+    /// A user's own tree: it may have changed in ways no state records, so the working tree is made again on every run
+    /// (and with no patches the user's tree itself is built).
+    /// </param>
+    public PatchedTree Apply(PatchSeries series, string pristineTree, string workingTree, string? sourceIdentity = null, bool pristineMayChange = false)
     {
         pristineTree = Path.GetFullPath(pristineTree);
+        workingTree = Path.GetFullPath(workingTree);
         if (!Directory.Exists(pristineTree))
             throw KilnException.BadInput($"Kernel source tree {pristineTree} does not exist; run the Setup target first to fetch the source.");
         // cp -a copies a symlink as a symlink: the "copy" of a linked tree (--source=~/linux -> /src/linux) would be
         // that tree itself, and the patches would land in it. Copy what the link points to.
         pristineTree = new DirectoryInfo(pristineTree).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? pristineTree;
-        if (series.IsEmpty)
+        if (series.IsEmpty && pristineMayChange)
         {
-            log.Verbose($"No patches in {series.Directory}; building the pristine tree {pristineTree}.");
+            log.Verbose($"No patches in {series.Directory}; building your tree {pristineTree} where it is.");
             return new PatchedTree(pristineTree, series.Hash, [], Reused: true);
         }
+        foreach (var patch in series.Patches) RefuseEscapingPaths(patch);
 
+        var identity = sourceIdentity ?? pristineTree;
         var expected = series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256)).ToList();
-        var finalTree = Path.Combine(Path.GetFullPath(workRoot), $"{treeName ?? Path.GetFileName(pristineTree)}-{TreeHash(series, sourceIdentity ?? pristineTree)}");
-        if (Directory.Exists(finalTree) && !reuse)
-        {
-            log.Verbose($"Patching a fresh copy of {pristineTree}: it may have changed since {finalTree} was made.");
-            Directory.Delete(finalTree, recursive: true);
-        }
-        if (Directory.Exists(finalTree))
-        {
-            if (ReadMarker(finalTree)?.SequenceEqual(expected) == true)
-            {
-                log.Info($"Patch series {series.Directory} is already applied in {finalTree}; reusing it.");
-                return new PatchedTree(finalTree, series.Hash, expected, Reused: true);
-            }
-            // Only this class renames trees into that name, so a mismatch means someone edited it by hand.
-            log.Warning($"{finalTree} does not record the expected patches (changed by hand?); making it again.");
-            Directory.Delete(finalTree, recursive: true);
-        }
+        var exists = Directory.Exists(workingTree);
+        var state = exists ? TreeState.Read(workingTree) : null;
+        var interrupted = exists ? WorkingTree.InterruptedSwitch(workingTree) : null;
+        Directory.CreateDirectory(Path.GetDirectoryName(workingTree)!);
+        RemoveAbandonedStaging(workingTree);
 
-        Directory.CreateDirectory(workRoot);
-        RemoveAbandonedStaging(finalTree);
-        var staging = AtomicFile.TempPathFor(finalTree);
+        if (interrupted is not null)
+            log.Warning($"{workingTree} was left half-switched by an interrupted run; making it again from {pristineTree}");
+        else if (!pristineMayChange && state is not null && state.SourceIdentity == identity)
+        {
+            if (state.Applied.SequenceEqual(expected))
+            {
+                log.Info($"Patch series {series.Directory} is already applied in {workingTree}; reusing it.");
+                return new PatchedTree(workingTree, series.Hash, expected, Reused: true);
+            }
+            try
+            {
+                return Switch(series, pristineTree, workingTree, identity, expected, state);
+            }
+            catch (Exception e) when (e is IOException or PatchApplyException)
+            {
+                // A patch that fails on pristine copies of its files fails the same way on the whole tree, and that
+                // failure (with the tree as context) is the one to report; a tree that cannot be switched is remade.
+                log.Verbose($"Switching {workingTree} did not work ({e.Message.Split('\n')[0]}); making it again from {pristineTree}");
+            }
+        }
+        else if (exists && state is null)
+            log.Warning($"{workingTree} records no patch series (changed by hand?); making it again.");
+
+        var previouslyTouched = (state?.Touched ?? []).Concat(interrupted ?? []);
+        return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state is null);
+    }
+
+    /// <summary>The applied patches a tree records, or null when it has no readable state.</summary>
+    public static IReadOnlyList<AppliedPatch>? ReadMarker(string tree) => TreeState.Read(tree)?.Applied;
+
+    /// <summary>Every path the series touches, each once, in order.</summary>
+    private static List<string> Touched(PatchSeries series) => series.Patches.SelectMany(p => p.TouchedFiles).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// From one series to another in place: the new series is applied to pristine copies of the files it touches, then
+    /// every path either series touches is made what a clean apply gives, and only those that differ are written.
+    /// </summary>
+    private PatchedTree Switch(PatchSeries series, string pristineTree, string workingTree, string identity, List<AppliedPatch> expected, TreeState state)
+    {
+        var touched = Touched(series);
+        var paths = state.Touched.Concat(touched).Distinct(StringComparer.Ordinal).ToList();
+        var staging = AtomicFile.TempPathFor(workingTree);
+        try
+        {
+            Directory.CreateDirectory(staging);
+            foreach (var relative in touched) CopyPristine(pristineTree, staging, relative);
+            foreach (var patch in series.Patches) ApplyOne(patch, staging);
+
+            WorkingTree.BeginSwitch(workingTree, paths);
+            var now = touched.ToHashSet(StringComparer.Ordinal);
+            var changed = paths.Count(relative => WorkingTree.Sync(workingTree, relative,
+                Existing(Path.Combine(now.Contains(relative) ? staging : pristineTree, relative))));
+            foreach (var patch in series.Patches)
+            foreach (var link in patch.Symlinks)
+                if (!SymlinkResolution.StaysInside(workingTree, link.Path))
+                    throw SymlinkEscape(patch, link);
+            new TreeState(identity, expected, touched).Write(workingTree, pristineTree, series);
+            WorkingTree.EndSwitch(workingTree);
+            log.Info($"Switched {workingTree} to the {expected.Count} patch(es) of {series.Directory}: {changed} of {paths.Count} touched file(s) changed, " +
+                     "every other file keeps its mtime, so make rebuilds only what those affect");
+            return new PatchedTree(workingTree, series.Hash, expected, Reused: changed == 0);
+        }
+        finally
+        {
+            SourceCache.DeleteDirectory(staging);
+        }
+    }
+
+    /// <summary>
+    /// A new working tree: a hard-linked copy of the source with the series applied, renamed over the old one when done.
+    /// Paths an earlier series touched that this one does not get fresh copies (new mtimes), so make sees they changed.
+    /// </summary>
+    private PatchedTree Rebuild(PatchSeries series, string pristineTree, string workingTree, string identity, List<AppliedPatch> expected,
+        IEnumerable<string> previouslyTouched, bool objectsMayBeStale)
+    {
+        var touched = Touched(series);
+        var staging = AtomicFile.TempPathFor(workingTree);
+        string? replaced = null;
         try
         {
             CopyTree(pristineTree, staging);
             if (new DirectoryInfo(staging).LinkTarget is not null)
                 throw KilnException.Infrastructure($"{staging} is a link, not a copy of {pristineTree}; refusing to patch through it. Remove it and run again.");
             foreach (var patch in series.Patches) ApplyOne(patch, staging);
-            WriteMarker(staging, pristineTree, series, expected);
-            return Publish(staging, finalTree, series, expected);
+            foreach (var relative in previouslyTouched.Except(touched, StringComparer.Ordinal).Distinct(StringComparer.Ordinal))
+            {
+                var path = Path.Combine(staging, relative);
+                if (File.Exists(path) && new FileInfo(path).LinkTarget is null) WorkingTree.FreshCopy(path, path);
+            }
+            new TreeState(identity, expected, touched).Write(staging, pristineTree, series);
+            if (Directory.Exists(workingTree)) Directory.Move(workingTree, replaced = AtomicFile.TempPathFor(workingTree));
+            Directory.Move(staging, workingTree);
         }
         catch
         {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            SourceCache.DeleteDirectory(staging);
             throw;
         }
+        if (replaced is not null) SourceCache.DeleteDirectory(replaced);
+        log.Info(expected.Count == 0
+            ? $"Working tree {workingTree}: the pristine source, no patches"
+            : $"Applied {expected.Count} patch(es) from {series.Directory}: {workingTree}");
+        return new PatchedTree(workingTree, series.Hash, expected, Reused: false, objectsMayBeStale);
     }
 
-    /// <summary>The applied patches a tree's marker records, or null when it has no readable marker.</summary>
-    public static IReadOnlyList<AppliedPatch>? ReadMarker(string tree)
+    /// <summary>The path if anything (a file or a symlink, even a dangling one) is there, else null.</summary>
+    private static string? Existing(string path) => File.Exists(path) || new FileInfo(path).LinkTarget is not null ? path : null;
+
+    /// <summary>A pristine file (or symlink) into the sparse staging tree a switch applies the series to.</summary>
+    private static void CopyPristine(string pristineTree, string staging, string relative)
     {
-        var marker = Path.Combine(tree, MarkerFileName);
-        if (!File.Exists(marker)) return null;
-        return File.ReadAllLines(marker)
-            .Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .Select(l => l.Split('\t'))
-            .Where(f => f.Length == 2)
-            .Select(f => new AppliedPatch(f[0], f[1]))
-            .ToList();
+        var source = Path.Combine(pristineTree, relative);
+        var target = Path.Combine(staging, relative);
+        if (Existing(source) is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (new FileInfo(source).LinkTarget is { } link) File.CreateSymbolicLink(target, link);
+        else File.Copy(source, target);
     }
 
-    /// <summary>Deletes staging trees left by runs that were killed; those of live processes may still be in use.</summary>
-    private void RemoveAbandonedStaging(string finalTree) =>
-        SourceCache.RemoveAbandoned(Path.GetDirectoryName(finalTree)!, AtomicFile.TempPrefix(finalTree), log);
-
-    /// <summary>12 hex digits naming the patched tree: the series and which source it was applied to.</summary>
-    private static string TreeHash(PatchSeries series, string sourceIdentity) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(series.Hash + "\n" + sourceIdentity)))[..12];
+    /// <summary>Deletes staging and replaced trees left by runs that were killed; those of live processes may still be in use.</summary>
+    private void RemoveAbandonedStaging(string workingTree) =>
+        SourceCache.RemoveAbandoned(Path.GetDirectoryName(workingTree)!, AtomicFile.TempPrefix(workingTree), log);
 
     private void CopyTree(string pristineTree, string staging)
     {
@@ -182,8 +257,6 @@ public sealed partial class PatchApplier(IKilnLog log)
     {
         foreach (var relative in patch.TouchedFiles)
         {
-            if (Path.IsPathRooted(relative) || relative.Split('/').Contains(".."))
-                throw KilnException.BadInput($"{patch.FullPath}: refuses to patch '{relative}', a path outside the source tree.");
             var file = new FileInfo(Path.Combine(tree, relative));
             if (!file.Exists || file.LinkTarget is not null) continue;
             var copy = file.FullName + ".kiln-unlink";
@@ -192,29 +265,12 @@ public sealed partial class PatchApplier(IKilnLog log)
         }
     }
 
-    private static void WriteMarker(string tree, string pristineTree, PatchSeries series, IEnumerable<AppliedPatch> applied)
+    /// <summary>Checked before anything is written: a switch writes every touched path into the working tree.</summary>
+    private static void RefuseEscapingPaths(PatchFile patch)
     {
-        var text = new StringBuilder()
-            .Append("# Patches applied by Kiln to ").Append(pristineTree).Append('\n')
-            .Append("# Series ").Append(series.Directory).Append(", hash ").Append(series.Hash).Append('\n');
-        foreach (var p in applied) text.Append(p.FileName).Append('\t').Append(p.Sha256).Append('\n');
-        File.WriteAllText(Path.Combine(tree, MarkerFileName), text.ToString());
-    }
-
-    private PatchedTree Publish(string staging, string finalTree, PatchSeries series, IReadOnlyList<AppliedPatch> expected)
-    {
-        try
-        {
-            Directory.Move(staging, finalTree);
-        }
-        catch (IOException) when (Directory.Exists(finalTree) && ReadMarker(finalTree)?.SequenceEqual(expected) == true)
-        {
-            // A concurrent run finished the same tree first; its result is as good as ours.
-            Directory.Delete(staging, recursive: true);
-            return new PatchedTree(finalTree, series.Hash, expected, Reused: true);
-        }
-        log.Info($"Applied {expected.Count} patch(es) from {series.Directory}: {finalTree}");
-        return new PatchedTree(finalTree, series.Hash, expected, Reused: false);
+        foreach (var relative in patch.TouchedFiles)
+            if (Path.IsPathRooted(relative) || relative.Split('/').Contains(".."))
+                throw KilnException.BadInput($"{patch.FullPath}: refuses to patch '{relative}', a path outside the source tree.");
     }
 
     private static PatchApplyException Failure(PatchFile patch, string tree, string output)

@@ -140,14 +140,28 @@ public sealed class KernelPipeline : IKernelPipeline
         var series = KernelTarget.Patches(Options, Target.Version);
         PatchLint.ThrowIfProblems(series);
         var source = acquired.Source;
-        PatchedTree tree;
-        using (CacheLock.Acquire(Paths.TreesLock(Target.Version.ToString()), _log))
-            tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
-                reuse: !source.Provenance.IsLocalTree);
-        if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
-        // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
-        return new Patched(acquired, tree, new Workspace(tree.Path, BuildDirectory, Target.LocalVersion, Paths.BuildLog,
-            Reconfigure: source.Provenance.IsLocalTree, acquired.Host));
+        var buildDir = BuildDirectory;
+        // The working tree belongs to its build directory: the lock Configure and make hold covers switching it too.
+        HoldBuildLock(buildDir);
+        try
+        {
+            var tree = new PatchApplier(_log).Apply(series, source.Directory, KilnPaths.WorkingTree(buildDir), source.Provenance.Sha256,
+                pristineMayChange: source.Provenance.IsLocalTree);
+            if (tree.ObjectsMayBeStale && Directory.Exists(buildDir))
+            {
+                _log.Warning($"Removing {buildDir}: the tree it was built from is gone or unrecorded, so make could not tell which objects are stale");
+                SourceCache.DeleteDirectory(buildDir);
+            }
+            if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
+            // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
+            return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
+                Reconfigure: source.Provenance.IsLocalTree, acquired.Host, BuildTimestampFile: Path.Combine(source.Directory, "Makefile")));
+        }
+        catch
+        {
+            ReleaseBuildLock(buildDir);
+            throw;
+        }
     }
 
     public Configured Configure(Workspace workspace, CancellationToken cancellation = default)
@@ -193,7 +207,7 @@ public sealed class KernelPipeline : IKernelPipeline
         try
         {
             return (KernelBuilder.Build(new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, distribution.Jobs,
-                Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime), _log), distribution);
+                Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime, workspace.BuildTimestampFile), _log), distribution);
         }
         finally
         {

@@ -25,8 +25,10 @@ public sealed record Acquired(HostReady Host, SourceTree Source, CacheIdentity I
 /// <summary>
 /// A tree to configure, build and boot, and where: the patched tree with the target's build directory, or a bisect
 /// step's worktree with the bisect's. <paramref name="Reconfigure"/> skips the configure stamp (a tree that changes in place).
+/// <paramref name="BuildTimestampFile"/> dates the build (its mtime); null is the tree's Makefile.
 /// </summary>
-public sealed record Workspace(string SourceDir, string BuildDir, string LocalVersion, string BuildLog, bool Reconfigure, HostReady Host);
+public sealed record Workspace(string SourceDir, string BuildDir, string LocalVersion, string BuildLog, bool Reconfigure, HostReady Host,
+    string? BuildTimestampFile = null);
 
 /// <summary>Patch: the series applied to a copy of the source, and the workspace that builds it.</summary>
 public sealed record Patched(Acquired Acquired, PatchedTree Tree, Workspace Workspace);

@@ -21,18 +21,31 @@ public class PatchApplierTests
 
     [TearDown] public void TearDown() => _fx.Dispose();
 
-    private PatchedTree Apply() => new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, _fx.WorkRoot);
+    private string WorkTree => Path.Combine(_fx.WorkRoot, "linux");
+
+    private PatchedTree Apply() => new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree);
 
     private string PristineMain => Path.Combine(_fx.Pristine, "init", "main.c");
 
     [Test]
-    public void EmptySeriesReturnsThePristineTree()
+    public void EmptySeriesOnAUsersTreeBuildsThatTree()
     {
-        var tree = Apply();
+        var tree = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree, pristineMayChange: true);
 
         Assert.That(tree.Path, Is.EqualTo(_fx.Pristine));
         Assert.That(tree.Applied, Is.Empty);
         Assert.That(Directory.Exists(_fx.WorkRoot), Is.False);
+    }
+
+    [Test]
+    public void EmptySeriesOnTheSourceCacheGivesAHardLinkedWorkingTree()
+    {
+        // Built from the same path as a patched series, so adding the first patch does not rebuild everything.
+        var tree = Apply();
+
+        Assert.That(tree.Path, Is.EqualTo(WorkTree));
+        Assert.That(tree.Applied, Is.Empty);
+        Assert.That(Inode(Path.Combine(tree.Path, "init", "main.c")), Is.EqualTo(Inode(PristineMain)));
     }
 
     [Test]
@@ -48,8 +61,7 @@ public class PatchApplierTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(Path.GetFileName(tree.Path), Does.Match("^linux-6.1.192-[0-9a-f]{12}$"));
-            Assert.That(Path.GetDirectoryName(tree.Path), Is.EqualTo(_fx.WorkRoot));
+            Assert.That(tree.Path, Is.EqualTo(WorkTree));
             Assert.That(tree.Reused, Is.False);
             Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")),
                 Is.EqualTo("int main(void)\n{\n\tbanner();\n\tfirst();\n\tsecond();\n\treturn 0;\n}\n"));
@@ -69,7 +81,7 @@ public class PatchApplierTests
 
         Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
         Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(PatchFixtures.MainC));
-        Assert.That(File.Exists(Path.Combine(_fx.Pristine, PatchApplier.MarkerFileName)), Is.False);
+        Assert.That(File.Exists(Path.Combine(_fx.Pristine, WorkingTree.MarkerFileName)), Is.False);
         // Untouched files stay hard links, so the copy is cheap; editing one in place would reach the cache.
         Assert.That(Inode(Path.Combine(tree.Path, "Makefile")), Is.EqualTo(Inode(untouched)));
         Assert.That(Inode(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(Inode(PristineMain)));
@@ -83,11 +95,11 @@ public class PatchApplierTests
         Directory.CreateSymbolicLink(link, _fx.Pristine);
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
 
-        var tree = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), link, _fx.WorkRoot);
+        var tree = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), link, WorkTree);
 
         Assert.That(new DirectoryInfo(tree.Path).LinkTarget, Is.Null, "the patched tree must be a copy, not a link");
         Assert.That(File.ReadAllText(PristineMain), Is.EqualTo(PatchFixtures.MainC));
-        Assert.That(File.Exists(Path.Combine(_fx.Pristine, PatchApplier.MarkerFileName)), Is.False);
+        Assert.That(File.Exists(Path.Combine(_fx.Pristine, WorkingTree.MarkerFileName)), Is.False);
         Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")), Is.Not.EqualTo(PatchFixtures.MainC));
     }
 
@@ -107,7 +119,7 @@ public class PatchApplierTests
     }
 
     [Test]
-    public void ChangedSeriesGivesADifferentTree()
+    public void ChangedSeriesSwitchesTheSameTree()
     {
         var path = _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\tone();")));
         var first = Apply();
@@ -115,23 +127,26 @@ public class PatchApplierTests
 
         var second = Apply();
 
-        Assert.That(second.Path, Is.Not.EqualTo(first.Path));
+        Assert.That(second.Path, Is.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
         Assert.That(File.ReadAllText(Path.Combine(second.Path, "init", "main.c")), Does.Contain("two();").And.Not.Contain("one();"));
+        Assert.That(_log.Lines, Has.Some.Contains("Switched"));
     }
 
     [Test]
-    public void DifferentSourceIdentityGivesADifferentTree()
+    public void DifferentSourceIdentityMakesTheTreeAgain()
     {
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
         var series = PatchSeries.Load(_fx.SeriesDir);
         var applier = new PatchApplier(_log);
 
-        var atCommitA = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-a");
-        var atCommitB = applier.Apply(series, _fx.Pristine, _fx.WorkRoot, sourceIdentity: "commit-b");
+        var atCommitA = applier.Apply(series, _fx.Pristine, WorkTree, sourceIdentity: "commit-a");
+        var atCommitB = applier.Apply(series, _fx.Pristine, WorkTree, sourceIdentity: "commit-b");
 
-        Assert.That(atCommitB.Path, Is.Not.EqualTo(atCommitA.Path));
+        Assert.That(atCommitB.Path, Is.EqualTo(atCommitA.Path));
         Assert.That(atCommitB.Reused, Is.False);
+        Assert.That(atCommitB.ObjectsMayBeStale, Is.False, "the tree's state said what it held");
+        Assert.That(TreeState.Read(WorkTree)!.SourceIdentity, Is.EqualTo("commit-b"));
     }
 
     [Test]
@@ -139,12 +154,13 @@ public class PatchApplierTests
     {
         _fx.Write("0001-a.patch", PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff()));
         var first = Apply();
-        File.WriteAllText(Path.Combine(first.Path, PatchApplier.MarkerFileName), "0001-a.patch\tdeadbeef\n");
+        File.WriteAllText(Path.Combine(first.Path, WorkingTree.MarkerFileName), "0001-a.patch\tdeadbeef\n");
 
         var second = Apply();
 
         Assert.That(second.Path, Is.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
+        Assert.That(second.ObjectsMayBeStale, Is.True, "nothing says what the tree held: its objects cannot be trusted");
         Assert.That(PatchApplier.ReadMarker(second.Path)!.Single().Sha256, Is.Not.EqualTo("deadbeef"));
     }
 
@@ -260,7 +276,7 @@ public class PatchApplierTests
     public void MissingPristineTreeIsBadInput()
     {
         var e = Assert.Throws<KilnException>(() =>
-            new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), Path.Combine(_fx.Root, "nope"), _fx.WorkRoot));
+            new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), Path.Combine(_fx.Root, "nope"), WorkTree));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
     }
 
@@ -305,6 +321,8 @@ public class PatchApplierTests
         }));
     }
 
-    private static long Inode(string path) =>
+    private static long Inode(string path) => InodeOf(path);
+
+    internal static long InodeOf(string path) =>
         long.Parse(new Kiln.Kernel.Processes.Command("stat", "-c", "%i", path).Run(new RecordingLog()).StandardOutput.Trim());
 }
