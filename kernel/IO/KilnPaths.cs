@@ -10,6 +10,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string Ccache => Path.Combine(CacheDir, "ccache");
     /// <summary>One directory per build: its working tree and its build directory (sources are under <see cref="Sources.SourceCache"/>'s root).</summary>
     public string Work => Path.Combine(CacheDir, "work");
+    /// <summary>Where Kiln kept patched trees (one per series) and build directories before <see cref="Work"/>.</summary>
+    public IEnumerable<string> FormerLayout => [Path.Combine(CacheDir, "trees"), Path.Combine(CacheDir, "build")];
     public string Bisect => Path.Combine(CacheDir, "bisect");
     public string BisectSeries => Path.Combine(Bisect, "series");
     public string BisectWork(string name) => Path.Combine(Bisect, name);

@@ -99,6 +99,7 @@ public sealed class KernelPipeline : IKernelPipeline
         CacheTrust.CreatePrivate(Options.CacheDir);
         CacheTrust.Require(Options.CacheDir, "--cache-dir");
         KernelCache.ClearExported(Paths.OutDir, Options.Arch);
+        RemoveFormerLayout();
         var host = PrepareHost();
         var source = AcquireSource();
         _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
@@ -133,6 +134,23 @@ public sealed class KernelPipeline : IKernelPipeline
         }
         _log.Info($"No cached kernel for {identity.EntryName}: BuildKernel will compile it");
         return new Acquired(host, source, identity, null, "miss");
+    }
+
+    /// <summary>A cache from before working trees holds gigabytes nothing reads any more.</summary>
+    private void RemoveFormerLayout()
+    {
+        foreach (var dir in Paths.FormerLayout.Where(Directory.Exists))
+        {
+            _log.Info($"Removing {dir}: patched trees and build directories now live in {Paths.Work}, one pair per build");
+            try
+            {
+                SourceCache.DeleteDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.Warning($"Could not remove {dir} ({e.Message}); nothing uses it, remove it by hand");
+            }
+        }
     }
 
     public Patched Patch(Acquired acquired)
@@ -236,8 +254,7 @@ public sealed class KernelPipeline : IKernelPipeline
         Options.BuildType, Options.ConfGuest, BaseConfigName());
 
     /// <summary>
-    /// The base config's part of the build directory's name: empty for the default tinyconfig (existing directories keep
-    /// their names), the make target otherwise, and for a file the start of its sha256, since its contents make the .config.
+    /// The base config's part of the build directory's name: empty for the default tinyconfig, the make target otherwise, and for a file the start of its sha256, since its contents make the .config.
     /// </summary>
     private string BaseConfigName() =>
         File.Exists(Options.BaseConfig) ? "file-" + SourceCache.FileSha256(Options.BaseConfig)[..12]

@@ -35,15 +35,16 @@ public class AtomicFileTests
     public void Lock_and_layout_paths_come_from_one_place()
     {
         var paths = new KilnPaths("/c", "/o");
-        Assert.That(paths.BuildLock("/c/build/6.1.192-x86_64-dbg"), Is.EqualTo("/c/locks/build-6.1.192-x86_64-dbg.lock"));
+        Assert.That(paths.BuildLock("/c/work/6.1.192-x86_64-dbg/build"), Is.EqualTo("/c/locks/build-6.1.192-x86_64-dbg-build.lock"));
         // Each bisect's work dir has its own build lock, though every one of them is named "build".
         Assert.That(paths.BuildLock("/c/bisect/linux-ff75bac55804/build"), Is.EqualTo("/c/locks/build-bisect-linux-ff75bac55804-build.lock"));
         Assert.That(paths.BuildLock("/c/bisect/linux-0123456789ab/build"), Is.Not.EqualTo(paths.BuildLock("/c/bisect/linux-ff75bac55804/build")));
         Assert.That(paths.BuildLock("/elsewhere/build"), Does.Match(@"^/c/locks/build-[0-9a-f]{16}\.lock$"));
-        Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.Arm64, "dbg", "docker"), Is.EqualTo("/c/build/6.1.192-arm64-dbg-docker"));
-        Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.X86_64, "", "host"), Is.EqualTo("/c/build/6.1.192-x86_64"));
+        Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.Arm64, "dbg", "docker"), Is.EqualTo("/c/work/6.1.192-arm64-dbg-docker/build"));
+        Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.X86_64, "", "host"), Is.EqualTo("/c/work/6.1.192-x86_64/build"));
+        Assert.That(KilnPaths.WorkingTree("/c/work/6.1.192-x86_64/build"), Is.EqualTo("/c/work/6.1.192-x86_64/linux"));
         Assert.That(paths.BuildDirectory("6.1.192", Kiln.Kernel.Arch.X86_64, "dbg", "docker", "fast", "confidential"),
-            Is.EqualTo("/c/build/6.1.192-x86_64-dbg-build-type-fast-conf-guest-confidential-docker"));
+            Is.EqualTo("/c/work/6.1.192-x86_64-dbg-build-type-fast-conf-guest-confidential-docker/build"));
         Assert.That(KilnPaths.Busybox("/c", Kiln.Kernel.Arch.Arm64), Is.EqualTo("/c/busybox/arm64/busybox"));
     }
 

@@ -64,6 +64,22 @@ public static class KilnRun
         return root;
     }
 
+    /// <summary>
+    /// A cache with no kernel and no build directory, so BuildKernel must run make. It shares only the source tree
+    /// (by a link; Setup on the shared cache extracts it once, under that cache's lock) and ccache, and sits next to the
+    /// shared cache so Patch can hard-link the tree. ccache may serve objects, but make still runs every compile step.
+    /// </summary>
+    public static string NewEmptyCache()
+    {
+        var setup = Run(new[] { "--target=Setup", "--kernel=6.1", "--cache-dir=" + SharedCacheDir });
+        Assert.That(setup.ExitCode, Is.EqualTo(0), setup.ToString());
+        var dir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(SharedCacheDir))!, "kiln-test-fresh-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        Directory.CreateSymbolicLink(Path.Combine(dir, "sources"), Path.Combine(SharedCacheDir, "sources"));
+        Directory.CreateSymbolicLink(Path.Combine(dir, "ccache"), Path.Combine(SharedCacheDir, "ccache"));
+        return dir;
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

@@ -20,22 +20,6 @@ public sealed class PipelineTests
     private static KilnRunResult BootTest(params string[] extra) =>
         KilnRun.Run(new[] { "--target=BootTest", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + NewOutDir() }.Concat(extra));
 
-    /// <summary>
-    /// A cache with no kernel and no build directory, so BuildKernel must run make. It shares only the source tree
-    /// (by a link; Setup on the shared cache extracts it once, under that cache's lock) and ccache, and sits next to the
-    /// shared cache so Patch can hard-link the tree. ccache may serve objects, but make still runs every compile step.
-    /// </summary>
-    private static string NewEmptyCache()
-    {
-        var setup = KilnRun.Run(new[] { "--target=Setup", "--kernel=6.1", "--cache-dir=" + KilnRun.SharedCacheDir });
-        Assert.That(setup.ExitCode, Is.EqualTo(0), setup.ToString());
-        var dir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(KilnRun.SharedCacheDir))!, "kiln-test-fresh-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        Directory.CreateSymbolicLink(Path.Combine(dir, "sources"), Path.Combine(KilnRun.SharedCacheDir, "sources"));
-        Directory.CreateSymbolicLink(Path.Combine(dir, "ccache"), Path.Combine(KilnRun.SharedCacheDir, "ccache"));
-        return dir;
-    }
-
     /// <summary>The run compiled the kernel: no cache hit, and make's log in --out lists the compile and link steps.</summary>
     private static void AssertCompiled(KilnRunResult run, string outDir)
     {
@@ -55,7 +39,7 @@ public sealed class PipelineTests
     [Test, Order(1)]
     public void BuildKernel_from_nothing_compiles_and_writes_artifacts_and_metadata()
     {
-        var cacheDir = NewEmptyCache();
+        var cacheDir = KilnRun.NewEmptyCache();
         try
         {
             var outDir = NewOutDir();
