@@ -17,9 +17,17 @@ public static class ConfigureStamp
     {
         var text = new StringBuilder();
         text.Append("tree ").Append(Path.GetFullPath(sourceDir)).Append('\n');
-        // A working tree keeps its path from one patch series to the next; the series it holds is in its state file.
-        var treeState = Path.Combine(sourceDir, Patches.WorkingTree.MarkerFileName);
-        if (File.Exists(treeState)) text.Append("tree-state ").Append(FileSha(treeState)).Append('\n');
+        // A working tree keeps its path from one patch series to the next: its source and the bytes of every file its
+        // series touches that Kconfig can read. A series that changes only C code keeps the verified .config.
+        if (Patches.TreeState.Read(sourceDir) is { } state)
+        {
+            text.Append("tree-source ").Append(state.SourceIdentity).Append('\n');
+            foreach (var relative in state.Touched.Where(MayAffectConfig))
+            {
+                var path = Path.Combine(sourceDir, relative);
+                text.Append("tree-file ").Append(relative).Append(' ').Append(File.Exists(path) ? FileSha(path) : "absent").Append('\n');
+            }
+        }
         text.Append("base ").Append(baseConfig).Append('\n');
         text.Append("merge ").Append(ConfigureRequest.SemanticsFor(baseConfig)).Append('\n');
         if (File.Exists(baseConfig)) text.Append("base-sha ").Append(FileSha(baseConfig)).Append('\n');
@@ -29,6 +37,16 @@ public static class ConfigureStamp
             text.Append(entry.IsKataPattern ? "allow-pattern " : "allow ").Append(entry.Pattern).Append(' ').Append(entry.Reason).Append('\n');
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
+
+    /// <summary>
+    /// Whether a source file can change what Configure makes: everything but code, headers, device trees and documentation
+    /// (Kconfig files, Makefiles, scripts/ and anything else are counted, to be safe).
+    /// </summary>
+    public static bool MayAffectConfig(string relative) =>
+        !relative.StartsWith("Documentation/", StringComparison.Ordinal) &&
+        !CodeExtensions.Contains(Path.GetExtension(relative), StringComparer.Ordinal);
+
+    private static readonly string[] CodeExtensions = [".c", ".h", ".S", ".rs", ".dts", ".dtsi"];
 
     public static bool IsCurrent(string buildDir, string inputsHash)
     {

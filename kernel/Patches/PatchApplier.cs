@@ -13,8 +13,8 @@ public sealed record AppliedPatch(string FileName, string Sha256);
 
 /// <summary>The tree to build from. <see cref="Reused"/> is true when this run changed nothing in it.</summary>
 /// <param name="ObjectsMayBeStale">
-/// The working tree's earlier contents are unknown (it had no state, or none it was made from): objects built from
-/// it cannot be trusted, since a file may have changed without a newer mtime.
+/// The working tree's earlier contents are unknown or another source's: objects built from it cannot be trusted, since
+/// a file may have changed without getting a newer mtime.
 /// </param>
 public sealed record PatchedTree(string Path, string SeriesHash, IReadOnlyList<AppliedPatch> Applied, bool Reused, bool ObjectsMayBeStale = false);
 
@@ -101,7 +101,9 @@ public sealed partial class PatchApplier(IKilnLog log)
             log.Warning($"{workingTree} records no patch series (changed by hand?); making it again.");
 
         var previouslyTouched = (state?.Touched ?? []).Concat(interrupted ?? []);
-        return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state is null);
+        // Another source (a new release, another --source) differs in files no state lists, some with mtimes older than
+        // the objects built from the old one.
+        return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state?.SourceIdentity != identity);
     }
 
     /// <summary>The applied patches a tree records, or null when it has no readable state.</summary>

@@ -163,8 +163,10 @@ public sealed class KernelPipeline : IKernelPipeline
         HoldBuildLock(buildDir);
         try
         {
-            var tree = new PatchApplier(_log).Apply(series, source.Directory, KilnPaths.WorkingTree(buildDir), source.Provenance.Sha256,
-                pristineMayChange: source.Provenance.IsLocalTree);
+            // A local tree is known by its path: a commit or edit there gives the changed files new mtimes, which make sees.
+            var local = source.Provenance.IsLocalTree;
+            var tree = new PatchApplier(_log).Apply(series, source.Directory, KilnPaths.WorkingTree(buildDir),
+                local ? source.Directory : source.Provenance.Sha256, pristineMayChange: local);
             if (tree.ObjectsMayBeStale && Directory.Exists(buildDir))
             {
                 _log.Warning($"Removing {buildDir}: the tree it was built from is gone or unrecorded, so make could not tell which objects are stale");
@@ -173,7 +175,7 @@ public sealed class KernelPipeline : IKernelPipeline
             if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
             // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
             return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
-                Reconfigure: source.Provenance.IsLocalTree, acquired.Host, BuildTimestampFile: Path.Combine(source.Directory, "Makefile")));
+                Reconfigure: local, acquired.Host, BuildTimestampFile: Path.Combine(source.Directory, "Makefile")));
         }
         catch
         {

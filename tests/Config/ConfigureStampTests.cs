@@ -41,4 +41,30 @@ public sealed class ConfigureStampTests
         Assert.That(ConfigureStamp.IsCurrent(build, inputs), Is.False);
         Assert.DoesNotThrow(() => ConfigureStamp.Clear(Path.Combine(_dir, "never-configured")));
     }
+
+    [Test]
+    public void A_working_trees_series_counts_only_where_Kconfig_can_read_it()
+    {
+        var tree = Directory.CreateDirectory(Path.Combine(_dir, "linux")).FullName;
+        var fragments = Fragments("CONFIG_A=y\n");
+        string Inputs(string source, params (string Path, string Text)[] files)
+        {
+            foreach (var (path, text) in files)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(tree, path))!);
+                File.WriteAllText(Path.Combine(tree, path), text);
+            }
+            new Kiln.Kernel.Patches.TreeState(source, [], files.Select(f => f.Path).ToList()).Write(tree, "/src", Kiln.Kernel.Patches.PatchSeries.Load(_dir));
+            return ConfigureStamp.InputsHash(tree, fragments, "tinyconfig", AllowList.Empty);
+        }
+
+        var before = Inputs("sha-1", ("kernel/sys.c", "int a;"), ("init/Kconfig", "config A\n"));
+        Assert.That(Inputs("sha-1", ("kernel/sys.c", "int b;"), ("init/Kconfig", "config A\n")), Is.EqualTo(before), "a C change keeps the .config");
+        Assert.That(Inputs("sha-1", ("kernel/sys.c", "int b;"), ("init/Kconfig", "config B\n")), Is.Not.EqualTo(before), "Kconfig changed");
+        Assert.That(Inputs("sha-1", ("kernel/sys.c", "int b;")), Is.Not.EqualTo(before), "the Kconfig patch was dropped");
+        Assert.That(Inputs("sha-2", ("kernel/sys.c", "int a;"), ("init/Kconfig", "config A\n")), Is.Not.EqualTo(before), "another source");
+        Assert.That(ConfigureStamp.MayAffectConfig("arch/x86/Makefile"), Is.True);
+        Assert.That(ConfigureStamp.MayAffectConfig("scripts/Kconfig.include"), Is.True);
+        Assert.That(ConfigureStamp.MayAffectConfig("include/linux/sched.h"), Is.False);
+    }
 }

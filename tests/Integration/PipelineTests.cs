@@ -170,7 +170,7 @@ public sealed class PipelineTests
     {
         var first = Sha256(SharedKernel.BzImage);
         // A fresh build directory and no cached kernel: everything is compiled again (ccache makes it quick).
-        var buildDir = Path.Combine(KilnRun.SharedCacheDir, "build", "6.1.192-x86_64");
+        var buildDir = Path.Combine(KilnRun.SharedCacheDir, "work", "6.1.192-x86_64", "build");
         if (Directory.Exists(buildDir)) Directory.Delete(buildDir, recursive: true);
         var outDir = NewOutDir();
         var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--no-cache", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });

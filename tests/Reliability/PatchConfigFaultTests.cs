@@ -45,13 +45,17 @@ public sealed class PatchConfigFaultTests
 
     private string SeriesDir => Path.Combine(_inputs, "patches", "6.1.x");
 
-    /// <summary>Only finished patched trees (named linux-6.1.192-hash) may exist; no staging trees.</summary>
+    /// <summary>Only finished working trees (work/&lt;build&gt;/linux with their state) may exist; no staging trees, no half-switched tree.</summary>
     private void AssertNoHalfPatchedTree()
     {
-        var trees = Scratch.Listing(Path.Combine(_cache, "trees"));
-        Assert.That(trees, Has.None.StartsWith("."), "a staging tree was left behind");
-        foreach (var tree in trees)
-            Assert.That(File.Exists(Path.Combine(_cache, "trees", tree, ".kiln-patches")), Is.True, tree + " has no marker");
+        foreach (var work in Scratch.Listing(Path.Combine(_cache, "work")).Select(name => Path.Combine(_cache, "work", name)))
+        {
+            Assert.That(Scratch.Listing(work), Has.None.StartsWith("."), "a staging tree was left behind in " + work);
+            var tree = Path.Combine(work, "linux");
+            if (!Directory.Exists(tree)) continue;
+            Assert.That(File.Exists(Path.Combine(tree, ".kiln-patches")), Is.True, tree + " has no state");
+            Assert.That(File.Exists(Path.Combine(tree, ".kiln-switching")), Is.False, tree + " is half-switched");
+        }
     }
 
     /// <summary>A git format-patch file that passes lint, with the given diff.</summary>
@@ -134,8 +138,8 @@ public sealed class PatchConfigFaultTests
         var first = Patch();
         AssertSucceeds(first);
         Assert.That(first.Output, Does.Contain("not looking it up in the kernel cache"));
-        var patched = Directory.GetDirectories(Path.Combine(_cache, "trees"), "linux-6.1.192-*")
-            .Single(d => File.Exists(Path.Combine(d, "init", "main.c")) && File.ReadAllText(Path.Combine(d, "init", "main.c")).Contains("hello();"));
+        var patched = Path.Combine(_cache, "work", "6.1.192-x86_64", "linux");
+        Assert.That(File.ReadAllText(Path.Combine(patched, "init", "main.c")), Does.Contain("hello();"));
 
         // An edit the way editors save (a new file), then the same command: the edit must reach the patched copy.
         var main = Path.Combine(tree, "init", "main.c");
