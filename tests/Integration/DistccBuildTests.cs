@@ -60,8 +60,8 @@ public sealed class DistccBuildTests
         var logB = StartDaemon(IPAddress.Parse("127.0.0.2"), out var portB);
 
         // A cache of its own with an empty ccache, so every compile misses and goes to the daemons. The verified
-        // source is the shared build's; the patched tree must be this cache's own, because ccache's base dir makes
-        // __FILE__ relative (../../trees/linux-…/init/main.c) and a tree elsewhere would change those strings.
+        // source is the shared build's; the working tree is this cache's own, at the same place relative to its build
+        // directory (../linux) as the shared build's, so ccache's base dir makes the same relative paths.
         var cacheDir = Path.Combine(_workDir, "cache");
         Directory.CreateDirectory(cacheDir);
         Directory.CreateSymbolicLink(Path.Combine(cacheDir, "sources"), Path.Combine(KilnRun.SharedCacheDir, "sources"));
