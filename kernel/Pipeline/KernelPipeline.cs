@@ -83,14 +83,16 @@ public sealed class KernelPipeline : IKernelPipeline
         return new HostReady(runtime, GuestBusybox.Locate(Options.Arch, Options.CacheDir, Options.MayInstall, _log));
     }
 
-    /// <summary>Fetches (or reuses) the verified source the way --source says.</summary>
-    public SourceTree AcquireSource()
+    /// <summary>Verifies (or reuses) the source the way --source says; its tree is extracted when a stage first asks for it.</summary>
+    public VerifiedSource AcquireSource() => AcquireSource(_ => false);
+
+    /// <param name="needsTree">Whether the run needs the verified source's tree; it is then extracted before this returns.</param>
+    private VerifiedSource AcquireSource(Func<VerifiedSource, bool> needsTree)
     {
         using var http = KernelOrgProvider.CreateClient();
         var acquirer = SourceAcquirer.For(Options.Source, Target.Pin, Target.Manifest, Target.Version, Options.Mirror, Options.MayInstall, http, Options.Keyring,
             Options.DownloadTimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
-        using (CacheLock.Acquire(Paths.SourceLock(Target.Version.ToString()), _log))
-            return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log);
+        return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log, needsTree);
     }
 
     public Acquired Acquire()
@@ -100,10 +102,25 @@ public sealed class KernelPipeline : IKernelPipeline
         CacheTrust.Require(Options.CacheDir, "--cache-dir");
         KernelCache.ClearExported(Paths.OutDir, Options.Arch);
         var host = PrepareHost();
-        var source = AcquireSource();
-        _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
+        // The identity needs only the verified archive's sha256: look for a finished build before extracting anything.
+        Acquired? acquired = null;
+        var source = AcquireSource(verified => (acquired = LookUp(host, verified)).Cached is null);
+        if (source.IsUnpacked)
+        {
+            var tree = source.Tree();
+            _log.Info($"Linux {tree.Version} source tree at {tree.Directory}" + (tree.Reused ? " [cached]" : ""));
+        }
+        else
+        {
+            _log.Info($"Source archive verified, not unpacked: the cached kernel needs no tree ({source.Provenance.Origin}, sha256 {source.Provenance.Sha256[..12]})");
+        }
+        return acquired!;
+    }
 
-        // The identity is known as soon as the source is: look for a finished build before doing any work.
+    /// <summary>The build's identity from the verified source, then the kernel cache and the remote cache.</summary>
+    private Acquired LookUp(HostReady host, VerifiedSource source)
+    {
+        _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin})");
         var baseConfig = File.Exists(Options.BaseConfig) ? "file:" + SourceCache.FileSha256(Options.BaseConfig) : Options.BaseConfig;
         var identity = CacheIdentity.For(Target.Recipe, Target.ConfigVersion, source.Provenance.Sha256,
             host.Runtime.DescribeCompiler(Options.Arch, _log), baseConfig, host.Runtime.IdentityText);
@@ -116,7 +133,7 @@ public sealed class KernelPipeline : IKernelPipeline
         if (source.Provenance.IsLocalTree)
         {
             // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
-            _log.Info($"{source.Directory} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
+            _log.Info($"{source.Provenance.Origin} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
             return new Acquired(host, source, identity, null, "skipped");
         }
 
@@ -142,7 +159,7 @@ public sealed class KernelPipeline : IKernelPipeline
         var source = acquired.Source;
         PatchedTree tree;
         using (CacheLock.Acquire(Paths.TreesLock(Target.Version.ToString()), _log))
-            tree = new PatchApplier(_log).Apply(series, source.Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
+            tree = new PatchApplier(_log).Apply(series, source.Tree().Directory, Paths.Trees, $"linux-{Target.Version}", source.Provenance.Sha256,
                 reuse: !source.Provenance.IsLocalTree);
         if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
         // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
@@ -356,7 +373,7 @@ public sealed class KernelPipeline : IKernelPipeline
         var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
         try
         {
-            return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+            return SeriesAnalyzer.Analyze(series, acquired.Source.Tree().Directory, build, Paths.Analysis, _log);
         }
         finally
         {
