@@ -90,6 +90,25 @@ public class KernelOrgProviderTests
     }
 
     [Test]
+    public void TheChecksumListAloneGivesTheIdentityAndTheArchiveWaitsForTheTree()
+    {
+        ServeSums(Tarballs.Sha256(_tarball));
+        _server.Serve(Dir + FileName, _tarball);
+
+        var source = Provider().Acquire(V, Cache, _log);
+        Assert.That(source.IsUnpacked, Is.False);
+        Assert.That(source.Provenance.Sha256, Is.EqualTo(Tarballs.Sha256(_tarball)));
+        Assert.That(_server.Hits(Dir + FileName), Is.Zero, "a cached kernel needs no download");
+        Assert.That(_cache.Listing().Where(p => p.StartsWith("sources", StringComparison.Ordinal) || p.StartsWith("downloads", StringComparison.Ordinal)), Is.Empty);
+
+        var tree = source.Tree();
+        Assert.That(_server.Hits(Dir + FileName), Is.EqualTo(1));
+        // The same sha256, whether from the list (this run) or the download's bytes and the tree's record (later runs).
+        Assert.That(SourceCache.FileSha256(Path.Combine(_cache.Path, "downloads", FileName)), Is.EqualTo(source.Provenance.Sha256));
+        Assert.That(SourceProvenance.ReadFrom(tree.Directory), Is.EqualTo(source.Provenance));
+    }
+
+    [Test]
     public void VerifiedDownloadIsReusedWhenTheTreeIsGone()
     {
         ServeSums(Tarballs.Sha256(_tarball));
