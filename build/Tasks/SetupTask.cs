@@ -3,7 +3,7 @@ using Cake.Frosting;
 namespace Kiln.Build.Tasks;
 
 [TaskName(nameof(Setup))]
-[TaskDescription("Check host prerequisites (install them as root or with --install-deps) and fetch the verified kernel source.")]
+[TaskDescription("Check host prerequisites (install them as root or with --install-deps), verify the kernel source and look its build up in the caches; the source is extracted only on a miss.")]
 public sealed class Setup : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)

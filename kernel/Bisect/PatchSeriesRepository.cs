@@ -19,7 +19,8 @@ public static class PatchSeriesRepository
     public const string PatchTrailer = "Kiln-Patch";
 
     /// <summary>Returns the repository's path under <paramref name="root"/>, creating it when missing.</summary>
-    public static string Create(SourceTree source, PatchSeries series, string root, IKilnLog log)
+    /// <remarks>The source's tree is extracted only when the repository is made; an existing one is named by the archive's sha256.</remarks>
+    public static string Create(VerifiedSource source, PatchSeries series, string root, IKilnLog log)
     {
         if (series.IsEmpty)
             throw KilnException.BadInput($"{series.Directory} holds no patches: there is no series to bisect.");
@@ -38,7 +39,8 @@ public static class PatchSeriesRepository
             log.Info($"Committing Linux {source.Version} and {series.Patches.Count} patch(es) of {series.Directory} to {path}");
             new Git(root, log).Run("init", "--quiet", "--bare", staging);
             var git = new Git(staging, log);
-            string[] Tree(params string[] args) => new[] { "--git-dir", staging, "--work-tree", source.Directory }.Concat(args).ToArray();
+            var workTree = source.Tree().Directory;
+            string[] Tree(params string[] args) => new[] { "--git-dir", staging, "--work-tree", workTree }.Concat(args).ToArray();
 
             // -f: Debian's tree ignores its own top level (.gitignore's last stanza); Kiln's provenance file is not the kernel's.
             Commit(git, Tree("add", "--force", "--all", "--", ".", ":!" + SourceProvenance.FileName), log);

@@ -40,7 +40,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
 
     // --- locks: one file per shared thing, under <cache>/locks ---
     public static string Lock(string cacheDir, string name) => Path.Combine(cacheDir, "locks", name + ".lock");
-    public string SourceLock(string version) => Lock(CacheDir, "source-" + version);
+    public static string SourceLock(string cacheDir, string version) => Lock(cacheDir, "source-" + version);
     /// <summary>
     /// One lock per build directory, named after its path in the cache: a bisect's work dir ends in "build" like every
     /// other bisect's, and two bisects of different ranges must not wait for each other.

@@ -83,14 +83,16 @@ public sealed class KernelPipeline : IKernelPipeline
         return new HostReady(runtime, GuestBusybox.Locate(Options.Arch, Options.CacheDir, Options.MayInstall, _log));
     }
 
-    /// <summary>Fetches (or reuses) the verified source the way --source says.</summary>
-    public SourceTree AcquireSource()
+    /// <summary>Verifies (or reuses) the source the way --source says; its tree is extracted when a stage first asks for it.</summary>
+    public VerifiedSource AcquireSource() => AcquireSource(_ => false);
+
+    /// <param name="needsTree">Whether the run needs the verified source's tree; it is then extracted before this returns.</param>
+    private VerifiedSource AcquireSource(Func<VerifiedSource, bool> needsTree)
     {
         using var http = KernelOrgProvider.CreateClient();
         var acquirer = SourceAcquirer.For(Options.Source, Target.Pin, Target.Manifest, Target.Version, Options.Mirror, Options.MayInstall, http, Options.Keyring,
             Options.DownloadTimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
-        using (CacheLock.Acquire(Paths.SourceLock(Target.Version.ToString()), _log))
-            return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log);
+        return acquirer.Acquire(Target.Version, new SourceCache(Options.CacheDir), _log, needsTree);
     }
 
     public Acquired Acquire()
@@ -101,10 +103,25 @@ public sealed class KernelPipeline : IKernelPipeline
         KernelCache.ClearExported(Paths.OutDir, Options.Arch);
         RemoveFormerLayout();
         var host = PrepareHost();
-        var source = AcquireSource();
-        _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin}) at {source.Directory}" + (source.Reused ? " [cached]" : ""));
+        // The identity needs only the verified archive's sha256: look for a finished build before extracting anything.
+        Acquired? acquired = null;
+        var source = AcquireSource(verified => (acquired = LookUp(host, verified)).Cached is null);
+        if (source.IsUnpacked)
+        {
+            var tree = source.Tree();
+            _log.Info($"Linux {tree.Version} source tree at {tree.Directory}" + (tree.Reused ? " [cached]" : ""));
+        }
+        else
+        {
+            _log.Info($"Source archive verified, not unpacked: the cached kernel needs no tree ({source.Provenance.Origin}, sha256 {source.Provenance.Sha256[..12]})");
+        }
+        return acquired!;
+    }
 
-        // The identity is known as soon as the source is: look for a finished build before doing any work.
+    /// <summary>The build's identity from the verified source, then the kernel cache and the remote cache.</summary>
+    private Acquired LookUp(HostReady host, VerifiedSource source)
+    {
+        _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin})");
         var baseConfig = File.Exists(Options.BaseConfig) ? "file:" + SourceCache.FileSha256(Options.BaseConfig) : Options.BaseConfig;
         var identity = CacheIdentity.For(Target.Recipe, Target.ConfigVersion, source.Provenance.Sha256,
             host.Runtime.DescribeCompiler(Options.Arch, _log), baseConfig, host.Runtime.IdentityText);
@@ -117,7 +134,7 @@ public sealed class KernelPipeline : IKernelPipeline
         if (source.Provenance.IsLocalTree)
         {
             // A developer's tree changes without a new commit; make's own dependency tracking decides what to rebuild.
-            _log.Info($"{source.Directory} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
+            _log.Info($"{source.Provenance.Origin} is your own tree and may have changed since the last build: not looking it up in the kernel cache (make rebuilds only what changed)");
             return new Acquired(host, source, identity, null, "skipped");
         }
 
@@ -165,8 +182,9 @@ public sealed class KernelPipeline : IKernelPipeline
         {
             // A local tree is known by its path: a commit or edit there gives the changed files new mtimes, which make sees.
             var local = source.Provenance.IsLocalTree;
-            var tree = new PatchApplier(_log).Apply(series, source.Directory, KilnPaths.WorkingTree(buildDir),
-                local ? source.Directory : source.Provenance.Sha256, pristineMayChange: local);
+            var pristine = source.Tree().Directory;
+            var tree = new PatchApplier(_log).Apply(series, pristine, KilnPaths.WorkingTree(buildDir),
+                local ? pristine : source.Provenance.Sha256, pristineMayChange: local);
             if (tree.ObjectsMayBeStale && Directory.Exists(buildDir))
             {
                 _log.Warning($"Removing {buildDir}: the tree it was built from is gone or unrecorded, so make could not tell which objects are stale");
@@ -175,7 +193,7 @@ public sealed class KernelPipeline : IKernelPipeline
             if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
             // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
             return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
-                Reconfigure: local, acquired.Host, BuildTimestampFile: Path.Combine(source.Directory, "Makefile")));
+                Reconfigure: local, acquired.Host, BuildTimestampFile: Path.Combine(pristine, "Makefile")));
         }
         catch
         {
@@ -389,7 +407,7 @@ public sealed class KernelPipeline : IKernelPipeline
         var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
         try
         {
-            return SeriesAnalyzer.Analyze(series, acquired.Source.Directory, build, Paths.Analysis, _log);
+            return SeriesAnalyzer.Analyze(series, acquired.Source.Tree().Directory, build, Paths.Analysis, _log);
         }
         finally
         {

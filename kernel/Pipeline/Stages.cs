@@ -15,9 +15,9 @@ namespace Kiln.Kernel.Pipeline;
 /// <summary>This machine made ready for the options: prerequisites present, the runtime make runs in, the guest's busybox.</summary>
 public sealed record HostReady(BuildRuntime Runtime, string Busybox);
 
-/// <summary>Acquire: the verified source, the build's identity, and the cached kernel when there is one.</summary>
+/// <summary>Acquire: the verified source (its tree extracted only on a miss, or when a stage asks), the build's identity, and the cached kernel when there is one.</summary>
 /// <param name="CacheStatus">local, pulled (from the remote cache), miss (will compile) or skipped (--no-cache, local tree).</param>
-public sealed record Acquired(HostReady Host, SourceTree Source, CacheIdentity Identity, CachedKernel? Cached, string CacheStatus)
+public sealed record Acquired(HostReady Host, VerifiedSource Source, CacheIdentity Identity, CachedKernel? Cached, string CacheStatus)
 {
     public bool Pulled => CacheStatus == "pulled";
 }

@@ -9,7 +9,8 @@ public interface ISourceProvider
     /// <summary>Shown in messages and recorded as provenance ("kernel.org", "debian:linux-source-6.1").</summary>
     string Name { get; }
 
-    SourceTree Acquire(KernelVersion version, SourceCache cache, IKilnLog log);
+    /// <summary>Verifies the version's source (or finds its extracted tree); extracting is left to <see cref="VerifiedSource.Tree"/>.</summary>
+    VerifiedSource Acquire(KernelVersion version, SourceCache cache, IKilnLog log);
 }
 
 /// <summary>This provider cannot serve the version (offline, not packaged, not installed); the next one is tried.</summary>

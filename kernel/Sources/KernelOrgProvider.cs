@@ -61,14 +61,18 @@ public sealed class KernelOrgProvider : ISourceProvider
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
     };
 
-    public SourceTree Acquire(KernelVersion version, SourceCache cache, IKilnLog log)
+    /// <summary>
+    /// The signed checksum list gives the archive's sha256, which is all the build's identity needs: the archive itself is
+    /// downloaded (and checked against it) only when a stage asks for the tree, so a cached kernel costs one small request.
+    /// </summary>
+    public VerifiedSource Acquire(KernelVersion version, SourceCache cache, IKilnLog log)
     {
         var fileName = $"linux-{version}.tar.xz";
         var treeName = $"{version}-kernel.org";
-        if (cache.FindTree(treeName) is { } existing)
+        if (cache.FindTree(treeName, version) is { } existing)
         {
-            log.Info($"Reusing verified source {existing}");
-            return new SourceTree(existing, version, SourceProvenance.ReadFrom(existing)!, Reused: true);
+            log.Info($"Reusing verified source {existing.Directory}");
+            return VerifiedSource.Unpacked(existing);
         }
 
         var sumsUrl = _baseUrl + "sha256sums.asc";
@@ -83,25 +87,26 @@ public sealed class KernelOrgProvider : ISourceProvider
                        ?? throw new SourceUnavailableException($"{sumsUrl} does not list {fileName}");
 
         var url = _baseUrl + fileName;
-        var archive = Path.Combine(cache.Downloads, fileName);
-        if (File.Exists(archive) && SourceCache.FileSha256(archive) == expected)
-            log.Info($"Reusing verified download {archive}");
-        else
-            Download(url, archive, expected, log);
-
         var provenance = new SourceProvenance(Name, version.ToString(), url, expected, $"sha256 verified against {sumsUrl} ({signature})");
-        string dir;
-        try
+        log.Verbose($"{sumsUrl}: {fileName} has sha256 {expected}; it is downloaded when a stage needs the tree");
+        return VerifiedSource.Packed(version, provenance, () => cache.Unpack(treeName, version, log, () =>
         {
-            dir = cache.InstallTree(treeName, archive, provenance, log);
-        }
-        catch (KilnException e) when (e.ExitCode == ExitCodes.Infrastructure)
-        {
-            // It matched its checksum but cannot be used (corrupt, or unsafe entries): keeping it would fail every rerun.
-            File.Delete(archive);
-            throw new KilnException(e.ExitCode, $"{e.Message} The download was deleted; check the mirror ({_baseUrl}) and run again.", e);
-        }
-        return new SourceTree(dir, version, provenance, Reused: false);
+            var archive = Path.Combine(cache.Downloads, fileName);
+            if (File.Exists(archive) && SourceCache.FileSha256(archive) == expected)
+                log.Info($"Reusing verified download {archive}");
+            else
+                Download(url, archive, expected, log);
+            try
+            {
+                return new SourceTree(cache.InstallTree(treeName, archive, provenance, log), version, provenance, Reused: false);
+            }
+            catch (KilnException e) when (e.ExitCode == ExitCodes.Infrastructure)
+            {
+                // It matched its checksum but cannot be used (corrupt, or unsafe entries): keeping it would fail every rerun.
+                File.Delete(archive);
+                throw new KilnException(e.ExitCode, $"{e.Message} The download was deleted; check the mirror ({_baseUrl}) and run again.", e);
+            }
+        }));
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public sealed class LocalTreeProvider : ISourceProvider
 
     public string Name => SourceProvenance.LocalPrefix + _path;
 
-    public SourceTree Acquire(KernelVersion requested, SourceCache cache, IKilnLog log)
+    public VerifiedSource Acquire(KernelVersion requested, SourceCache cache, IKilnLog log)
     {
         var makefile = Path.Combine(_path, "Makefile");
         if (!Directory.Exists(_path))
@@ -29,7 +29,7 @@ public sealed class LocalTreeProvider : ISourceProvider
         if (version.SeriesName != requested.SeriesName)
             log.Warning($"--source={_path} holds Linux {version}, not series {requested.SeriesName}; building what the tree holds");
         var provenance = new SourceProvenance(Name, version.ToString(), _path, GitHead(_path) ?? "", "local tree, used in place");
-        return new SourceTree(_path, version, provenance, Reused: true);
+        return VerifiedSource.Unpacked(new SourceTree(_path, version, provenance, Reused: true));
     }
 
     public static KernelVersion? ReadMakefileVersion(string makefile) => ParseMakefileVersion(File.ReadLines(makefile));

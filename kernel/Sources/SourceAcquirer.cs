@@ -39,7 +39,12 @@ public sealed class SourceAcquirer
         return new SourceAcquirer(providers);
     }
 
-    public SourceTree Acquire(KernelVersion version, SourceCache cache, IKilnLog log)
+    /// <summary>
+    /// The first provider's verified source. <paramref name="needsTree"/> (by default: always) says whether the run needs
+    /// its tree, judged before anything is extracted (a cached kernel needs none); when it does, the tree is made here,
+    /// and a tree that cannot be had (its download fails) is a refusal like any other: the next provider is tried.
+    /// </summary>
+    public VerifiedSource Acquire(KernelVersion version, SourceCache cache, IKilnLog log, Func<VerifiedSource, bool>? needsTree = null)
     {
         var refusals = new List<(string Provider, string Reason)>();
         foreach (var provider in _providers)
@@ -47,7 +52,9 @@ public sealed class SourceAcquirer
             try
             {
                 log.Verbose($"Trying {provider.Name} for Linux {version}");
-                return provider.Acquire(version, cache, log);
+                var source = provider.Acquire(version, cache, log);
+                if (needsTree?.Invoke(source) ?? true) source.Unpack();
+                return source;
             }
             catch (SourceUnavailableException e)
             {
@@ -55,13 +62,18 @@ public sealed class SourceAcquirer
                 refusals.Add((provider.Name, e.Message));
             }
         }
+        throw NoSource(version, refusals);
+    }
 
+    /// <summary>Exit 3: no provider could serve the version, each one's reason, and what works offline.</summary>
+    public static KilnException NoSource(KernelVersion version, IEnumerable<(string Provider, string Reason)> refusals)
+    {
         var message = new StringBuilder($"Could not get the source of Linux {version}. Tried:");
         foreach (var (provider, reason) in refusals) message.Append($"\n  - {provider}: {reason}");
         message.Append("\nOffline alternatives:")
             .Append("\n  --mirror=URL      a server laid out like kernel.org (linux-<version>.tar.xz and sha256sums.asc)")
             .Append("\n  --source=PATH     a kernel tree you already have (for example a git clone)")
             .Append("\n  --kernel=SERIES   a series Debian packages (6.1 and 6.12 on bookworm: apt-get install linux-source-<series>)");
-        throw new KilnException(ExitCodes.Infrastructure, message.ToString());
+        return new KilnException(ExitCodes.Infrastructure, message.ToString());
     }
 }

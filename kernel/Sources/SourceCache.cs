@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.IO;
+using Kiln.Kernel.Versions;
+
 namespace Kiln.Kernel.Sources;
 
 /// <summary>
@@ -21,11 +23,29 @@ public sealed class SourceCache
     public string Downloads { get; }
     public string Trees { get; }
 
-    /// <summary>Returns the finished tree named <paramref name="name"/>, or null when there is none.</summary>
-    public string? FindTree(string name)
+    /// <summary>Returns the finished tree named <paramref name="name"/> with the provenance recorded in it, or null when there is none.</summary>
+    public SourceTree? FindTree(string name, KernelVersion version)
     {
         var dir = Path.Combine(Trees, name);
-        return SourceProvenance.ReadFrom(dir) is null ? null : dir;
+        return SourceProvenance.ReadFrom(dir) is { } provenance ? new SourceTree(dir, version, provenance, Reused: true) : null;
+    }
+
+    /// <summary>
+    /// The tree named <paramref name="name"/>, made by <paramref name="install"/> (download, extraction) unless it exists.
+    /// Runs sharing the cache hold the version's source lock for this, so they download and extract once: the one that
+    /// waited finds and reuses the other's tree.
+    /// </summary>
+    public SourceTree Unpack(string name, KernelVersion version, IKilnLog log, Func<SourceTree> install)
+    {
+        using (CacheLock.Acquire(KilnPaths.SourceLock(Root, version.ToString()), log))
+        {
+            if (FindTree(name, version) is { } existing)
+            {
+                log.Info($"Reusing verified source {existing.Directory}");
+                return existing;
+            }
+            return install();
+        }
     }
 
     /// <summary>Extracts an archive into a temporary directory, records provenance, then renames it into place.</summary>

@@ -42,5 +42,5 @@ public sealed record SourceProvenance(
     }
 }
 
-/// <summary>A verified, extracted kernel source tree.</summary>
+/// <summary>A verified, extracted kernel source tree; <paramref name="Reused"/> when an earlier run extracted it.</summary>
 public sealed record SourceTree(string Directory, KernelVersion Version, SourceProvenance Provenance, bool Reused);

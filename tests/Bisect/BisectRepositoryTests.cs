@@ -172,7 +172,7 @@ public sealed class BisectRepositoryTests
         File.WriteAllText(Path.Combine(tree, "init", "main.c"), "int main;\n");
         var provenance = new SourceProvenance("test", "6.1.192", tree, new string('c', 64));
         provenance.WriteTo(tree);
-        var source = new SourceTree(tree, new KernelVersion(6, 1, 192), provenance, Reused: true);
+        var source = VerifiedSource.Unpacked(new SourceTree(tree, new KernelVersion(6, 1, 192), provenance, Reused: true));
 
         var series = PatchSeries.Load(seriesDir);
         var repository = PatchSeriesRepository.Create(source, series, Path.Combine(_root, "series"), new RecordingLog());
@@ -189,6 +189,7 @@ public sealed class BisectRepositoryTests
 
         var range = BisectRange.Resolve(repository, PatchSeriesRepository.Branch + "~2", PatchSeriesRepository.Branch, new RecordingLog());
         Assert.That(range.Commits, Is.EqualTo(2));
-        Assert.That(PatchSeriesRepository.Create(source, series, Path.Combine(_root, "series"), new RecordingLog()), Is.EqualTo(repository), "reused");
+        var notExtracted = VerifiedSource.Packed(source.Version, provenance, () => throw new AssertionException("an existing history needs no tree"));
+        Assert.That(PatchSeriesRepository.Create(notExtracted, series, Path.Combine(_root, "series"), new RecordingLog()), Is.EqualTo(repository), "reused");
     }
 }

@@ -212,7 +212,7 @@ public class TaskAdapterTests
         public Acquired Acquire()
         {
             Calls.Add("Acquire");
-            var source = new SourceTree(Path.Combine(dir, "src"), Target.Version, new SourceProvenance("debian", "6.1.192", "o", new string('2', 64)), Reused: true);
+            var source = VerifiedSource.Unpacked(new SourceTree(Path.Combine(dir, "src"), Target.Version, new SourceProvenance("debian", "6.1.192", "o", new string('2', 64)), Reused: true));
             return AcquiredResult = new Acquired(new HostReady(BuildRuntime.Host, "/bin/busybox"), source, new CacheIdentity("6.1.192-1", IdentityHash),
                 Hit ? Kernel() : null, Hit ? "local" : "miss");
         }

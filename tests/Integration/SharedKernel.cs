@@ -1,3 +1,8 @@
+using Kiln.Kernel.Build;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Sources;
+using Kiln.Kernel.Versions;
+
 namespace Kiln.Tests.Integration;
 
 /// <summary>
@@ -51,7 +56,13 @@ public static class TestKernel
     {
         _ = SharedKernel.OutDir;
         var sources = Path.Combine(KilnRun.SharedCacheDir, "sources");
-        return Directory.GetDirectories(sources, "6.1.*-debian-*").OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
-               ?? throw new InvalidOperationException($"The shared build left no 6.1 source tree under {sources}");
+        if (Directory.Exists(sources) && Directory.GetDirectories(sources, "6.1.*-debian-*").OrderBy(d => d, StringComparer.Ordinal).LastOrDefault() is { } tree)
+            return tree;
+        // A cache hit extracts no source, so a cache whose kernel was already built may hold no tree: extract it as Patch would.
+        var source = BuildMetadata.Read(Path.Combine(SharedKernel.OutDir, BuildMetadata.FileName))!.Source;
+        if (!KernelVersion.TryParse(source.Version, out var version) || source.Provider != "debian:linux-source-6.1")
+            throw new InvalidOperationException($"The shared kernel was built from {source.Provider} {source.Version}, not Debian's 6.1 package");
+        return new DebianPackageProvider("linux-source-6.1", mayInstall: false)
+            .Acquire(version, new SourceCache(KilnRun.SharedCacheDir), new RecordingLog()).Tree().Directory;
     }
 }

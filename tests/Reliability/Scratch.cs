@@ -39,8 +39,8 @@ public sealed class Scratch : IDisposable
     }
 
     /// <summary>
-    /// A cache directory holding what the shared 6.1 build made, as far as a cache hit needs it: the Debian
-    /// source tree (a symlink: nothing writes into a source tree) and a copy of the built kernel's entry.
+    /// A cache directory holding what the shared 6.1 build made: the Debian source tree for the stages that need it (a
+    /// symlink: nothing writes into a source tree; a cache hit needs none) and a copy of the built kernel's entry.
     /// Pass --source=debian so the lookup finds that tree without trying the network.
     /// </summary>
     public string CacheWithSharedKernel(string relative = "cache")

@@ -14,6 +14,7 @@ public class DebianPackageProviderTests
     private const string Package = "linux-source-6.1";
     private TempDir _cache = null!;
     private string _debianUpstream = null!;
+    private VerifiedSource _verified = null!;
     private SourceTree _tree = null!;
     private RecordingLog _log = null!;
 
@@ -37,7 +38,20 @@ public class DebianPackageProviderTests
         _cache = new TempDir("kiln-debian-");
         _log = new RecordingLog();
         KernelVersion.TryParse(_debianUpstream, out var version);
-        _tree = new DebianPackageProvider(Package, mayInstall: false).Acquire(version, new SourceCache(_cache.Path), _log);
+        _verified = new DebianPackageProvider(Package, mayInstall: false).Acquire(version, new SourceCache(_cache.Path), _log);
+        _verifiedBeforeExtraction = (_verified.IsUnpacked, _cache.Listing("sources").Count);
+        _tree = _verified.Tree();
+    }
+
+    private (bool Unpacked, int SourcesEntries) _verifiedBeforeExtraction;
+
+    [Test]
+    public void The_archive_is_verified_without_extracting_and_its_record_is_the_one_the_tree_keeps()
+    {
+        Assert.That(_verifiedBeforeExtraction, Is.EqualTo((false, 0)), "verification extracted something");
+        Assert.That(_verified.Provenance.Sha256, Is.EqualTo(SourceCache.FileSha256($"/usr/src/{Package}.tar.xz")));
+        // What later runs read from the extracted tree, and so the identity of every kernel built from it.
+        Assert.That(SourceProvenance.ReadFrom(_tree.Directory), Is.EqualTo(_verified.Provenance));
     }
 
     [OneTimeTearDown]
@@ -64,8 +78,9 @@ public class DebianPackageProviderTests
     {
         KernelVersion.TryParse(_debianUpstream, out var version);
         var again = new DebianPackageProvider(Package, mayInstall: false).Acquire(version, new SourceCache(_cache.Path), new RecordingLog());
-        Assert.That(again.Reused, Is.True);
-        Assert.That(again.Directory, Is.EqualTo(_tree.Directory));
+        Assert.That(again.IsUnpacked, Is.True);
+        Assert.That(again.Tree().Reused, Is.True);
+        Assert.That(again.Tree().Directory, Is.EqualTo(_tree.Directory));
     }
 
     [Test]

@@ -43,6 +43,9 @@ public class KernelOrgProviderTests
     private KernelOrgProvider Provider() => new(Url, _http);
     private SourceCache Cache => new(_cache.Path);
 
+    /// <summary>Verifies, then downloads and extracts as a stage asking for the tree does.</summary>
+    private SourceTree Fetch() => Provider().Acquire(V, Cache, _log).Unpack();
+
     private void ServeSums(string sha) =>
         _server.Serve(Dir + "sha256sums.asc", $"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{new string('0', 64)}  linux-6.0.1.tar.xz\n{sha}  {FileName}\n-----BEGIN PGP SIGNATURE-----\nxx\n-----END PGP SIGNATURE-----\n");
 
@@ -62,7 +65,7 @@ public class KernelOrgProviderTests
         ServeSums(Tarballs.Sha256(_tarball));
         _server.Serve(Dir + FileName, _tarball);
 
-        var tree = Provider().Acquire(V, Cache, _log);
+        var tree = Fetch();
         Assert.That(tree.Reused, Is.False);
         Assert.That(tree.Version, Is.EqualTo(V));
         Assert.That(tree.Directory, Is.EqualTo(Path.Combine(_cache.Path, "sources", "6.1.999-kernel.org")));
@@ -79,7 +82,7 @@ public class KernelOrgProviderTests
         Assert.That(_cache.Listing(), Has.None.Contains(".part").And.None.Contains(".tmp"));
 
         var before = _server.TotalHits;
-        var again = Provider().Acquire(V, Cache, _log);
+        var again = Fetch();
         Assert.That(again.Reused, Is.True);
         Assert.That(again.Directory, Is.EqualTo(tree.Directory));
         Assert.That(again.Provenance, Is.EqualTo(provenance));
@@ -87,14 +90,33 @@ public class KernelOrgProviderTests
     }
 
     [Test]
+    public void TheChecksumListAloneGivesTheIdentityAndTheArchiveWaitsForTheTree()
+    {
+        ServeSums(Tarballs.Sha256(_tarball));
+        _server.Serve(Dir + FileName, _tarball);
+
+        var source = Provider().Acquire(V, Cache, _log);
+        Assert.That(source.IsUnpacked, Is.False);
+        Assert.That(source.Provenance.Sha256, Is.EqualTo(Tarballs.Sha256(_tarball)));
+        Assert.That(_server.Hits(Dir + FileName), Is.Zero, "a cached kernel needs no download");
+        Assert.That(_cache.Listing().Where(p => p.StartsWith("sources", StringComparison.Ordinal) || p.StartsWith("downloads", StringComparison.Ordinal)), Is.Empty);
+
+        var tree = source.Tree();
+        Assert.That(_server.Hits(Dir + FileName), Is.EqualTo(1));
+        // The same sha256, whether from the list (this run) or the download's bytes and the tree's record (later runs).
+        Assert.That(SourceCache.FileSha256(Path.Combine(_cache.Path, "downloads", FileName)), Is.EqualTo(source.Provenance.Sha256));
+        Assert.That(SourceProvenance.ReadFrom(tree.Directory), Is.EqualTo(source.Provenance));
+    }
+
+    [Test]
     public void VerifiedDownloadIsReusedWhenTheTreeIsGone()
     {
         ServeSums(Tarballs.Sha256(_tarball));
         _server.Serve(Dir + FileName, _tarball);
-        var tree = Provider().Acquire(V, Cache, _log);
+        var tree = Fetch();
         Directory.Delete(tree.Directory, recursive: true);
 
-        var again = Provider().Acquire(V, Cache, _log);
+        var again = Fetch();
         Assert.That(again.Reused, Is.False);
         Assert.That(File.Exists(Path.Combine(again.Directory, "Makefile")));
         Assert.That(_server.Hits(Dir + FileName), Is.EqualTo(1), "the archive was not downloaded twice");
@@ -105,7 +127,7 @@ public class KernelOrgProviderTests
     {
         ServeSums(new string('a', 64));
         _server.Serve(Dir + FileName, _tarball);
-        var e = Assert.Throws<KilnException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<KilnException>(() => Fetch())!;
         Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
         Assert.That(e.Message, Does.Contain("sha256 mismatch").And.Contain(new string('a', 64)).And.Contain(Tarballs.Sha256(_tarball)).And.Contain(FileName));
         AssertNothingLeft();
@@ -126,7 +148,7 @@ public class KernelOrgProviderTests
     public void MissingFileIsUnavailableWithTheUrl()
     {
         ServeSums(Tarballs.Sha256(_tarball));
-        var e = Assert.Throws<SourceUnavailableException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<SourceUnavailableException>(() => Fetch())!;
         Assert.That(e.Message, Does.Contain(Url + FileName).And.Contain("404"));
         AssertNothingLeft();
     }
@@ -135,7 +157,7 @@ public class KernelOrgProviderTests
     public void MissingChecksumListIsUnavailable()
     {
         _server.Serve(Dir + FileName, _tarball);
-        var e = Assert.Throws<SourceUnavailableException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<SourceUnavailableException>(() => Fetch())!;
         Assert.That(e.Message, Does.Contain(Url + "sha256sums.asc").And.Contain("404"));
         Assert.That(_server.Hits(Dir + FileName), Is.EqualTo(0), "nothing is downloaded before its checksum is known");
         AssertNothingLeft();
@@ -146,7 +168,7 @@ public class KernelOrgProviderTests
     {
         _server.Serve(Dir + "sha256sums.asc", $"{new string('0', 64)}  linux-6.0.1.tar.xz\n");
         _server.Serve(Dir + FileName, _tarball);
-        var e = Assert.Throws<SourceUnavailableException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<SourceUnavailableException>(() => Fetch())!;
         Assert.That(e.Message, Does.Contain(FileName).And.Contain("sha256sums.asc"));
         Assert.That(_server.Hits(Dir + FileName), Is.EqualTo(0));
     }
@@ -187,7 +209,7 @@ public class KernelOrgProviderTests
         _server.Serve(Dir + FileName, new TinyHttpServer.Response(200, _tarball[..(_tarball.Length / 2)], ClaimedLength: _tarball.Length));
         // A download cut short is a network failure: the provider is "unavailable", so the next provider gets its
         // turn, and when none is left the acquirer's exit 3 lists it (docs/reliability.md, "truncated download").
-        var e = Assert.Throws<SourceUnavailableException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<SourceUnavailableException>(() => Fetch())!;
         Assert.That(e.Message, Does.StartWith(Url + FileName + ": "), e.Message);
         AssertNothingLeft();
 
@@ -203,7 +225,7 @@ public class KernelOrgProviderTests
         var garbage = Tarballs.Xz(new byte[] { 1, 2, 3 })[..20];
         ServeSums(Tarballs.Sha256(garbage));
         _server.Serve(Dir + FileName, garbage);
-        var e = Assert.Throws<KilnException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<KilnException>(() => Fetch())!;
         Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
         Assert.That(e.Message, Does.Contain("corrupt or truncated").And.Contain(FileName));
         AssertNothingLeft(archiveMayRemain: true);
@@ -215,7 +237,7 @@ public class KernelOrgProviderTests
         var notKernel = Tarballs.TarXz(new[] { Tarballs.Dir("x/"), Tarballs.Reg("x/README", "hi\n") });
         ServeSums(Tarballs.Sha256(notKernel));
         _server.Serve(Dir + FileName, notKernel);
-        var e = Assert.Throws<KilnException>(() => Provider().Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<KilnException>(() => Fetch())!;
         Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.Infrastructure));
         Assert.That(e.Message, Does.Contain("Makefile"));
         AssertNothingLeft(archiveMayRemain: true);
@@ -225,7 +247,7 @@ public class KernelOrgProviderTests
     public void UnreachableServerIsUnavailable()
     {
         var provider = new KernelOrgProvider("http://127.0.0.1:9/pub/", _http);
-        var e = Assert.Throws<SourceUnavailableException>(() => provider.Acquire(V, Cache, _log))!;
+        var e = Assert.Throws<SourceUnavailableException>(() => provider.Acquire(V, Cache, _log).Unpack())!;
         Assert.That(e.Message, Does.Contain("http://127.0.0.1:9/pub/sha256sums.asc"));
     }
 

@@ -76,7 +76,7 @@ public sealed class SignedSumsTests
 
         ServeSignedSums(release);
         var cache = new SourceCache(Path.Combine(_work.Path, "cache"));
-        var tree = new KernelOrgProvider(url, _http, keyring).Acquire(V, cache, new RecordingLog());
+        var tree = new KernelOrgProvider(url, _http, keyring).Acquire(V, cache, new RecordingLog()).Tree();
         Assert.That(tree.Provenance.Detail, Does.Contain("signature verified"));
 
         ServeSignedSums(NewKey("attacker"));
