@@ -64,7 +64,7 @@ public sealed class BisectWorktree : IDisposable
             // git records and reports worktrees by their real path.
             path = RealPath(path);
             var git = new Git(repository, log);
-            var reused = IsRepositorysWorktree(git, path, log) && TryReset(path, commit, log);
+            var reused = KnownWorktree(git, path, log) is { } adminDir && TryReset(path, adminDir, commit, log);
             if (!reused) Add(git, path, commit, log);
             log.Info((reused ? $"Reused the bisect worktree {path}" : $"Added the bisect worktree {path}") +
                      $" at {commit[..12]} in {watch.Elapsed.TotalSeconds:F1} s (your checkout stays as it is)");
@@ -101,42 +101,38 @@ public sealed class BisectWorktree : IDisposable
     private static string CommonDir(Git git) => git.Run("rev-parse", "--path-format=absolute", "--git-common-dir").TrimEnd('/');
 
     /// <summary>
-    /// True when <paramref name="path"/> is a worktree git lists for this repository and git, run inside it, finds that
-    /// worktree and no other: without its own .git file git would search upwards, and might find the user's checkout.
+    /// The worktree's git directory when <paramref name="path"/> is a worktree git lists for this repository and git, run
+    /// inside it, finds that worktree and no other (without its own .git file git would search upwards, and might find
+    /// the user's checkout); null, after a warning, when it must be recreated.
     /// </summary>
-    private static bool IsRepositorysWorktree(Git repository, string path, IKilnLog log)
+    private static string? KnownWorktree(Git repository, string path, IKilnLog log)
     {
-        if (!Directory.Exists(path)) return false;
-        var why = WhyNotReusable(repository, path, log);
-        if (why is null) return true;
-        log.Warning($"Recreating the bisect worktree {path}: {why}");
-        return false;
-    }
-
-    private static string? WhyNotReusable(Git repository, string path, IKilnLog log)
-    {
-        if (!File.Exists(System.IO.Path.Combine(path, ".git"))) return "it has no .git file";
-        var listed = repository.Run("worktree", "list", "--porcelain").Split('\n')
-            .Any(l => l == "worktree " + path);
-        if (!listed) return "the repository does not list it among its worktrees";
-        var inside = new Git(path, log);
-        var top = inside.Try("rev-parse", "--path-format=absolute", "--show-toplevel");
-        if (top.ExitCode != 0 || top.StandardOutput.Trim() != path) return "git does not find it as a worktree";
-        if (CommonDir(inside) != CommonDir(repository)) return "its .git file points to another repository";
-        return null;
+        if (!Directory.Exists(path)) return null;
+        string? Recreate(string why)
+        {
+            log.Warning($"Recreating the bisect worktree {path}: {why}");
+            return null;
+        }
+        if (!File.Exists(System.IO.Path.Combine(path, ".git"))) return Recreate("it has no .git file");
+        if (!repository.Run("worktree", "list", "--porcelain").Split('\n').Contains("worktree " + path))
+            return Recreate("the repository does not list it among its worktrees");
+        var found = new Git(path, log).Try("rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", "--git-dir");
+        var lines = found.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (found.ExitCode != 0 || lines.Length != 3 || lines[0] != path) return Recreate("git does not find it as a worktree");
+        if (lines[1].TrimEnd('/') != CommonDir(repository)) return Recreate("its .git file points to another repository");
+        return lines[2];
     }
 
     /// <summary>
     /// Moves a known worktree to <paramref name="commit"/> touching only the files that differ, after clearing what a
     /// killed run can leave. False (and a warning) when git cannot: the caller recreates the worktree.
     /// </summary>
-    private static bool TryReset(string path, string commit, IKilnLog log)
+    private static bool TryReset(string path, string adminDir, string commit, IKilnLog log)
     {
         var git = new Git(path, log);
         try
         {
             // No git process runs here: the repository's lock is held. A lock file is what a killed one left behind.
-            var adminDir = git.Run("rev-parse", "--path-format=absolute", "--git-dir");
             foreach (var stale in new[] { "index.lock", "HEAD.lock" }.Select(f => System.IO.Path.Combine(adminDir, f)).Where(File.Exists))
             {
                 log.Warning($"Removing {stale}, left by a bisect that was killed");
