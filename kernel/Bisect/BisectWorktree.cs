@@ -85,7 +85,8 @@ public sealed class BisectWorktree : IDisposable
         try
         {
             // HEAD: stay on the commit checked out; going back to where the bisect started would rewrite files for nothing.
-            Git.Try("bisect", "reset", "HEAD");
+            // Only with its own .git file: without it git would search upwards, and might end the user's own bisect.
+            if (File.Exists(System.IO.Path.Combine(Path, ".git"))) Git.Try("bisect", "reset", "HEAD");
             _log.Info($"Kept the bisect worktree {Path} for the next bisect of this repository");
         }
         catch (KilnException e)
@@ -138,9 +139,11 @@ public sealed class BisectWorktree : IDisposable
                 log.Warning($"Removing {stale}, left by a bisect that was killed");
                 File.Delete(stale);
             }
-            git.Run("bisect", "reset", "HEAD");
+            // git's own test for a bisect in progress; git bisect costs seconds even when it has nothing to do.
+            if (File.Exists(System.IO.Path.Combine(adminDir, "BISECT_START"))) git.Run("bisect", "reset", "HEAD");
+            // --force makes the index and the files the commit's (what reset --hard would, in one pass over the tree),
+            // rewriting only the files that differ; clean removes what is not the commit's.
             git.Run("checkout", "--quiet", "--detach", "--force", commit);
-            git.Run("reset", "--quiet", "--hard");
             git.Run("clean", "-ffdxq");
             return true;
         }

@@ -80,6 +80,8 @@ public sealed class BisectWorktreeTests
         var worktree = new GitFixture(WorktreePath);
         // A bisect in progress, git's index lock, a half-written checkout and a build product, as after SIGKILL.
         worktree.Run("bisect", "start", commits[8], commits[0]);
+        File.WriteAllText(Path.Combine(WorktreePath, "staged.c"), "");
+        worktree.Run("add", "staged.c");
         File.WriteAllText(Path.Combine(AdminDir, "index.lock"), "");
         File.WriteAllText(Path.Combine(WorktreePath, "state"), "garbage from a half checkout\n");
         File.Delete(Path.Combine(WorktreePath, "Kconfig"));
@@ -94,6 +96,8 @@ public sealed class BisectWorktreeTests
         Assert.That(log.Lines, Has.Some.Contains("index.lock, left by a bisect that was killed"));
         Assert.That(File.Exists(Path.Combine(WorktreePath, "Kconfig")), Is.True);
         Assert.That(File.Exists(Path.Combine(WorktreePath, "stray.o")), Is.False);
+        Assert.That(File.Exists(Path.Combine(WorktreePath, "staged.c")), Is.False);
+        Assert.That(worktree.Run("status", "--porcelain", "--untracked-files=all"), Is.Empty, "index and files are the commit's");
         Assert.That(File.Exists(Path.Combine(AdminDir, "index.lock")), Is.False);
         Assert.That(outcome.Log.Count(l => l.StartsWith("git bisect start")), Is.EqualTo(1), "the killed bisect's marks are gone");
     }
