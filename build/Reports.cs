@@ -33,7 +33,7 @@ public static class Reports
             .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
             .AddColumn(new TableColumn("Exit").RightAligned()).AddColumn(new TableColumn("Configure").RightAligned())
             .AddColumn(new TableColumn("Build").RightAligned()).AddColumn(new TableColumn("Boot").RightAligned())
-            .AddColumn(new TableColumn("Total").RightAligned());
+            .AddColumn(new TableColumn("Total").RightAligned()).AddColumn(new TableColumn("Overhead").RightAligned());
         foreach (var s in outcome.Steps)
         {
             var verdict = s.Verdict switch
@@ -44,7 +44,7 @@ public static class Reports
                 _ => "[red]abort[/]",
             };
             table.AddRow(s.Number.ToString(), s.ShortSha, Markup.Escape(s.Subject), verdict, s.ExitCode.ToString(),
-                $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s");
+                $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s", $"{s.OverheadSeconds:F1} s");
         }
         output.Write(table);
         // Details below the table: a build error or a failed check does not fit a column.
@@ -52,6 +52,8 @@ public static class Reports
         output.Line($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
                     $"(bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
                     $"in {outcome.Duration:hh\\:mm\\:ss}");
+        output.Line($"Worktree {(outcome.WorktreeReused ? "reused" : "added")} in {outcome.WorktreeSeconds:F1} s; per-step overhead " +
+                    $"(everything but make and QEMU) at most {outcome.MaxOverheadSeconds:F1} s");
         output.Line("git bisect log:");
         foreach (var line in outcome.Log) output.Line("  " + line);
     }

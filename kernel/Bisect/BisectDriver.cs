@@ -20,8 +20,10 @@ public enum BisectStatus
 /// <summary>What to bisect and with which step command.</summary>
 public sealed record BisectJob(
     BisectRange Range,
-    /// <summary>Where the bisect worktree goes; a stable path keeps ccache's relative paths, and so its hits, across runs.</summary>
+    /// <summary>Where the repository's bisect worktree is kept; a stable path keeps ccache's relative paths, and so its hits, across runs.</summary>
     string WorktreePath,
+    /// <summary>The repository's lock: one bisect of a repository at a time uses its worktree.</summary>
+    string LockPath,
     /// <summary>The program and arguments git bisect run starts for each commit (Kiln's own step).</summary>
     IReadOnlyList<string> StepCommand,
     IReadOnlyDictionary<string, string> StepEnvironment,
@@ -49,14 +51,19 @@ public sealed record BisectOutcome(
     TimeSpan Duration,
     string? Problem)
 {
+    /// <summary>How long readying the worktree took (seconds when an earlier bisect's was reused).</summary>
+    public double WorktreeSeconds { get; init; }
+    public bool WorktreeReused { get; init; }
+    /// <summary>The largest per-step overhead (everything but make and QEMU); the target is 5 s.</summary>
+    public double MaxOverheadSeconds => Steps.Count == 0 ? 0 : Steps.Max(s => s.OverheadSeconds);
+
     public int Skipped => Steps.Count(s => s.Verdict == StepVerdict.Skip);
     public bool WithinBound => BisectBound.Holds(Range.Commits, Steps);
 }
 
 /// <summary>
-/// Runs <c>git bisect run</c> with Kiln's step command in a separate worktree of the repository and
-/// reads the result back from <c>git bisect log</c> and the steps file. The worktree is removed when
-/// it ends, however it ends.
+/// Runs <c>git bisect run</c> with Kiln's step command in the repository's bisect worktree and reads the result back
+/// from <c>git bisect log</c> and the steps file. The worktree is kept for the next bisect of the repository.
 /// </summary>
 public sealed class BisectDriver
 {
@@ -73,18 +80,26 @@ public sealed class BisectDriver
         _log.Info($"Bisecting {range.Commits} commit(s) {range.Good.ShortSha}..{range.Bad.ShortSha} in {range.Repository}: " +
                   $"at most {BisectBound.MaxDecidingSteps(range.Commits)} builds plus skips");
 
-        using var worktree = BisectWorktree.Add(range.Repository, job.WorktreePath, range.Bad.Sha, _log);
+        using var worktree = BisectWorktree.Open(range.Repository, job.WorktreePath, job.LockPath, range.Bad.Sha, _log);
         var max = BisectBound.MaxDecidingSteps(range.Commits);
+        var stepsStart = DateTimeOffset.UtcNow;
+        BisectOutcome Outcome(BisectStatus status, CommitInfo? firstBad, bool firstBadTested, IReadOnlyList<CommitInfo> candidates,
+            IReadOnlyList<StepRecord> steps, IReadOnlyList<string> log, string? problem) =>
+            new(status, range, firstBad, firstBadTested, candidates, StepRecord.WithTotalsSince(stepsStart, steps), log, max, watch.Elapsed, problem)
+            {
+                WorktreeSeconds = Math.Round(worktree.ReadyIn.TotalSeconds, 1),
+                WorktreeReused = worktree.Reused,
+            };
         if (job.VerifyBad)
         {
             _log.Info($"Testing the bad end {range.Bad.ShortSha} first");
             var verdict = BisectExitCodes.Read(Step(job, worktree.Path).Run(_log, cancellation).ExitCode);
             var steps = StepRecord.ReadAll(job.StepsFile);
             if (verdict == StepVerdict.Good)
-                return new BisectOutcome(BisectStatus.BadEndIsGood, range, null, false, [], steps, [], max, watch.Elapsed,
+                return Outcome(BisectStatus.BadEndIsGood, null, false, [], steps, [],
                     $"{range.Bad.ShortSha} {range.Bad.Subject} passes: there is no failure to bisect");
             if (verdict == StepVerdict.Abort)
-                return new BisectOutcome(BisectStatus.Aborted, range, null, false, [], steps, [], max, watch.Elapsed,
+                return Outcome(BisectStatus.Aborted, null, false, [], steps, [],
                     steps.LastOrDefault()?.Message ?? "the step on the bad end could not run");
         }
 
@@ -97,18 +112,18 @@ public sealed class BisectDriver
         if (log.FirstBad is { } firstBad)
         {
             var commit = worktree.Git.Commit(firstBad.Sha);
-            return new BisectOutcome(BisectStatus.Found, range, commit, taken.Any(s => s.Sha == commit.Sha), [], taken, log.Lines, max, watch.Elapsed, null);
+            return Outcome(BisectStatus.Found, commit, taken.Any(s => s.Sha == commit.Sha), [], taken, log.Lines, null);
         }
         if (log.PossibleFirstBad.Count > 0)
         {
             var candidates = log.PossibleFirstBad.Select(e => worktree.Git.Commit(e.Sha)).ToList();
-            return new BisectOutcome(BisectStatus.Inconclusive, range, null, false, candidates, taken, log.Lines, max, watch.Elapsed,
+            return Outcome(BisectStatus.Inconclusive, null, false, candidates, taken, log.Lines,
                 "only commits that do not build are left to test");
         }
         var problem = taken.LastOrDefault(s => s.Verdict == StepVerdict.Abort) is { } aborted
             ? $"step {aborted.Number} on {aborted.ShortSha} stopped the bisect: {aborted.Message}"
             : $"git bisect run exited {exit} without naming a commit (see the output above)";
-        return new BisectOutcome(BisectStatus.Aborted, range, null, false, [], taken, log.Lines, max, watch.Elapsed, problem);
+        return Outcome(BisectStatus.Aborted, null, false, [], taken, log.Lines, problem);
     }
 
     /// <summary>The step command in the worktree, alone or under <c>git bisect run</c>; exit codes are read by the caller.</summary>

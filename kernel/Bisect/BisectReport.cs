@@ -37,6 +37,9 @@ public static class BisectReport
             ["candidates"] = new JsonArray(outcome.Candidates.Select(c => (JsonNode)Commit(c)).ToArray()),
             ["problem"] = outcome.Problem,
             ["durationSeconds"] = Math.Round(outcome.Duration.TotalSeconds, 1),
+            ["worktreeSeconds"] = outcome.WorktreeSeconds,
+            ["worktreeReused"] = outcome.WorktreeReused,
+            ["maxOverheadSeconds"] = outcome.MaxOverheadSeconds,
             ["steps"] = JsonSerializer.SerializeToNode(outcome.Steps, StepRecord.Json),
             ["log"] = new JsonArray(outcome.Log.Select(l => (JsonNode)JsonValue.Create(l)).ToArray()),
         };

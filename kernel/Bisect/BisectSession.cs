@@ -1,10 +1,6 @@
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Pipeline;
 using Kiln.Kernel.Processes;
-using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Bisect;
 
@@ -13,7 +9,7 @@ public sealed record BisectSessionResult(BisectOutcome Outcome, string Report, s
 
 /// <summary>
 /// One bisect as the Bisect target runs it: checks the range (or commits the patch series), keeps one work directory
-/// per repository, arch, variant and runtime, writes the plan, runs git bisect run with Kiln's own step, and reports.
+/// per repository, writes the plan, runs git bisect run with Kiln's own step, and reports.
 /// </summary>
 public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
 {
@@ -30,27 +26,24 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
         var (repository, good, bad, expectations) = Range();
         var range = BisectRange.Resolve(repository, good, bad, log);
 
-        // One work directory per repository, arch, variant and runtime: its build directory and worktree path stay
-        // the same from run to run, so a rerun builds incrementally and ccache's relative paths still hit.
-        var identity = $"{range.Repository}\n{options.Arch}\n{options.Variant}" + (options.InContainer ? "\n" + options.Runtime : "");
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..12];
-        var work = paths.BisectWork($"{Path.GetFileName(range.Repository.TrimEnd('/'))}-{key}");
-        using var held = CacheLock.Acquire(paths.BisectLock(key), log);
+        // One work directory per repository (every checkout of it shares one): its worktree, kept and reset from bisect to
+        // bisect, and a build directory per arch, variant and runtime, so the next bisect builds incrementally.
+        var name = BisectWorktree.WorkName(range.Repository, log);
 
         var stepsDirectory = paths.BisectSteps;
         if (Directory.Exists(stepsDirectory)) Directory.Delete(stepsDirectory, recursive: true);
         Directory.CreateDirectory(stepsDirectory);
         var plan = new BisectPlan
         {
-            Worktree = Path.Combine(work, "worktree"),
-            BuildDir = Path.Combine(work, "build"),
+            Worktree = paths.BisectWorktree(name),
+            BuildDir = paths.BisectBuildDirectory(name, options.Arch, options.Variant, options.Runtime),
             PatchBootExpectations = expectations,
             StepsDirectory = stepsDirectory,
             StepsFile = Path.Combine(stepsDirectory, "steps.jsonl"),
         };
         var planPath = Path.Combine(stepsDirectory, "plan.json");
         plan.Save(planPath);
-        var job = new BisectJob(range, plan.Worktree, stepCommand(planPath),
+        var job = new BisectJob(range, plan.Worktree, paths.BisectLock(name), stepCommand(planPath),
             new Dictionary<string, string> { ["KILN_ROOT"] = options.RepoRoot }, plan.StepsFile) { VerifyBad = options.BisectPatches };
 
         var outcome = RunInterruptibly(job);
@@ -99,8 +92,8 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
     }
 
     /// <summary>
-    /// Ctrl-C, SIGTERM and SIGHUP cancel the bisect instead of stopping Kiln, so the worktree is still removed and the
-    /// repository is left as it was; the steps get the signal from the terminal or are killed with git.
+    /// Ctrl-C, SIGTERM and SIGHUP cancel the bisect instead of stopping Kiln, so the bisect in the worktree is still ended and
+    /// the repository is left as it was; the steps get the signal from the terminal or are killed with git.
     /// </summary>
     private BisectOutcome RunInterruptibly(BisectJob job)
     {
@@ -112,7 +105,7 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            throw new KilnException(Interrupted, $"Bisect interrupted; the worktree was removed and {job.Range.Repository} is as it was.");
+            throw new KilnException(Interrupted, $"Bisect interrupted; {job.Range.Repository} is as it was.");
         }
     }
 }

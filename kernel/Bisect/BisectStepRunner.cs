@@ -33,35 +33,40 @@ public sealed class BisectStepRunner
         var phase = StepPhase.Checkout;
         var times = new Dictionary<StepPhase, TimeSpan>();
         var watch = Stopwatch.StartNew();
-        (StepVerdict Verdict, string Message) outcome;
+        (StepVerdict Verdict, string Message, TimeSpan Qemu) outcome;
         try
         {
             outcome = Test(plan, commit, directory, p => { times[phase] = watch.Elapsed; phase = p; watch.Restart(); }, cancellation);
         }
         catch (KilnException e)
         {
-            outcome = (BisectExitCodes.ForFailure(phase, e), $"{phase.ToString().ToLowerInvariant()} failed: {e.Message}");
+            outcome = (BisectExitCodes.ForFailure(phase, e), $"{phase.ToString().ToLowerInvariant()} failed: {e.Message}", TimeSpan.Zero);
         }
         catch (OperationCanceledException)
         {
-            outcome = (StepVerdict.Abort, "interrupted");
+            outcome = (StepVerdict.Abort, "interrupted", TimeSpan.Zero);
         }
         times[phase] = watch.Elapsed;
 
         double Seconds(StepPhase p) => Math.Round(times.GetValueOrDefault(p).TotalSeconds, 1);
         var record = new StepRecord(number, commit.Sha, commit.Subject, outcome.Verdict, BisectExitCodes.For(outcome.Verdict), phase,
             outcome.Message, Seconds(StepPhase.Configure), Seconds(StepPhase.Build), Seconds(StepPhase.Boot),
-            Math.Round(total.Elapsed.TotalSeconds, 1), directory);
+            Math.Round(total.Elapsed.TotalSeconds, 1), directory)
+        {
+            MakeSeconds = Seconds(StepPhase.Configure) + Seconds(StepPhase.Build),
+            QemuSeconds = Math.Round(outcome.Qemu.TotalSeconds, 1),
+            FinishedAt = DateTimeOffset.UtcNow,
+        };
         record.AppendTo(plan.StepsFile);
         _log.Info($"Bisect step {number}: {commit.ShortSha} is {outcome.Verdict.ToString().ToLowerInvariant()} " +
                   $"(exit {record.ExitCode}, {record.TotalSeconds:F0} s): {outcome.Message}");
         return record;
     }
 
-    private (StepVerdict, string) Test(BisectPlan plan, CommitInfo commit, string directory, Action<StepPhase> enter, CancellationToken cancellation)
+    private (StepVerdict, string, TimeSpan Qemu) Test(BisectPlan plan, CommitInfo commit, string directory, Action<StepPhase> enter, CancellationToken cancellation)
     {
         if (!File.Exists(Path.Combine(plan.Worktree, "Makefile")) || !File.Exists(Path.Combine(plan.Worktree, "Kconfig")))
-            return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)");
+            return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)", TimeSpan.Zero);
 
         // The same stages as BootTest, on the worktree: the runtime, distcc farm, busybox and boot options all apply.
         var host = _pipeline.PrepareHost();
@@ -76,7 +81,8 @@ public sealed class BisectStepRunner
         enter(StepPhase.Boot);
         var result = _pipeline.BootTest(new BootRequest(built.Image, built.Release, Path.Combine(directory, "boot"), ExpectedMessages(plan), host.Busybox),
             cancellation);
-        return Judge(result.Checks, result.Release, _pipeline.Options.Tests.Count > 0);
+        var (verdict, message) = Judge(result.Checks, result.Release, _pipeline.Options.Tests.Count > 0);
+        return (verdict, message, result.Qemu.Duration);
     }
 
     private IReadOnlyList<string> ExpectedMessages(BisectPlan plan) =>

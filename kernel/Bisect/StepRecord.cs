@@ -4,7 +4,10 @@ using System.Text.Json.Serialization;
 
 namespace Kiln.Kernel.Bisect;
 
-/// <summary>What one bisect step did to one commit, and how long each phase took.</summary>
+/// <summary>
+/// What one bisect step did to one commit, and how long each phase took. <see cref="TotalSeconds"/> is, as the step
+/// writes it, the step process's own time; <see cref="WithTotalsSince"/> makes it the whole step as the bisect sees it.
+/// </summary>
 public sealed record StepRecord(
     int Number,
     string Sha,
@@ -27,6 +30,38 @@ public sealed record StepRecord(
     };
 
     public string ShortSha => Sha[..Math.Min(12, Sha.Length)];
+
+    /// <summary>Time in the kernel's build system: configuring (merge_config.sh and make) and make.</summary>
+    public double MakeSeconds { get; init; }
+    /// <summary>Time QEMU ran.</summary>
+    public double QemuSeconds { get; init; }
+    /// <summary>When the step wrote its record: the next step's checkout starts here.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>Everything but make and QEMU: git's checkout, the step process's start, preparing the boot, judging.</summary>
+    public double OverheadSeconds => Math.Round(Math.Max(0, TotalSeconds - MakeSeconds - QemuSeconds), 1);
+
+    /// <summary>
+    /// Each step's total from the end of the step before (the first: from <paramref name="start"/>, when the bisect
+    /// began checking out) to its own end, so the checkout git bisect does between steps and the start of the step
+    /// process count as overhead too.
+    /// </summary>
+    public static IReadOnlyList<StepRecord> WithTotalsSince(DateTimeOffset start, IReadOnlyList<StepRecord> steps)
+    {
+        var since = start;
+        var timed = new List<StepRecord>();
+        foreach (var step in steps)
+        {
+            if (step.FinishedAt is not { } finished)
+            {
+                timed.Add(step);
+                continue;
+            }
+            timed.Add(step with { TotalSeconds = Math.Round(Math.Max(step.TotalSeconds, (finished - since).TotalSeconds), 1) });
+            since = finished;
+        }
+        return timed;
+    }
 
     /// <summary>Appends one line; each step is its own process, so the file is the only shared state.</summary>
     public void AppendTo(string stepsFile) =>

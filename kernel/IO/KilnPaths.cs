@@ -14,7 +14,14 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public IEnumerable<string> FormerLayout => [Path.Combine(CacheDir, "trees"), Path.Combine(CacheDir, "build")];
     public string Bisect => Path.Combine(CacheDir, "bisect");
     public string BisectSeries => Path.Combine(Bisect, "series");
+    /// <summary>A repository's bisect work directory (named by <see cref="Kiln.Kernel.Bisect.BisectWorktree.WorkName"/>); deleting it reclaims the space.</summary>
     public string BisectWork(string name) => Path.Combine(Bisect, name);
+    /// <summary>The repository's one bisect worktree, kept and reset from bisect to bisect.</summary>
+    public string BisectWorktree(string name) => Path.Combine(BisectWork(name), "worktree");
+    /// <summary>The build directory (O=) the steps of a repository's bisects share, one per arch, variant and runtime.</summary>
+    public string BisectBuildDirectory(string name, Arch arch, string variant, string runtime) =>
+        Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
+                                       (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
 
     /// <summary>
     /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
@@ -55,7 +62,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
         return Lock(CacheDir, "build-" + name.Replace(Path.DirectorySeparatorChar, '-'));
     }
     public string PullLock(string entryName) => Lock(CacheDir, "pull-" + entryName);
-    public string BisectLock(string key) => Lock(CacheDir, "bisect-" + key);
+    /// <summary>One bisect of a repository at a time: they share its worktree.</summary>
+    public string BisectLock(string workName) => Lock(CacheDir, "bisect-" + workName);
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
 
     // --- the outputs ---

@@ -75,8 +75,10 @@ public sealed class BisectIntegrationTests
         Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
 
         Assert.That(repo.State(), Is.EqualTo(before), "the repository's HEAD, branch, index, status and worktrees are unchanged");
-        Assert.That(Directory.GetDirectories(Path.Combine(KilnRun.SharedCacheDir, "bisect"), "linux-*").Where(d => Directory.Exists(Path.Combine(d, "worktree"))),
-            Is.Empty, "the bisect worktree is removed");
+        var worktree = Path.Combine(KilnRun.SharedCacheDir, "bisect", BisectWorktree.WorkName(repoPath, new Kiln.Kernel.Diagnostics.RecordingLog()), "worktree");
+        Assert.That(repo.Run("worktree", "list", "--porcelain"), Does.Contain("worktree " + worktree), "the bisect worktree is kept for the next bisect");
+        Assert.That(json.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("overheadSeconds").GetDouble()).Max(),
+            Is.EqualTo(json.GetProperty("maxOverheadSeconds").GetDouble()));
         Directory.Delete(root, recursive: true);
     }
 

@@ -56,10 +56,41 @@ public sealed class BisectReportTests
         Assert.That(loaded with { PatchBootExpectations = plan.PatchBootExpectations }, Is.EqualTo(plan));
         Assert.That(loaded.PatchBootExpectations["0001-x.patch"], Is.EqualTo(new[] { "Kiln marker" }));
 
-        var record = new StepRecord(1, new string('d', 40), "x", StepVerdict.Good, 0, StepPhase.Boot, "booted", 1, 2, 3, 6, dir);
+        var record = new StepRecord(1, new string('d', 40), "x", StepVerdict.Good, 0, StepPhase.Boot, "booted", 1, 2, 3, 6, dir)
+        {
+            MakeSeconds = 3, QemuSeconds = 2.5, FinishedAt = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero),
+        };
         record.AppendTo(plan.StepsFile);
         (record with { Number = 2 }).AppendTo(plan.StepsFile);
         Assert.That(StepRecord.ReadAll(plan.StepsFile), Is.EqualTo(new[] { record, record with { Number = 2 } }));
         Directory.Delete(dir, recursive: true);
+    }
+
+    [Test]
+    public void A_steps_total_runs_from_the_end_of_the_step_before_and_its_overhead_is_what_make_and_QEMU_do_not_take()
+    {
+        var start = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+        StepRecord Step(int number, double inProcess, double make, double qemu, double finishedAfter) =>
+            new(number, new string('a', 40), "s", StepVerdict.Good, 0, StepPhase.Boot, "", 1, 2, 3, inProcess, "")
+            {
+                MakeSeconds = make, QemuSeconds = qemu, FinishedAt = start.AddSeconds(finishedAfter),
+            };
+
+        // The first step's checkout and process start (2 s before its own 40 s), then 1 s between the steps.
+        var steps = StepRecord.WithTotalsSince(start, [Step(1, 40, 30, 8, 42), Step(2, 20, 12, 6, 63)]);
+
+        Assert.That(steps.Select(s => s.TotalSeconds), Is.EqualTo(new[] { 42.0, 21.0 }));
+        Assert.That(steps.Select(s => s.OverheadSeconds), Is.EqualTo(new[] { 4.0, 3.0 }));
+        var range = new BisectRange("/src/linux", new CommitInfo(new string('a', 40), "a", "A", "d"), new CommitInfo(new string('b', 40), "b", "B", "d"), 2, null);
+        var outcome = new BisectOutcome(BisectStatus.Found, range, null, false, [], steps, [], 2, TimeSpan.FromSeconds(70), null)
+        {
+            WorktreeSeconds = 0.4, WorktreeReused = true,
+        };
+        var json = BisectReport.ToJson(outcome);
+        Assert.That(json["maxOverheadSeconds"]!.GetValue<double>(), Is.EqualTo(4.0));
+        Assert.That(json["worktreeReused"]!.GetValue<bool>(), Is.True);
+        Assert.That(json["steps"]![1]!["overheadSeconds"]!.GetValue<double>(), Is.EqualTo(3.0));
+        Assert.That(json["steps"]![1]!["makeSeconds"]!.GetValue<double>(), Is.EqualTo(12.0));
+        Assert.That(json["steps"]![1]!["qemuSeconds"]!.GetValue<double>(), Is.EqualTo(6.0));
     }
 }

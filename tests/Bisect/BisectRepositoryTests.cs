@@ -73,9 +73,18 @@ public sealed class BisectRepositoryTests
         Assert.That(e.Message, Does.Contain("not a kernel tree").And.Contain("Makefile or Kconfig"));
     }
 
-    private BisectJob Job(GitFixture repo, string good, string script) =>
-        new(BisectRange.Resolve(repo.Directory, good, "main", new RecordingLog()), Path.Combine(_root, "work", "worktree"),
+    private string WorktreePath => Path.Combine(_root, "work", "worktree");
+
+    private BisectJob Job(GitFixture repo, string good, string script, string bad = "main") =>
+        new(BisectRange.Resolve(repo.Directory, good, bad, new RecordingLog()), WorktreePath, Path.Combine(_root, "locks", "bisect.lock"),
             ["sh", "-c", script], new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl"));
+
+    /// <summary>The worktree stays for the next bisect, with no bisect in progress in it.</summary>
+    private void AssertKeptIdle()
+    {
+        Assert.That(File.Exists(Path.Combine(WorktreePath, ".git")), Is.True, "the worktree is kept");
+        Assert.That(new Git(WorktreePath, new RecordingLog()).Try("bisect", "log").ExitCode, Is.Not.EqualTo(0), "no bisect is left in progress in it");
+    }
 
     [Test]
     public void The_driver_finds_the_first_bad_commit_in_a_worktree_and_leaves_the_repository_as_it_was()
@@ -93,7 +102,7 @@ public sealed class BisectRepositoryTests
         Assert.That(outcome.Log.Count(l => l.StartsWith("git bisect good") || l.StartsWith("git bisect bad")),
             Is.LessThanOrEqualTo(BisectBound.MaxDecidingSteps(7)));
         Assert.That(repo.State(), Is.EqualTo(before));
-        Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
+        AssertKeptIdle();
     }
 
     [Test]
@@ -102,7 +111,7 @@ public sealed class BisectRepositoryTests
         var (repo, commits) = FakeKernel(3, 4);
         var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "grep -q good state") with { VerifyBad = true });
         Assert.That(outcome.Status, Is.EqualTo(BisectStatus.BadEndIsGood));
-        Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
+        AssertKeptIdle();
 
         var (failing, failingCommits) = FakeKernel(1, 1, "failing");
         outcome = new BisectDriver(new RecordingLog()).Run(Job(failing, failingCommits[0], "grep -q good state") with { VerifyBad = true });
@@ -119,7 +128,7 @@ public sealed class BisectRepositoryTests
         Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Aborted));
         Assert.That(outcome.Problem, Does.Contain("git bisect run exited"));
         Assert.That(repo.State(), Is.EqualTo(before));
-        Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
+        AssertKeptIdle();
     }
 
     [Test]
@@ -140,18 +149,7 @@ public sealed class BisectRepositoryTests
         Assert.That(() => new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "sleep 60"), cancellation.Token),
             Throws.InstanceOf<OperationCanceledException>());
         Assert.That(repo.State(), Is.EqualTo(before));
-        Assert.That(Directory.Exists(Path.Combine(_root, "work", "worktree")), Is.False);
-    }
-
-    [Test]
-    public void A_worktree_left_by_a_killed_run_is_replaced()
-    {
-        var (repo, commits) = FakeKernel(2, 2);
-        var path = Path.Combine(_root, "work", "worktree");
-        repo.Run("worktree", "add", "--detach", path, commits[1]);
-        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "grep -q good state"));
-        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(commits[2]));
-        Assert.That(repo.Run("worktree", "list", "--porcelain"), Does.Not.Contain(path));
+        AssertKeptIdle();
     }
 
     [Test]

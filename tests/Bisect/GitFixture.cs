@@ -45,12 +45,15 @@ public sealed class GitFixture
         return Run("rev-parse", "HEAD");
     }
 
-    /// <summary>Everything about the user's checkout that a bisect must leave alone.</summary>
+    /// <summary>
+    /// Everything about the user's checkout that a bisect must leave alone. Of the worktrees, only the user's own (the
+    /// first): Kiln keeps its bisect worktree of the repository, and says so.
+    /// </summary>
     public string State() => string.Join("\n",
         "HEAD " + Run("rev-parse", "HEAD"),
         "branch " + Run("symbolic-ref", "--quiet", "HEAD"),
         "status " + Run("status", "--porcelain", "--untracked-files=all"),
-        "worktrees " + Run("worktree", "list", "--porcelain"),
+        "worktree " + Run("worktree", "list", "--porcelain").Split("\n\n")[0],
         "bisect refs " + Run("for-each-ref", "refs/bisect"),
         "index " + Run("ls-files", "--stage", "--", "Makefile", "README"));
 }
