@@ -23,7 +23,7 @@ and after each row and the command lines. A row that cannot run on this checkout
 Kernel builds run in throwaway cache dirs next to --cache-dir's sources and ccache, so no kernel built from an
 edited tree is ever stored under a real identity.
 """
-import argparse, difflib, json, os, re, shlex, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, difflib, json, os, re, shlex, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,8 @@ def run(cmd, env=None, cwd=None, check=True):
                           shell=isinstance(cmd, str))
     elapsed = round(time.monotonic() - start, 3)
     out = ANSI.sub("", proc.stdout)
+    if proc.returncode in (-2, -15, 130, 143):
+        raise KeyboardInterrupt  # the step was interrupted: stop the whole benchmark, not just this row
     if check and proc.returncode != 0:
         raise BenchError(f"exit {proc.returncode}: {cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))}\n{out[-2000:]}")
     return elapsed, out
@@ -217,6 +219,7 @@ def raw_boot(qemu_cmd, devices_dir, kernel=None):
             server.close()
         if virtiofsd:
             virtiofsd.wait(timeout=10)
+            Path(sock).unlink(missing_ok=True)
     return round(time.monotonic() - start, 3)
 
 
@@ -569,6 +572,10 @@ def table(results):
     return "\n".join(lines)
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, of: {', '.join(ALL_ROWS)} (default: all but cold)")
@@ -581,6 +588,8 @@ def main():
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--table", action="store_true", help="print the markdown table of the latest record and exit")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the edited file is restored, the registry stopped and the work dir removed.
+    signal.signal(signal.SIGTERM, interrupted)
 
     results = load_results(args.json)
     if args.table:
