@@ -532,7 +532,7 @@ def cells(row):
     if "ratio" in row:
         result = f"{row['ratio']:.2f}"
     elif "overhead_s" in row:
-        result = f"+{row['overhead_s']:.2f} s"
+        result = f"{row['overhead_s']:+.2f} s"
     else:
         result = ""
     if row.get("source_unpacked"):
@@ -625,6 +625,8 @@ def main():
                 produced = [(name, {"skipped": str(e)})]
             except BenchError as e:
                 produced = [(name, {"failed": str(e)})]
+            except Exception as e:  # a bug in one row must not lose the others' measurements
+                produced = [(name, {"failed": f"{type(e).__name__}: {e}"})]
             after = load()
             for row_name, row in produced:
                 record["rows"][row_name] = {**summarise(row), "load_before": before, "load_after": after}
