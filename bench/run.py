@@ -544,11 +544,16 @@ def cells(row):
     return [kiln, raw, result, target, str(runs)]
 
 
+def when(record, row):
+    """The measured column: the record's date and the 1-minute load average before the row (2 cores were busy with more)."""
+    return f"{record['date'][:10]}, load {row['load_before'][0]:.0f}" + (", --quick" if record.get("quick") else "")
+
+
 def table(results):
     """README's table: each row from the latest record that measured it, marked when that is not the latest record."""
     records = results["runs"]
     latest = records[-1]
-    lines = ["| benchmark | Kiln | raw tool | ratio / overhead | target | runs |", "|---|---|---|---|---|---|"]
+    lines = ["| benchmark | Kiln | raw tool | ratio / overhead | target | runs | measured |", "|---|---|---|---|---|---|---|"]
     for name in ORDER:
         label = LABELS[name]
         measured = next((r for r in reversed(records) if "format" not in r and name in r["rows"] and "skipped" not in r["rows"][name]
@@ -557,18 +562,14 @@ def table(results):
             in_latest = latest["rows"].get(name, {})
             if "skipped" in in_latest or "failed" in in_latest:
                 reason = in_latest.get("skipped") or in_latest["failed"].splitlines()[0]
-                lines.append(f"| {label} | {'skipped' if 'skipped' in in_latest else 'failed'}: {reason} | | | | |")
+                lines.append(f"| {label} | {'skipped' if 'skipped' in in_latest else 'failed'}: {reason} | | | | | {latest['date'][:10]} |")
             else:
                 older = next((r for r in reversed(records) if name in r["rows"]), None)
-                when = f"not re-measured since {older['date'][:10]}" if older else "not measured yet"
-                lines.append(f"| {label} | {when} | | | | |")
+                status = f"not re-measured since {older['date'][:10]}" if older else "not measured yet"
+                lines.append(f"| {label} | {status} | | | | | |")
             continue
         row = measured["rows"][name]
-        if measured is not latest:
-            label += f" (measured {measured['date'][:10]})"
-        if measured.get("quick"):
-            label += " (--quick)"
-        lines.append("| " + " | ".join([label] + cells(row)) + " |")
+        lines.append("| " + " | ".join([label] + cells(row) + [when(measured, row)]) + " |")
     return "\n".join(lines)
 
 
