@@ -45,16 +45,16 @@ class Skipped(Exception):
     """The row cannot run on this checkout or host; the message says why."""
 
 
-def run(cmd, env=None, cwd=None, check=True):
+def run(cmd, env=None):
     """Runs a command, returns (seconds, output). Output is kept for parsing, not shown."""
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           shell=isinstance(cmd, str))
     elapsed = round(time.monotonic() - start, 3)
     out = ANSI.sub("", proc.stdout)
     if proc.returncode in (-2, -15, 130, 143):
         raise KeyboardInterrupt  # the step was interrupted: stop the whole benchmark, not just this row
-    if check and proc.returncode != 0:
+    if proc.returncode != 0:
         raise BenchError(f"exit {proc.returncode}: {cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))}\n{out[-2000:]}")
     return elapsed, out
 
@@ -185,12 +185,11 @@ def serve_token(server):
 
 
 def qemu_command(output):
-    return next((l.split("$ ", 1)[1] for l in output.splitlines() if re.search(r"\$ qemu-system-.* -kernel ", l)), None) \
-        or _raise(BenchError("no qemu command line in Kiln's verbose output"))
-
-
-def _raise(error):
-    raise error
+    """The QEMU command line BootTest ran, from its verbose log."""
+    line = next((l for l in output.splitlines() if re.search(r"\$ qemu-system-.* -kernel ", l)), None)
+    if line is None:
+        raise BenchError("no qemu command line in Kiln's verbose output")
+    return line.split("$ ", 1)[1]
 
 
 def raw_boot(qemu_cmd, devices_dir, kernel=None):
