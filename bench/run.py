@@ -630,6 +630,9 @@ def main():
             after = load()
             for row_name, row in produced:
                 record["rows"][row_name] = {**summarise(row), "load_before": before, "load_after": after}
+    except KeyboardInterrupt:
+        print("interrupted: no record written", file=sys.stderr)
+        sys.exit(130)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
