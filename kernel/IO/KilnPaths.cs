@@ -14,6 +14,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string Bisect => Path.Combine(CacheDir, "bisect");
     public string BisectSeries => Path.Combine(Bisect, "series");
     public string BisectWork(string name) => Path.Combine(Bisect, name);
+    /// <summary>Reproduce's scratch (a copy of the tree and a fresh build directory); removed at the end and by the next run.</summary>
+    public string ReproduceWork => Path.Combine(CacheDir, "reproduce");
 
     /// <summary>
     /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
@@ -52,6 +54,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     }
     public string PullLock(string entryName) => Lock(CacheDir, "pull-" + entryName);
     public string BisectLock(string key) => Lock(CacheDir, "bisect-" + key);
+    public string ReproduceLock => Lock(CacheDir, "reproduce");
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
 
     // --- the outputs ---
@@ -62,6 +65,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string SparseLog => Path.Combine(Analysis, "sparse.log");
     public string ConfigDiff => Path.Combine(OutDir, "config-diff.txt");
     public string BisectSteps => Path.Combine(OutDir, "bisect");
+    /// <summary>Reproduce's report (reproduce.json, reproduce.txt), the rebuild's build.log and any diffoscope output.</summary>
+    public string Reproduce => Path.Combine(OutDir, "reproduce");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
 }
