@@ -1,6 +1,6 @@
 using Cake.Frosting;
 using Kiln.Kernel.Diagnostics;
-using Kiln.Kernel.Reproduce;
+using Kiln.Kernel.Reproduction;
 using Spectre.Console;
 
 namespace Kiln.Build.Tasks;
@@ -16,8 +16,8 @@ public sealed class Reproduce : FrostingTask<BuildContext>
         var reproduction = context.Pipeline.Reproduce(context.Require(context.Built, nameof(BuildKernel)), context.Patched);
         var table = new Table().AddColumn("Artifact").AddColumn("Result").AddColumn("Cached").AddColumn("Rebuilt").AddColumn("Where");
         foreach (var file in reproduction.Files)
-            table.AddRow(Markup.Escape(file.Name), file.Identical ? "[green]same[/]" : "[red]DIFFERENT[/]", Reproduction.Short(file.CachedSha256),
-                Reproduction.Short(file.RebuiltSha256), Markup.Escape(string.Join("; ", file.Where.Take(3)) + (file.Where.Count > 3 ? $"; … {file.Where.Count - 3} more" : "")));
+            table.AddRow(Markup.Escape(file.Name), file.Identical ? "[green]same[/]" : "[red]DIFFERENT[/]", ReproduceReport.Short(file.CachedSha256),
+                ReproduceReport.Short(file.RebuiltSha256), Markup.Escape(string.Join("; ", file.Where.Take(3)) + (file.Where.Count > 3 ? $"; … {file.Where.Count - 3} more" : "")));
         context.Output.Write(table);
         context.Output.Info($"Report: {reproduction.TextPath}, {reproduction.JsonPath}; the rebuild's log: {reproduction.Place.BuildLog}");
         if (!reproduction.Reproducible)

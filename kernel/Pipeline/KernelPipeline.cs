@@ -13,7 +13,7 @@ using Kiln.Kernel.IO;
 using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.RemoteCache;
-using Kiln.Kernel.Reproduce;
+using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Pipeline;
@@ -42,7 +42,7 @@ public interface IKernelPipeline
     /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
     StepRecord BisectStep(BisectPlan plan);
     /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
-    Reproduction Reproduce(Built built, Patched? patched);
+    ReproduceReport Reproduce(Built built, Patched? patched);
 }
 
 /// <summary>
@@ -278,7 +278,7 @@ public sealed class KernelPipeline : IKernelPipeline
         return files;
     }
 
-    public Reproduction Reproduce(Built built, Patched? patched)
+    public ReproduceReport Reproduce(Built built, Patched? patched)
     {
         // The rebuild's other user, host name and clock are set on this host's make; a container has its own of each.
         if (Options.InContainer)

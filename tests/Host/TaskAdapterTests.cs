@@ -13,7 +13,7 @@ using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.Pipeline;
-using Kiln.Kernel.Reproduce;
+using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Sources;
 using NUnit.Framework;
 
@@ -325,7 +325,7 @@ public class TaskAdapterTests
         public bool Reproducible { get; set; } = true;
         public Patched? ReproducedPatched { get; private set; }
 
-        public Reproduction Reproduce(Built built, Patched? patched)
+        public ReproduceReport Reproduce(Built built, Patched? patched)
         {
             Calls.Add("Reproduce");
             ReproducedPatched = patched;
@@ -337,7 +337,7 @@ public class TaskAdapterTests
                     Reproducible ? [] : ["section .rodata: 100 bytes, contents differ, first at +0x10"], Reproducible ? [] : [".rodata"], null),
             };
             var place = new RebuildPlace(Path.Combine(dir, "copy"), Path.Combine(dir, "o"), Path.Combine(dir, "build.log"), new RebuildDisguise(65534, "h", "+1096d"));
-            return new Reproduction(built.Kernel, files, place, "65534 h 2029-12-01", TimeSpan.FromMinutes(9), Path.Combine(dir, "reproduce"));
+            return new ReproduceReport(built.Kernel, files, place, "65534 h 2029-12-01", TimeSpan.FromMinutes(9), Path.Combine(dir, "reproduce"));
         }
     }
 

@@ -5,7 +5,7 @@ using Kiln.Kernel.IO;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
 
-namespace Kiln.Kernel.Reproduce;
+namespace Kiln.Kernel.Reproduction;
 
 /// <summary>Where the rebuild happens: a copy of the patched tree and an empty build directory, and what it changes about the machine.</summary>
 public sealed record RebuildPlace(string SourceDir, string BuildDir, string BuildLog, RebuildDisguise Disguise);
@@ -20,7 +20,7 @@ public sealed class Reproducer(IKilnLog log)
     /// <param name="cached">The cached build of the options (a cache hit, or the build this run just made).</param>
     /// <param name="patchedTree">The tree the cached build was built from; the rebuild builds a copy of it.</param>
     /// <param name="rebuild">Configure and make in the place given; returns the rebuilt artifacts by cache entry name.</param>
-    public Reproduction Run(CachedKernel cached, string patchedTree, KilnPaths paths, Func<RebuildPlace, IReadOnlyDictionary<string, string>> rebuild)
+    public ReproduceReport Run(CachedKernel cached, string patchedTree, KilnPaths paths, Func<RebuildPlace, IReadOnlyDictionary<string, string>> rebuild)
     {
         var watch = Stopwatch.StartNew();
         // One Reproduce per cache dir at a time, so what is under the scratch directory now is a killed run's leftover.
@@ -55,7 +55,7 @@ public sealed class Reproducer(IKilnLog log)
             var names = cached.Metadata.Files.Keys.Concat(rebuilt.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
             var files = names.Select(n => comparison.Compare(n, cached.Metadata.Files.ContainsKey(n) ? cached.File(n) : null,
                 rebuilt.GetValueOrDefault(n), paths.Reproduce)).ToList();
-            var reproduction = new Reproduction(cached, files, place, observed, watch.Elapsed, paths.Reproduce);
+            var reproduction = new ReproduceReport(cached, files, place, observed, watch.Elapsed, paths.Reproduce);
             reproduction.Write();
             return reproduction;
         }

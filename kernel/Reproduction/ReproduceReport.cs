@@ -3,10 +3,10 @@ using System.Text.Json;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.IO;
 
-namespace Kiln.Kernel.Reproduce;
+namespace Kiln.Kernel.Reproduction;
 
 /// <summary>Reproduce's verdict: every artifact of the cache entry against the rebuild's, and where the report is.</summary>
-public sealed record Reproduction(CachedKernel Cached, IReadOnlyList<FileComparison> Files, RebuildPlace Place, string ObservedInside,
+public sealed record ReproduceReport(CachedKernel Cached, IReadOnlyList<FileComparison> Files, RebuildPlace Place, string ObservedInside,
     TimeSpan Duration, string ReportDir)
 {
     public const string JsonName = "reproduce.json";

@@ -1,7 +1,7 @@
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
-namespace Kiln.Kernel.Reproduce;
+namespace Kiln.Kernel.Reproduction;
 
 /// <summary>
 /// What the rebuild changes about the machine, so a build that reads any of them differs: another user (uid

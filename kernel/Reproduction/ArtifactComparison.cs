@@ -4,7 +4,7 @@ using Kiln.Kernel.HostSetup;
 using Kiln.Kernel.Processes;
 using Kiln.Kernel.Sources;
 
-namespace Kiln.Kernel.Reproduce;
+namespace Kiln.Kernel.Reproduction;
 
 /// <summary>
 /// One artifact of the cached build against the rebuild's. <paramref name="Where"/> says where they differ (empty when

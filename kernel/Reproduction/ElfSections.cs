@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Processes;
 
-namespace Kiln.Kernel.Reproduce;
+namespace Kiln.Kernel.Reproduction;
 
 /// <summary>One section of an ELF file as readelf lists it; <paramref name="Sha256"/> is of its bytes in the file (empty for NOBITS).</summary>
 public sealed record ElfSection(int Index, string Name, string Type, ulong Address, long Offset, long Size, string Sha256);
