@@ -282,7 +282,7 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         // The rebuild's other user, host name and clock are set on this host's make; a container has its own of each.
         if (Options.InContainer)
-            throw KilnException.BadInput("Reproduce rebuilds on this host: --runtime=docker is not supported by it. Run it without --runtime (a docker build's bytes equal the host build's, so one reproduces the other).");
+            throw KilnException.BadInput("--runtime=docker: Reproduce rebuilds on this host only (its other user, host name and clock are set around the host's make). Run it without --runtime.");
         Prerequisites.Ensure(Prerequisites.ForReproduce, Options.MayInstall, _log);
         var workspace = (patched ?? Patch(built.Acquired)).Workspace;
         return new Reproducer(_log).Run(built.Kernel, workspace.SourceDir, Paths, place =>
