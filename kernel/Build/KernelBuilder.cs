@@ -16,15 +16,17 @@ public sealed record BuildRequest(
     /// <summary>Appended to the release: "-1" makes uname -r read 6.1.192-1.</summary>
     string LocalVersion,
     int Jobs,
-    /// <summary>ccache's directory; its parent is the base dir so hits survive different tree paths.</summary>
-    string CcacheDir,
+    /// <summary>ccache's directory; its parent is the base dir so hits survive different tree paths. Null compiles every file with the bare compiler (Reproduce).</summary>
+    string? CcacheDir,
     string LogFile,
     /// <summary>Where compile jobs run (distcc behind ccache); null builds locally.</summary>
     BuildDistribution? Distribution = null,
     /// <summary>Where make runs (this host or the builder image); null is this host.</summary>
     BuildRuntime? Runtime = null,
     /// <summary>The file whose mtime dates the build: the pristine source's Makefile, which no patch series changes; null is the tree's own.</summary>
-    string? TimestampFile = null);
+    string? TimestampFile = null,
+    /// <summary>Runs make under another command line (Reproduce's other user, host name and clock); null runs make itself.</summary>
+    Func<Command, Command>? WrapMake = null);
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 /// <param name="Extras">kernel-headers.tar, and kernel.tar and kernel-dev.tar with modules, by cache entry name.</param>
@@ -67,7 +69,7 @@ public static class KernelBuilder
         Command Make(string purpose, IEnumerable<string> goals)
         {
             var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
-                .Concat(request.Arch.MakeVariables(ccache: true))
+                .Concat(request.Arch.MakeVariables(ccache: request.CcacheDir is not null))
                 .Concat(new[] { "LOCALVERSION=" + request.LocalVersion })
                 .Concat(goals)
                 .ToArray())
@@ -80,11 +82,11 @@ public static class KernelBuilder
             };
             foreach (var (k, v) in ReproducibleEnvironment(request)) make.Environment[k] = v;
             foreach (var (k, v) in distribution.Environment) make.Environment[k] = v;
-            return make;
+            return request.WrapMake is { } wrap ? wrap(make) : make;
         }
 
         var runtime = request.Runtime ?? BuildRuntime.Host;
-        var mounts = new[] { request.SourceDir, request.BuildDir, request.CcacheDir };
+        var mounts = new[] { request.SourceDir, request.BuildDir, request.CcacheDir }.OfType<string>().ToArray();
         log.Info($"Building {target}{(modules ? ", modules" : "")} and headers with {request.Jobs} jobs {distribution.Describe()} {runtime.Describe()} (full log: {request.LogFile})");
         var result = runtime.Run(Make("make " + target, DevelopmentArtifacts.MakeTargets(modules).Prepend(target)), mounts, log);
         if (result.ExitCode == 0 && modules)
@@ -121,24 +123,26 @@ public static class KernelBuilder
     public static IReadOnlyDictionary<string, string?> ReproducibleEnvironment(BuildRequest request)
     {
         var stamp = File.GetLastWriteTimeUtc(request.TimestampFile ?? Path.Combine(request.SourceDir, "Makefile"));
-        return new Dictionary<string, string?>
+        var environment = new Dictionary<string, string?>
         {
             ["KBUILD_BUILD_TIMESTAMP"] = stamp.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),
             ["KBUILD_BUILD_USER"] = "kiln",
             ["KBUILD_BUILD_HOST"] = "kiln",
             ["KBUILD_BUILD_VERSION"] = "1",
-            ["CCACHE_DIR"] = request.CcacheDir,
-            ["CCACHE_BASEDIR"] = Path.GetDirectoryName(Path.GetFullPath(request.CcacheDir))!,
-            ["CCACHE_NOHASHDIR"] = "1",
-            ["CCACHE_COMPILERCHECK"] = "content",
-            // Depend mode keys results on kbuild's -MMD dependency output instead of running the preprocessor
-            // first: measured on kernel/ of 6.1, a cold compile through ccache went from 1.61x raw gcc to 1.08x.
-            ["CCACHE_DEPEND"] = "1",
             ["LC_ALL"] = "C",
             ["LANG"] = "C",
             ["LC_CTYPE"] = null,
             ["LC_MESSAGES"] = null,
             ["TZ"] = "UTC",
         };
+        if (request.CcacheDir is not { } ccache) return environment;
+        environment["CCACHE_DIR"] = ccache;
+        environment["CCACHE_BASEDIR"] = Path.GetDirectoryName(Path.GetFullPath(ccache))!;
+        environment["CCACHE_NOHASHDIR"] = "1";
+        environment["CCACHE_COMPILERCHECK"] = "content";
+        // Depend mode keys results on kbuild's -MMD dependency output instead of running the preprocessor
+        // first: measured on kernel/ of 6.1, a cold compile through ccache went from 1.61x raw gcc to 1.08x.
+        environment["CCACHE_DEPEND"] = "1";
+        return environment;
     }
 }

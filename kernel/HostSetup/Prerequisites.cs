@@ -43,6 +43,12 @@ public static class Prerequisites
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
     public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };
 
+    /// <summary>What the Reproduce target needs besides the build's: the faked clock, user namespaces (util-linux) and ELF tools for the comparison.</summary>
+    public static IReadOnlyList<Prerequisite> ForReproduce { get; } = new[]
+    {
+        Program("faketime", "faketime"), Program("unshare", "util-linux"), Program("readelf", "binutils"),
+    };
+
     public static void Ensure(IReadOnlyList<Prerequisite> wanted, bool mayInstall, IKilnLog log)
     {
         var missing = Missing(wanted);

@@ -22,6 +22,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectBuildDirectory(string name, Arch arch, string variant, string runtime) =>
         Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
+    /// <summary>Reproduce's scratch (a copy of the tree and a fresh build directory); removed at the end and by the next run.</summary>
+    public string ReproduceWork => Path.Combine(CacheDir, "reproduce");
 
     /// <summary>
     /// The incremental build directory (O=) of a version, arch, variant, Kata build type and guest type, and runtime; kept
@@ -64,6 +66,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string PullLock(string entryName) => Lock(CacheDir, "pull-" + entryName);
     /// <summary>One bisect of a repository at a time: they share its worktree.</summary>
     public string BisectLock(string workName) => Lock(CacheDir, "bisect-" + workName);
+    public string ReproduceLock => Lock(CacheDir, "reproduce");
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
 
     // --- the outputs ---
@@ -74,6 +77,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string SparseLog => Path.Combine(Analysis, "sparse.log");
     public string ConfigDiff => Path.Combine(OutDir, "config-diff.txt");
     public string BisectSteps => Path.Combine(OutDir, "bisect");
+    /// <summary>Reproduce's report (reproduce.json, reproduce.txt), the rebuild's build.log and any diffoscope output.</summary>
+    public string Reproduce => Path.Combine(OutDir, "reproduce");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
 }

@@ -13,6 +13,7 @@ using Kiln.Kernel.IO;
 using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.RemoteCache;
+using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Pipeline;
@@ -40,6 +41,8 @@ public interface IKernelPipeline
     BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand);
     /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
     StepRecord BisectStep(BisectPlan plan);
+    /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
+    ReproduceReport Reproduce(Built built, Patched? patched);
 }
 
 /// <summary>
@@ -290,14 +293,7 @@ public sealed class KernelPipeline : IKernelPipeline
             _log.Warning($"The release is {built.Release}, not the cache key {Target.CacheKey}: the tree's Makefile sets EXTRAVERSION or CONFIG_LOCALVERSION is set");
 
         var arch = Options.Arch;
-        var files = new Dictionary<string, string>
-        {
-            [EntryFiles.Image(arch)] = built.Image,
-            [EntryFiles.Vmlinux] = built.Vmlinux,
-            [EntryFiles.SystemMap] = built.SystemMap,
-            [EntryFiles.Config] = built.Config,
-        };
-        foreach (var (name, path) in built.Extras) files[name] = path;
+        var files = EntryFilesOf(built);
         var toolchain = new Dictionary<string, string>
         {
             ["compiler"] = acquired.Host.Runtime.DescribeCompiler(arch, _log),
@@ -317,6 +313,44 @@ public sealed class KernelPipeline : IKernelPipeline
             configured.Fragments.Fragments.Select(f => f.DisplayName).ToList(), distribution, acquired.Host.Runtime.Metadata), _log);
         KernelCache.Export(kernel, Paths.OutDir);
         return new Built(acquired, kernel, FromCache: false, Paths.OutDir);
+    }
+
+    /// <summary>A build's artifacts by the name they have in a cache entry.</summary>
+    private Dictionary<string, string> EntryFilesOf(BuiltKernel built)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [EntryFiles.Image(Options.Arch)] = built.Image,
+            [EntryFiles.Vmlinux] = built.Vmlinux,
+            [EntryFiles.SystemMap] = built.SystemMap,
+            [EntryFiles.Config] = built.Config,
+        };
+        foreach (var (name, path) in built.Extras) files[name] = path;
+        return files;
+    }
+
+    public ReproduceReport Reproduce(Built built, Patched? patched)
+    {
+        // The rebuild's other user, host name and clock are set on this host's make; a container has its own of each.
+        if (Options.InContainer)
+            throw KilnException.BadInput("--runtime=docker: Reproduce rebuilds on this host only (its other user, host name and clock are set around the host's make). Run it without --runtime.");
+        Prerequisites.Ensure(Prerequisites.ForReproduce, Options.MayInstall, _log);
+        var workspace = (patched ?? Patch(built.Acquired)).Workspace;
+        return new Reproducer(_log).Run(built.Kernel, workspace.SourceDir, Paths, place =>
+        {
+            var elsewhere = new Workspace(place.SourceDir, place.BuildDir, workspace.LocalVersion, place.BuildLog, Reconfigure: true, workspace.Host);
+            Configure(elsewhere);
+            try
+            {
+                // Local make, ccache off: every object is compiled again, and a distcc farm would add its own machines.
+                return EntryFilesOf(KernelBuilder.Build(new BuildRequest(place.SourceDir, place.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs,
+                    CcacheDir: null, place.BuildLog, TimestampFile: workspace.BuildTimestampFile, WrapMake: place.Disguise.Wrap), _log));
+            }
+            finally
+            {
+                ReleaseBuildLock(place.BuildDir);
+            }
+        });
     }
 
     public Built Reuse(Acquired acquired)

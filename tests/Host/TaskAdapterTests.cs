@@ -13,6 +13,7 @@ using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.Pipeline;
+using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Sources;
 using NUnit.Framework;
 
@@ -103,6 +104,32 @@ public class TaskAdapterTests
         Assert.That(Ci()["boot_result"], Is.EqualTo("fail"));
         Assert.That(Ci(), Does.ContainKey("serial_log"));
         Assert.That(_pipeline.Calls, Has.No.Member("Share"));
+    }
+
+    [Test]
+    public void Reproduce_on_a_cache_hit_leaves_patching_to_the_stage_and_passes_when_every_artifact_is_the_same()
+    {
+        _pipeline.Hit = true;
+        new Setup().Run(_context);
+        new BuildKernel().Run(_context);
+        new Reproduce().Run(_context);
+        Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "Reuse", "Reproduce" }));
+        Assert.That(_pipeline.ReproducedPatched, Is.Null, "a cache hit skipped Patch; the stage patches itself");
+        Assert.That(_stdout.ToString(), Does.Contain("bzImage").And.Contain("same"));
+        Assert.That(_progress.Lines, Has.Some.Contains("REPRODUCIBLE: Linux 6.1.192-1: all 2 artifacts"));
+    }
+
+    [Test]
+    public void Reproduce_is_exit_1_naming_the_differing_files_and_sections()
+    {
+        _pipeline.Hit = true;
+        _pipeline.Reproducible = false;
+        new Setup().Run(_context);
+        new BuildKernel().Run(_context);
+        var e = Assert.Throws<KilnException>(() => new Reproduce().Run(_context))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
+        Assert.That(e.Message, Does.Contain("bzImage; vmlinux (sections .rodata) differ from a rebuild from nothing"));
+        Assert.That(_stdout.ToString(), Does.Contain("DIFFERENT").And.Contain("section .rodata"));
     }
 
     [Test]
@@ -294,6 +321,24 @@ public class TaskAdapterTests
         }
         public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => throw new NotSupportedException("not used by these tests");
         public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
+
+        public bool Reproducible { get; set; } = true;
+        public Patched? ReproducedPatched { get; private set; }
+
+        public ReproduceReport Reproduce(Built built, Patched? patched)
+        {
+            Calls.Add("Reproduce");
+            ReproducedPatched = patched;
+            var sha = new string('3', 64);
+            var files = new[]
+            {
+                new FileComparison("bzImage", sha, Reproducible ? sha : new string('4', 64), Reproducible ? [] : ["first difference at byte 4096"], [], null),
+                new FileComparison("vmlinux", sha, Reproducible ? sha : new string('5', 64),
+                    Reproducible ? [] : ["section .rodata: 100 bytes, contents differ, first at +0x10"], Reproducible ? [] : [".rodata"], null),
+            };
+            var place = new RebuildPlace(Path.Combine(dir, "copy"), Path.Combine(dir, "o"), Path.Combine(dir, "build.log"), new RebuildDisguise(65534, "h", "+1096d"));
+            return new ReproduceReport(built.Kernel, files, place, "65534 h 2029-12-01", TimeSpan.FromMinutes(9), Path.Combine(dir, "reproduce"));
+        }
     }
 
     /// <summary>A Cake context for adapters that never touch Cake: any call fails the test.</summary>

@@ -6,7 +6,8 @@ namespace Kiln.Tests.Integration;
 
 /// <summary>
 /// The main job end to end, as users run it: build Linux 6.1 offline from Debian's source, boot it,
-/// rerun as a cache hit, rebuild reproducibly, and fail clearly where the kernel is at fault.
+/// rerun as a cache hit, and fail clearly where the kernel is at fault. That the same inputs give the same bytes is
+/// ReproduceTests' (Extended): a rebuild here would share the warm ccache and only replay its objects.
 /// </summary>
 [TestFixture]
 [Category("Integration")]
@@ -163,19 +164,5 @@ public sealed class PipelineTests
             .Where(c => c.GetProperty("status").GetString() == "fail").Select(c => c.GetProperty("name").GetString());
         Assert.That(failed, Is.EquivalentTo(new[] { "guest-report", "test:fake-pass.sh" }), run.ToString());
         Assert.That(results.RootElement.GetProperty("timedOut").GetBoolean(), Is.False);
-    }
-
-    [Test, Order(8)]
-    public void Same_inputs_rebuild_to_the_same_bzImage()
-    {
-        var first = Sha256(SharedKernel.BzImage);
-        // A fresh build directory and no cached kernel: everything is compiled again (ccache makes it quick).
-        var buildDir = Path.Combine(KilnRun.SharedCacheDir, "work", "6.1.192-x86_64", "build");
-        if (Directory.Exists(buildDir)) Directory.Delete(buildDir, recursive: true);
-        var outDir = NewOutDir();
-        var run = KilnRun.Run(new[] { "--target=BuildKernel", "--kernel=6.1", "--no-cache", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir });
-        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
-        Assert.That(Sha256(Path.Combine(outDir, "bzImage")), Is.EqualTo(first), "the same inputs must give the same bzImage bytes");
-        Assert.That(Sha256(Path.Combine(outDir, "kernel-headers.tar")), Is.EqualTo(Sha256(Path.Combine(SharedKernel.OutDir, "kernel-headers.tar"))));
     }
 }
