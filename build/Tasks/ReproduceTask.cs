@@ -13,7 +13,7 @@ public sealed class Reproduce : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var reproduction = context.Pipeline.Reproduce(context.Require(context.Built, nameof(BuildKernel)), context.Patched);
+        var reproduction = context.Pipeline.Reproduce(context.Require(context.Built, nameof(BuildKernel)));
         var table = new Table().AddColumn("Artifact").AddColumn("Result").AddColumn("Cached").AddColumn("Rebuilt").AddColumn("Where");
         foreach (var file in reproduction.Files)
             table.AddRow(Markup.Escape(file.Name), file.Identical ? "[green]same[/]" : "[red]DIFFERENT[/]", ReproduceReport.Short(file.CachedSha256),

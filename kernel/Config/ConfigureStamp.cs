@@ -39,12 +39,14 @@ public static class ConfigureStamp
     }
 
     /// <summary>
-    /// Whether a source file can change what Configure makes: everything but code, headers, device trees and documentation
-    /// (Kconfig files, Makefiles, scripts/ and anything else are counted, to be safe).
+    /// Whether a source file can change what Configure makes: every Kconfig file (Documentation/Kconfig is sourced too),
+    /// everything under scripts/ (the conf program and what Kconfig runs), and anything else but code, headers, device
+    /// trees and documentation, to be safe.
     /// </summary>
     public static bool MayAffectConfig(string relative) =>
-        !relative.StartsWith("Documentation/", StringComparison.Ordinal) &&
-        !CodeExtensions.Contains(Path.GetExtension(relative), StringComparer.Ordinal);
+        Path.GetFileName(relative).StartsWith("Kconfig", StringComparison.Ordinal) ||
+        relative.StartsWith("scripts/", StringComparison.Ordinal) ||
+        (!relative.StartsWith("Documentation/", StringComparison.Ordinal) && !CodeExtensions.Contains(Path.GetExtension(relative), StringComparer.Ordinal));
 
     private static readonly string[] CodeExtensions = [".c", ".h", ".S", ".rs", ".dts", ".dtsi"];
 

@@ -13,8 +13,8 @@ public sealed record AppliedPatch(string FileName, string Sha256);
 
 /// <summary>The tree to build from. <see cref="Reused"/> is true when this run changed nothing in it.</summary>
 /// <param name="ObjectsMayBeStale">
-/// The working tree's earlier contents are unknown or another source's: objects built from it cannot be trusted, since
-/// a file may have changed without getting a newer mtime.
+/// The working tree's earlier contents are unknown or another source's, or a symlink changed: objects built from it
+/// cannot be trusted, since a file may have changed without getting a newer mtime. Apply's discardObjects ran.
 /// </param>
 public sealed record PatchedTree(string Path, string SeriesHash, IReadOnlyList<AppliedPatch> Applied, bool Reused, bool ObjectsMayBeStale = false);
 
@@ -53,8 +53,15 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// A user's own tree: it may have changed in ways no state records, so the working tree is made again on every run
     /// (and with no patches the user's tree itself is built).
     /// </param>
-    public PatchedTree Apply(PatchSeries series, string pristineTree, string workingTree, string? sourceIdentity = null, bool pristineMayChange = false)
+    /// <param name="discardObjects">
+    /// Empties the build directory when objects built from the tree can no longer be trusted (see
+    /// <see cref="PatchedTree.ObjectsMayBeStale"/>). Called before the tree's new state is written, so a run killed in
+    /// between leaves the old state, and the next run decides again.
+    /// </param>
+    public PatchedTree Apply(PatchSeries series, string pristineTree, string workingTree, string? sourceIdentity = null, bool pristineMayChange = false,
+        Action? discardObjects = null)
     {
+        discardObjects ??= () => { };
         pristineTree = Path.GetFullPath(pristineTree);
         workingTree = Path.GetFullPath(workingTree);
         if (!Directory.Exists(pristineTree))
@@ -88,7 +95,7 @@ public sealed partial class PatchApplier(IKilnLog log)
             }
             try
             {
-                return Switch(series, pristineTree, workingTree, identity, expected, state);
+                return Switch(series, pristineTree, workingTree, identity, expected, state, discardObjects);
             }
             catch (Exception e) when (e is IOException or PatchApplyException)
             {
@@ -103,7 +110,7 @@ public sealed partial class PatchApplier(IKilnLog log)
         var previouslyTouched = (state?.Touched ?? []).Concat(interrupted ?? []);
         // Another source (a new release, another --source) differs in files no state lists, some with mtimes older than
         // the objects built from the old one.
-        return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state?.SourceIdentity != identity);
+        return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state?.SourceIdentity != identity, discardObjects);
     }
 
     /// <summary>The applied patches a tree records, or null when it has no readable state.</summary>
@@ -116,7 +123,8 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// From one series to another in place: the new series is applied to pristine copies of the files it touches, then
     /// every path either series touches is made what a clean apply gives, and only those that differ are written.
     /// </summary>
-    private PatchedTree Switch(PatchSeries series, string pristineTree, string workingTree, string identity, List<AppliedPatch> expected, TreeState state)
+    private PatchedTree Switch(PatchSeries series, string pristineTree, string workingTree, string identity, List<AppliedPatch> expected, TreeState state,
+        Action discardObjects)
     {
         var touched = Touched(series);
         var paths = state.Touched.Concat(touched).Distinct(StringComparer.Ordinal).ToList();
@@ -129,17 +137,25 @@ public sealed partial class PatchApplier(IKilnLog log)
 
             WorkingTree.BeginSwitch(workingTree, paths);
             var now = touched.ToHashSet(StringComparer.Ordinal);
-            var changed = paths.Count(relative => WorkingTree.Sync(workingTree, relative,
-                Existing(Path.Combine(now.Contains(relative) ? staging : pristineTree, relative))));
+            var (changed, linkChanged) = (0, false);
+            foreach (var relative in paths)
+            {
+                var desired = Existing(Path.Combine(now.Contains(relative) ? staging : pristineTree, relative));
+                var link = IsLink(Path.Combine(workingTree, relative)) || (desired is not null && IsLink(desired));
+                if (!WorkingTree.Sync(workingTree, relative, desired)) continue;
+                changed++;
+                linkChanged |= link;
+            }
             foreach (var patch in series.Patches)
             foreach (var link in patch.Symlinks)
                 if (!SymlinkResolution.StaysInside(workingTree, link.Path))
                     throw SymlinkEscape(patch, link);
+            if (linkChanged) discardObjects();
             new TreeState(identity, expected, touched).Write(workingTree, pristineTree, series);
             WorkingTree.EndSwitch(workingTree);
             log.Info($"Switched {workingTree} to the {expected.Count} patch(es) of {series.Directory}: {changed} of {paths.Count} touched file(s) changed, " +
                      "every other file keeps its mtime, so make rebuilds only what those affect");
-            return new PatchedTree(workingTree, series.Hash, expected, Reused: changed == 0);
+            return new PatchedTree(workingTree, series.Hash, expected, Reused: changed == 0, ObjectsMayBeStale: linkChanged);
         }
         finally
         {
@@ -152,9 +168,10 @@ public sealed partial class PatchApplier(IKilnLog log)
     /// Paths an earlier series touched that this one does not get fresh copies (new mtimes), so make sees they changed.
     /// </summary>
     private PatchedTree Rebuild(PatchSeries series, string pristineTree, string workingTree, string identity, List<AppliedPatch> expected,
-        IEnumerable<string> previouslyTouched, bool objectsMayBeStale)
+        IEnumerable<string> previouslyTouched, bool objectsMayBeStale, Action discardObjects)
     {
         var touched = Touched(series);
+        previouslyTouched = previouslyTouched.ToList();
         var staging = AtomicFile.TempPathFor(workingTree);
         string? replaced = null;
         try
@@ -168,6 +185,9 @@ public sealed partial class PatchApplier(IKilnLog log)
                 var path = Path.Combine(staging, relative);
                 if (File.Exists(path) && new FileInfo(path).LinkTarget is null) WorkingTree.FreshCopy(path, path);
             }
+            objectsMayBeStale |= previouslyTouched.Concat(touched).Any(relative =>
+                IsLink(Path.Combine(staging, relative)) || IsLink(Path.Combine(workingTree, relative)));
+            if (objectsMayBeStale) discardObjects();
             new TreeState(identity, expected, touched).Write(staging, pristineTree, series);
             if (Directory.Exists(workingTree)) Directory.Move(workingTree, replaced = AtomicFile.TempPathFor(workingTree));
             Directory.Move(staging, workingTree);
@@ -183,6 +203,12 @@ public sealed partial class PatchApplier(IKilnLog log)
             : $"Applied {expected.Count} patch(es) from {series.Directory}: {workingTree}");
         return new PatchedTree(workingTree, series.Hash, expected, Reused: false, objectsMayBeStale);
     }
+
+    /// <summary>
+    /// make follows a symlink to its target, whose mtime (a pristine file's) predates every object: a link that appears,
+    /// goes or points elsewhere changes what is compiled without a newer mtime, so objects cannot be trusted after it.
+    /// </summary>
+    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 
     /// <summary>The path if anything (a file or a symlink, even a dangling one) is there, else null.</summary>
     private static string? Existing(string path) => File.Exists(path) || new FileInfo(path).LinkTarget is not null ? path : null;

@@ -42,7 +42,7 @@ public interface IKernelPipeline
     /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
     StepRecord BisectStep(BisectPlan plan);
     /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
-    ReproduceReport Reproduce(Built built, Patched? patched);
+    ReproduceReport Reproduce(Built built);
 }
 
 /// <summary>
@@ -187,12 +187,12 @@ public sealed class KernelPipeline : IKernelPipeline
             var local = source.Provenance.IsLocalTree;
             var pristine = source.Tree().Directory;
             var tree = new PatchApplier(_log).Apply(series, pristine, KilnPaths.WorkingTree(buildDir),
-                local ? pristine : source.Provenance.Sha256, pristineMayChange: local);
-            if (tree.ObjectsMayBeStale && Directory.Exists(buildDir))
-            {
-                _log.Warning($"Removing {buildDir}: the tree it was built from is gone or unrecorded, so make could not tell which objects are stale");
-                SourceCache.DeleteDirectory(buildDir);
-            }
+                local ? pristine : source.Provenance.Sha256, pristineMayChange: local, discardObjects: () =>
+                {
+                    if (!Directory.Exists(buildDir)) return;
+                    _log.Warning($"Removing {buildDir}: its tree changed in a way make cannot see (another source, no recorded state, or a symlink), so its objects cannot be trusted");
+                    SourceCache.DeleteDirectory(buildDir);
+                });
             if (series.IsEmpty) _log.Info($"No patches for {Target.Version.SeriesName}.x; building the pristine tree");
             // A local tree's Kconfig files may have changed under the same path: always reconfigure those.
             return new Patched(acquired, tree, new Workspace(tree.Path, buildDir, Target.LocalVersion, Paths.BuildLog,
@@ -211,10 +211,11 @@ public sealed class KernelPipeline : IKernelPipeline
         var fragments = KernelTarget.Fragments(Options);
         var allowList = KernelTarget.AllowedDrops(Options, Target.Version);
         var baseConfig = Options.BaseConfig;
-        var inputs = ConfigureStamp.InputsHash(workspace.SourceDir, fragments, baseConfig, allowList);
+        // Before the tree is read: another run may switch it until this run holds its build directory's lock.
         HoldBuildLock(workspace.BuildDir);
         try
         {
+            var inputs = ConfigureStamp.InputsHash(workspace.SourceDir, fragments, baseConfig, allowList);
             if (!workspace.Reconfigure && ConfigureStamp.IsCurrent(workspace.BuildDir, inputs))
             {
                 _log.Info($"Configure: {workspace.BuildDir}/.config is current (same tree, fragments and base config) and was verified");
@@ -329,13 +330,15 @@ public sealed class KernelPipeline : IKernelPipeline
         return files;
     }
 
-    public ReproduceReport Reproduce(Built built, Patched? patched)
+    public ReproduceReport Reproduce(Built built)
     {
         // The rebuild's other user, host name and clock are set on this host's make; a container has its own of each.
         if (Options.InContainer)
             throw KilnException.BadInput("--runtime=docker: Reproduce rebuilds on this host only (its other user, host name and clock are set around the host's make). Run it without --runtime.");
         Prerequisites.Ensure(Prerequisites.ForReproduce, Options.MayInstall, _log);
-        var workspace = (patched ?? Patch(built.Acquired)).Workspace;
+        // Patch again even after a build in this run: make released the build directory's lock, and another run may have
+        // switched the working tree since. Patch takes the lock back and brings the tree to this run's series.
+        var workspace = Patch(built.Acquired).Workspace;
         return new Reproducer(_log).Run(built.Kernel, workspace.SourceDir, Paths, place =>
         {
             var elsewhere = new Workspace(place.SourceDir, place.BuildDir, workspace.LocalVersion, place.BuildLog, Reconfigure: true, workspace.Host);

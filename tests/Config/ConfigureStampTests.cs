@@ -65,6 +65,9 @@ public sealed class ConfigureStampTests
         Assert.That(Inputs("sha-2", ("kernel/sys.c", "int a;"), ("init/Kconfig", "config A\n")), Is.Not.EqualTo(before), "another source");
         Assert.That(ConfigureStamp.MayAffectConfig("arch/x86/Makefile"), Is.True);
         Assert.That(ConfigureStamp.MayAffectConfig("scripts/Kconfig.include"), Is.True);
+        Assert.That(ConfigureStamp.MayAffectConfig("Documentation/Kconfig"), Is.True, "the top Kconfig sources it");
+        Assert.That(ConfigureStamp.MayAffectConfig("scripts/kconfig/confdata.c"), Is.True, "the program that writes .config");
+        Assert.That(ConfigureStamp.MayAffectConfig("Documentation/admin-guide/README.rst"), Is.False);
         Assert.That(ConfigureStamp.MayAffectConfig("include/linux/sched.h"), Is.False);
     }
 }

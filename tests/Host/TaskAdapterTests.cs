@@ -114,7 +114,6 @@ public class TaskAdapterTests
         new BuildKernel().Run(_context);
         new Reproduce().Run(_context);
         Assert.That(_pipeline.Calls, Is.EqualTo(new[] { "Acquire", "Reuse", "Reproduce" }));
-        Assert.That(_pipeline.ReproducedPatched, Is.Null, "a cache hit skipped Patch; the stage patches itself");
         Assert.That(_stdout.ToString(), Does.Contain("bzImage").And.Contain("same"));
         Assert.That(_progress.Lines, Has.Some.Contains("REPRODUCIBLE: Linux 6.1.192-1: all 2 artifacts"));
     }
@@ -323,12 +322,9 @@ public class TaskAdapterTests
         public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
 
         public bool Reproducible { get; set; } = true;
-        public Patched? ReproducedPatched { get; private set; }
-
-        public ReproduceReport Reproduce(Built built, Patched? patched)
+        public ReproduceReport Reproduce(Built built)
         {
             Calls.Add("Reproduce");
-            ReproducedPatched = patched;
             var sha = new string('3', 64);
             var files = new[]
             {

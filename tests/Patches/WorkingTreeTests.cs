@@ -164,6 +164,54 @@ public class WorkingTreeTests
         Assert.That(Directory.GetFileSystemEntries(_fx.WorkRoot), Is.EqualTo(new[] { WorkTree }), "no staging left");
     }
 
+    [Test]
+    public void ObjectsAreDiscardedWhenASymlinkChanges()
+    {
+        // make follows a link to its target, a pristine file older than every object: the change would go unseen.
+        Write("0001-link.patch", "diff --git a/init/main-link.c b/init/main-link.c\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n" +
+                                 "+++ b/init/main-link.c\n@@ -0,0 +1 @@\n+main.c\n\\ No newline at end of file\n");
+        Apply();
+        Clear(_fx.SeriesDir);
+        var discarded = 0;
+
+        var switched = new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree, discardObjects: () => discarded++);
+
+        Assert.That(discarded, Is.EqualTo(1));
+        Assert.That(switched.ObjectsMayBeStale, Is.True);
+        Assert.That(File.Exists(Path.Combine(WorkTree, "init", "main-link.c")), Is.False);
+    }
+
+    [Test]
+    public void ObjectsAreDiscardedBeforeTheNewSourceIsRecorded()
+    {
+        Write("0001-main.patch", PatchFixtures.AddLineDiff("\tone();"));
+        new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree, sourceIdentity: "release-1");
+
+        // A run killed while it empties the build directory (here: the discard fails) must leave the old source's
+        // state, so that the next run finds the source changed again and discards again.
+        Assert.Throws<IOException>(() => new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree,
+            sourceIdentity: "release-2", discardObjects: () => throw new IOException("killed")));
+        Assert.That(TreeState.Read(WorkTree)!.SourceIdentity, Is.EqualTo("release-1"));
+
+        var discarded = 0;
+        new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree, sourceIdentity: "release-2", discardObjects: () => discarded++);
+        Assert.That(discarded, Is.EqualTo(1));
+        Assert.That(TreeState.Read(WorkTree)!.SourceIdentity, Is.EqualTo("release-2"));
+    }
+
+    [Test]
+    public void EditingCodeOnlyDiscardsNothing()
+    {
+        var path = Write("0001-main.patch", PatchFixtures.AddLineDiff("\tone();"));
+        Apply();
+        File.WriteAllText(path, PatchFixtures.FormatPatch(PatchFixtures.AddLineDiff("\ttwo();")));
+        var discarded = 0;
+
+        new PatchApplier(_log).Apply(PatchSeries.Load(_fx.SeriesDir), _fx.Pristine, WorkTree, discardObjects: () => discarded++);
+
+        Assert.That(discarded, Is.Zero);
+    }
+
     /// <summary>Every path of a tree with its bytes' (or link target's) hash, the state file left out.</summary>
     private static Dictionary<string, string> Snapshot(string tree) =>
         Directory.GetFileSystemEntries(tree, "*", SearchOption.AllDirectories)
