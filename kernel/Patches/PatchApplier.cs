@@ -113,9 +113,6 @@ public sealed partial class PatchApplier(IKilnLog log)
         return Rebuild(series, pristineTree, workingTree, identity, expected, previouslyTouched, objectsMayBeStale: state?.SourceIdentity != identity, discardObjects);
     }
 
-    /// <summary>The applied patches a tree records, or null when it has no readable state.</summary>
-    public static IReadOnlyList<AppliedPatch>? ReadMarker(string tree) => TreeState.Read(tree)?.Applied;
-
     /// <summary>Every path the series touches, each once, in order.</summary>
     private static List<string> Touched(PatchSeries series) => series.Patches.SelectMany(p => p.TouchedFiles).Distinct(StringComparer.Ordinal).ToList();
 

@@ -40,9 +40,6 @@ public sealed record TreeState(string SourceIdentity, IReadOnlyList<AppliedPatch
         foreach (var p in Applied) text.Append(p.FileName).Append('\t').Append(p.Sha256).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(tree, WorkingTree.MarkerFileName), text.ToString());
     }
-
-    public bool Holds(string sourceIdentity, IReadOnlyList<AppliedPatch> applied) =>
-        SourceIdentity == sourceIdentity && Applied.SequenceEqual(applied);
 }
 
 /// <summary>

@@ -65,7 +65,7 @@ public class PatchApplierTests
             Assert.That(tree.Reused, Is.False);
             Assert.That(File.ReadAllText(Path.Combine(tree.Path, "init", "main.c")),
                 Is.EqualTo("int main(void)\n{\n\tbanner();\n\tfirst();\n\tsecond();\n\treturn 0;\n}\n"));
-            Assert.That(PatchApplier.ReadMarker(tree.Path), Is.EqualTo(series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256))));
+            Assert.That(TreeState.Read(tree.Path)?.Applied, Is.EqualTo(series.Patches.Select(p => new AppliedPatch(p.FileName, p.Sha256))));
             Assert.That(File.ReadAllText(Path.Combine(tree.Path, "Makefile")), Does.StartWith("VERSION = 6"));
             Assert.That(Directory.GetDirectories(_fx.WorkRoot), Is.EqualTo(new[] { tree.Path }), "no staging tree left behind");
         });
@@ -161,7 +161,7 @@ public class PatchApplierTests
         Assert.That(second.Path, Is.EqualTo(first.Path));
         Assert.That(second.Reused, Is.False);
         Assert.That(second.ObjectsMayBeStale, Is.True, "nothing says what the tree held: its objects cannot be trusted");
-        Assert.That(PatchApplier.ReadMarker(second.Path)!.Single().Sha256, Is.Not.EqualTo("deadbeef"));
+        Assert.That(TreeState.Read(second.Path)!.Applied.Single().Sha256, Is.Not.EqualTo("deadbeef"));
     }
 
     [Test]
