@@ -12,8 +12,9 @@ Rows (medians of --runs, at least 5; the cold build of --cold-runs, at least 3; 
   packaging-xz    `tar | xz -T0` of the same files, for comparison (time and size)
   incremental     BuildKernel after a one-line change to kernel/sys.c (new bytes each run) vs raw make after the same
                   kind of change, same tree, same O= dir, jobs, environment and ccache (depend mode) as Kiln's make
-  patch-loop      BootTest --patches=DIR whose one patch changes one C file (new bytes each run) vs applying the same
-                  change to a tree, raw incremental make and raw boot (needs --patches=DIR on BootTest)
+  patch-loop      BootTest after the series' one patch is rewritten to change one C file (new bytes each run; the
+                  built host runs with KILN_ROOT at a copy of the inputs) vs applying the same change to a tree, raw
+                  incremental make and raw boot
   source-free-ci  BootTest on a fresh --cache-dir with a registry hit (docker-registry) vs the raw boot
   cold            BuildKernel from an empty build dir and ccache vs raw make (no ccache) of the same tree and .config;
                   about 20 minutes per Kiln/raw pair on 2 cores, so not in the default rows
