@@ -33,15 +33,23 @@ public sealed class CommandLine
 
     /// <summary>
     /// Parses <c>--name=value</c>, <c>--name value</c> (for arguments that take a value) and <c>--flag</c>.
-    /// Anything unknown is an error that names it and lists what is valid.
+    /// Anything unknown is an error that names it and lists what is valid. Everything after <c>--</c> is one command
+    /// (its words quoted for sh) and becomes the value of <paramref name="restArgument"/>, as if given as <c>--exec='…'</c>.
     /// </summary>
-    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyList<HostArgument> known)
+    public static CommandLine Parse(IReadOnlyList<string> args, IReadOnlyList<HostArgument> known, string? restArgument = null)
     {
         var all = HostOptions.Concat(known).ToDictionary(a => a.Name, StringComparer.OrdinalIgnoreCase);
         var pairs = new List<KeyValuePair<string, string>>();
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
+            if (arg == "--" && restArgument is not null)
+            {
+                if (i + 1 == args.Count)
+                    throw new CommandLineException($"Nothing follows '--': give the command to run, e.g. -- cat /proc/version (or --{restArgument}='CMD').");
+                pairs.Add(new(restArgument, string.Join(' ', args.Skip(i + 1).Select(Kiln.Kernel.Processes.Command.Quote))));
+                break;
+            }
             if (arg is "-h" or "-?") arg = "--help";
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
                 throw new CommandLineException($"Unexpected '{arg}': arguments take the form --name=value. Run with --help for the list.");

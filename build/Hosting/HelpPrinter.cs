@@ -6,11 +6,12 @@ namespace Kiln.Build.Hosting;
 internal static class HelpPrinter
 {
     public static void Print(IAnsiConsole console, string description, IReadOnlyList<TaskDefinition> tasks,
-        IReadOnlyList<HostArgument> arguments, string defaultTarget)
+        IReadOnlyList<HostArgument> arguments, string defaultTarget, string? restArgument = null)
     {
         if (description.Length > 0) console.WriteLine(description);
         console.WriteLine();
-        console.MarkupLine("[bold]Usage:[/] ./build.sh --target=<TARGET> [[--name=value ...]]");
+        console.MarkupLine("[bold]Usage:[/] ./build.sh --target=<TARGET> [[--name=value ...]]" +
+                           (restArgument is null ? "" : $" [[-- COMMAND [[ARG ...]]]]   (the same as --{restArgument}='COMMAND ARG ...')"));
         console.WriteLine();
 
         var targets = new Table().Border(TableBorder.None).AddColumn("[bold]Targets[/]").AddColumn("").AddColumn("[grey]runs after[/]");

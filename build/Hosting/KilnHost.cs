@@ -22,6 +22,7 @@ public sealed class KilnHost
     private Type _contextType = typeof(FrostingContext);
     private readonly List<Assembly> _assemblies = new();
     private readonly List<HostArgument> _arguments = new();
+    private string? _restArgument;
     private Func<Exception, int?> _exitCodeOf = _ => null;
     private int _internalErrorCode = 70;
     private Func<Exception, bool> _isUserError = _ => false;
@@ -62,9 +63,11 @@ public sealed class KilnHost
         return this;
     }
 
-    public KilnHost UseArguments(IEnumerable<HostArgument> arguments)
+    /// <param name="restArgument">The argument that everything after <c>--</c> becomes (one command, quoted for sh); null rejects <c>--</c>.</param>
+    public KilnHost UseArguments(IEnumerable<HostArgument> arguments, string? restArgument = null)
     {
         _arguments.AddRange(arguments);
+        _restArgument = restArgument;
         return this;
     }
 
@@ -104,7 +107,7 @@ public sealed class KilnHost
         CommandLine commandLine;
         try
         {
-            commandLine = CommandLine.Parse(args.ToList(), _arguments);
+            commandLine = CommandLine.Parse(args.ToList(), _arguments, _restArgument);
         }
         catch (CommandLineException e)
         {
@@ -115,7 +118,7 @@ public sealed class KilnHost
         var tasks = Tasks;
         if (commandLine.Help)
         {
-            HelpPrinter.Print(_console.Spectre, _description, tasks, _arguments, _defaultTarget);
+            HelpPrinter.Print(_console.Spectre, _description, tasks, _arguments, _defaultTarget, _restArgument);
             return 0;
         }
 
@@ -138,7 +141,7 @@ public sealed class KilnHost
         using var interrupts = _handleInterrupts?.Invoke(WriteError);
         try
         {
-            var context = CreateContext(commandLine, log);
+            var context = CreateContext(commandLine, task.Name, log);
             var engine = new CakeEngine(new CakeDataService(), log);
             foreach (var definition in tasks) definition.Register(engine);
 
@@ -167,8 +170,11 @@ public sealed class KilnHost
         }
     }
 
-    private ICakeContext CreateContext(CommandLine commandLine, ICakeLog log)
+    /// <summary>The context, its arguments holding the target that runs as "target", as Cake's do (Argument("target", …)).</summary>
+    private ICakeContext CreateContext(CommandLine commandLine, string target, ICakeLog log)
     {
+        var arguments = commandLine.Arguments.SelectMany(g => g.Select(v => (g.Key, Value: v))).Append(("target", target))
+            .ToLookup(a => a.Item1, a => a.Item2, StringComparer.OrdinalIgnoreCase);
         var fileSystem = new FileSystem();
         var environment = new CakeEnvironment(new CakePlatform(), new CakeRuntime());
         var globber = new Globber(fileSystem, environment);
@@ -177,7 +183,7 @@ public sealed class KilnHost
             new ToolResolutionStrategy(fileSystem, environment, globber, configuration, log));
         var processRunner = new ProcessRunner(fileSystem, environment, log, tools, configuration);
         var services = new SingleServiceProvider();
-        var cake = new CakeContext(fileSystem, environment, globber, log, new CakeArguments(commandLine.Arguments),
+        var cake = new CakeContext(fileSystem, environment, globber, log, new CakeArguments(arguments),
             processRunner, new WindowsRegistry(), tools, new CakeDataService(), configuration, new UnsupportedToolInstaller(), services);
         return (ICakeContext)Activator.CreateInstance(_contextType, cake)!;
     }

@@ -93,20 +93,29 @@ public sealed class InitramfsBuilder
         return tests;
     }
 
-    private static void WriteTree(CpioWriter cpio, InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
+    /// <summary>
+    /// What every Kiln initramfs holds before its init: the directories, the console and report device nodes, busybox as
+    /// /bin/sh, and the nonce file.
+    /// </summary>
+    public static void WriteBase(CpioWriter cpio, Arch arch, string busyboxPath, string nonce)
     {
         foreach (var dir in new[] { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "mnt", "kiln", "kiln/tests" })
             cpio.AddDirectory(dir);
         // The kernel opens /dev/console for init before anything is mounted; the report device node
         // is here too so reporting works even if devtmpfs is not configured.
         cpio.AddCharDevice("dev/console", 5, 1);
-        cpio.AddCharDevice("dev/" + spec.Arch.ReportDevice, spec.Arch.ReportDeviceMajor, spec.Arch.ReportDeviceMinor);
-        cpio.AddFile("bin/busybox", File.ReadAllBytes(spec.BusyboxPath), 0x1ED);
+        cpio.AddCharDevice("dev/" + arch.ReportDevice, arch.ReportDeviceMajor, arch.ReportDeviceMinor);
+        cpio.AddFile("bin/busybox", File.ReadAllBytes(busyboxPath), 0x1ED);
         cpio.AddSymlink("bin/sh", "busybox");
+        cpio.AddFile(NonceFile, nonce + "\n", 0x100 /* 0400 */);
+    }
+
+    private static void WriteTree(CpioWriter cpio, InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
+    {
+        WriteBase(cpio, spec.Arch, spec.BusyboxPath, spec.Nonce);
         foreach (var test in tests)
             cpio.AddFile(test.ImagePath, File.ReadAllBytes(test.HostPath), 0x1ED);
         cpio.AddFile("kiln/dhcp-event", DhcpEventScript, 0x1ED);
-        cpio.AddFile(NonceFile, spec.Nonce + "\n", 0x100 /* 0400 */);
         cpio.AddFile("init", InitScript(spec, tests), 0x1ED);
     }
 

@@ -32,6 +32,13 @@ public sealed record QemuSpec
     public TimeSpan? Timeout { get; init; }
     /// <summary>Null picks KVM when /dev/kvm is usable, else TCG.</summary>
     public Accelerator? Accelerator { get; init; }
+    /// <summary>
+    /// The console is the user's terminal (stdin too; Ctrl-A X quits QEMU, Ctrl-C reaches the guest) and QEMU itself writes
+    /// the serial log; nothing watches the console, so a halt is seen only when QEMU exits.
+    /// </summary>
+    public bool Interactive { get; init; }
+    /// <summary>Start the guest halted with QEMU's gdb stub listening on this local port.</summary>
+    public int? GdbPort { get; init; }
 }
 
 /// <summary>How a QEMU run ended.</summary>
@@ -114,7 +121,11 @@ public sealed partial class QemuRunner
         spec.Accelerator ?? (_kvmUsable(spec.Arch) ? Accelerator.Kvm : Accelerator.Tcg);
 
     /// <summary>The QEMU command for <paramref name="spec"/>; the console goes to QEMU's stdout.</summary>
-    public Command BuildCommand(QemuSpec spec, Accelerator accelerator, Action<string>? onConsoleLine = null)
+    /// <summary>A path inside a QEMU option list: commas separate options, so a comma in it is doubled.</summary>
+    public static string EscapeOption(string path) => path.Replace(",", ",,");
+
+    /// <param name="serialLogPath">Where QEMU logs an interactive console (<see cref="QemuSpec.Interactive"/>).</param>
+    public Command BuildCommand(QemuSpec spec, Accelerator accelerator, Action<string>? onConsoleLine = null, string? serialLogPath = null)
     {
         var arch = spec.Arch;
         var (profile, smp, memory) = spec.Machine ?? MachineSetup.Default(arch);
@@ -135,9 +146,11 @@ public sealed partial class QemuRunner
             "-kernel", spec.KernelPath,
             "-initrd", spec.InitrdPath,
             "-append", append,
-            // The console serial port comes first so it is the guest's first UART.
-            "-serial", "stdio",
         ]);
+        // The console serial port comes first so it is the guest's first UART.
+        args.AddRange(spec.Interactive
+            ? ["-chardev", $"stdio,id=kilncon,mux=on,signal=off,logfile={EscapeOption(serialLogPath ?? throw new ArgumentNullException(nameof(serialLogPath)))}", "-serial", "chardev:kilncon"]
+            : ["-serial", "stdio"]);
         args.AddRange(profile.ReportDeviceArguments(spec.ReportPath));
         if (devices is null || !devices.Attached.Contains(GuestDevice.Net)) args.AddRange(["-nic", "none"]);
         if (devices is not null)
@@ -145,14 +158,16 @@ public sealed partial class QemuRunner
             args.AddRange(devices.MemoryArguments(memory));
             args.AddRange(devices.QemuArguments);
         }
+        if (spec.GdbPort is { } port) args.AddRange(["-gdb", $"tcp:127.0.0.1:{port}", "-S"]);
         args.AddRange(spec.ExtraQemuArguments);
 
         return new Command(arch.QemuBinary, args.ToArray())
         {
             Purpose = "QEMU boot",
             CaptureOutput = false,
-            // An empty, closed stdin keeps QEMU from taking over the user's terminal.
-            StandardInput = "",
+            // An empty, closed stdin keeps QEMU from taking over the user's terminal, unless the terminal is the console.
+            StandardInput = spec.Interactive ? null : "",
+            InheritConsole = spec.Interactive,
             OnOutput = onConsoleLine,
         };
     }
@@ -173,13 +188,15 @@ public sealed partial class QemuRunner
         var serialClosed = false;
         string? halt = null;
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        await using var serial = new StreamWriter(serialLogPath, append: false) { AutoFlush = true };
+        File.Delete(serialLogPath);
+        // An interactive console is logged by QEMU itself (the terminal has it); otherwise every line passes through here.
+        await using var serial = spec.Interactive ? null : new StreamWriter(serialLogPath, append: false) { AutoFlush = true };
         void OnConsole(string line)
         {
             lock (tail)
             {
                 // After a timeout the reader may still deliver a line while the log is closing.
-                if (!serialClosed) serial.WriteLine(line);
+                if (!serialClosed) serial!.WriteLine(line);
                 tail.Enqueue(line);
                 if (tail.Count > TailLines) tail.Dequeue();
                 consoleLines++;
@@ -193,9 +210,10 @@ public sealed partial class QemuRunner
             }
         }
 
-        var command = BuildCommand(spec, accelerator, OnConsole);
+        var command = BuildCommand(spec, accelerator, OnConsole, serialLogPath);
         _log.Info($"Booting {Path.GetFileName(spec.KernelPath)} ({spec.Arch.Name}, {spec.Machine ?? MachineSetup.Default(spec.Arch)}, " +
-                  $"{accelerator.ToString().ToUpperInvariant()}, timeout {timeout.TotalSeconds:0} s)");
+                  $"{accelerator.ToString().ToUpperInvariant()}, " +
+                  (timeout == Timeout.InfiniteTimeSpan ? "no timeout" : $"timeout {timeout.TotalSeconds:0} s") + ")");
         timer.CancelAfter(timeout);
         var watch = Stopwatch.StartNew();
         int? exitCode;
@@ -211,7 +229,7 @@ public sealed partial class QemuRunner
         }
         catch (CommandFailedException e)
         {
-            if (consoleLines == 0)
+            if (consoleLines == 0 && !(spec.Interactive && File.Exists(serialLogPath) && new FileInfo(serialLogPath).Length > 0))
             {
                 // Asked only now, to keep three QEMU start-ups (0.3-0.5 s here) off every boot: a machine or device this QEMU
                 // lacks is named with the QEMU version.
@@ -229,8 +247,8 @@ public sealed partial class QemuRunner
         string[] tailLines;
         lock (tail)
         {
-            tailLines = tail.ToArray();
-            serial.Close();
+            tailLines = spec.Interactive && File.Exists(serialLogPath) ? File.ReadLines(serialLogPath).TakeLast(TailLines).ToArray() : tail.ToArray();
+            serial?.Close();
             serialClosed = true;
         }
         var result = new QemuRunResult(command.CommandLine, accelerator, timeout, timedOut, exitCode, watch.Elapsed, serialLogPath, tailLines)

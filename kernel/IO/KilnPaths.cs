@@ -79,6 +79,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectSteps => Path.Combine(OutDir, "bisect");
     /// <summary>Reproduce's report (reproduce.json, reproduce.txt), the rebuild's build.log and any diffoscope output.</summary>
     public string Reproduce => Path.Combine(OutDir, "reproduce");
+    /// <summary>Run's and Shell's serial log, report, initramfs and the command's captured stdout and stderr.</summary>
+    public string Session => Path.Combine(OutDir, "run");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
 }

@@ -14,6 +14,7 @@ using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Patches;
 using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Reproduction;
+using Kiln.Kernel.Run;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Pipeline;
@@ -43,6 +44,8 @@ public interface IKernelPipeline
     StepRecord BisectStep(BisectPlan plan);
     /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
     ReproduceReport Reproduce(Built built);
+    /// <summary>Run and Shell: the built kernel booted into the host's environment, running --exec (or a shell) in the current directory.</summary>
+    GuestSessionResult Session(Built built);
 }
 
 /// <summary>
@@ -393,6 +396,44 @@ public sealed class KernelPipeline : IKernelPipeline
             BusyboxPath = request.Busybox,
             Machine = Options.Machine,
         }, cancellation);
+    }
+
+    public GuestSessionResult Session(Built built)
+    {
+        var kernel = built.Kernel;
+        var gdbPort = Options.Gdb ? GuestSession.FreeLocalPort() : (int?)null;
+        if (gdbPort is { } port)
+            _log.Info($"The guest starts halted, waiting for gdb on 127.0.0.1:{port}. Attach with:{Environment.NewLine}  {GdbCommand(kernel, port)}" +
+                      $"{Environment.NewLine}then, for example, hbreak start_kernel and continue (the kernel runs without KASLR, so its symbols are where vmlinux says).");
+        var terminal = Options.Exec is null ? GuestSession.TerminalSize(_log) : null;
+        _log.Info($"Booting Linux {kernel.Metadata.Release} ({Options.Arch.QemuBinary}) to run " +
+                  (Options.Exec is { } command ? $"'{command}'" : "a shell") + $" in {Environment.CurrentDirectory}");
+        return new GuestSession(_log).Run(new GuestSessionSpec
+        {
+            KernelPath = kernel.File(EntryFiles.Image(Options.Arch)),
+            Arch = Options.Arch,
+            Machine = Options.Machine,
+            BusyboxPath = built.Acquired.Host.Busybox,
+            Command = Options.Exec,
+            WorkingDirectory = Environment.CurrentDirectory,
+            OutputDirectory = Paths.Session,
+            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
+            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            GdbPort = gdbPort,
+            TerminalSize = terminal,
+            Terminal = Environment.GetEnvironmentVariable("TERM"),
+        });
+    }
+
+    /// <summary>gdb on the entry's vmlinux, attached to the stub, with the kernel's gdb helpers when the build made them.</summary>
+    private string GdbCommand(CachedKernel kernel, int port)
+    {
+        var args = new List<string> { "gdb" };
+        var helpers = Path.Combine(BuildDirectory, "vmlinux-gdb.py");
+        if (File.Exists(helpers) && File.ReadLines(kernel.File(EntryFiles.Config)).Contains("CONFIG_GDB_SCRIPTS=y"))
+            args.AddRange(["-iex", $"add-auto-load-safe-path {BuildDirectory}", "-ex", $"source {helpers}"]);
+        args.AddRange(["-ex", $"target remote 127.0.0.1:{port}", kernel.File(EntryFiles.Vmlinux)]);
+        return string.Join(' ', args.Select(Processes.Command.Quote));
     }
 
     public bool? Share(Booted booted)

@@ -112,7 +112,8 @@ public sealed partial record KilnOptions
     [Argument("against", "ConfigDiff: the .config to compare Kiln's with (e.g. the one your old pipeline made); the options set in only one, grouped by Kconfig menu.", ValueName = "FILE")]
     public string? Against { get; init; }
 
-    [Argument("timeout", "BootTest: seconds before a hung guest is killed (at most 86400, a day).", ValueName = "SECONDS", Default = "60 with KVM, 120 under TCG", Maximum = MaxTimeoutSeconds)]
+    [Argument("timeout", "BootTest, Run: seconds before a hung guest is killed (at most 86400, a day).", ValueName = "SECONDS",
+        Default = "BootTest: 60 with KVM, 120 under TCG; Run: none", Maximum = MaxTimeoutSeconds)]
     public int? TimeoutSeconds { get; init; }
 
     [Argument("download-timeout", "Setup: seconds a mirror may send nothing (no headers, no data) before its download fails with exit 3 (at most 86400; env KILN_DOWNLOAD_TIMEOUT).",
@@ -122,17 +123,24 @@ public sealed partial record KilnOptions
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
 
-    [Argument("append", "BootTest: extra kernel command line.", ValueName = "ARGS")]
+    [Argument("append", "BootTest, Run, Shell: extra kernel command line.", ValueName = "ARGS")]
     public string Append { get; init; } = "";
 
-    [Argument("machine", "BootTest, Bisect: the machine profile QEMU boots, with its virtio devices attached and checked by the guest " +
+    [Argument("exec", "Run: the command the guest runs (sh -c, as root, in the current directory shared read-write, with the host's root file system " +
+                      "read-only beneath it); its output streams to the host and its exit status is Kiln's. Also given as -- CMD ARGS… at the end.", ValueName = "COMMAND")]
+    public string? Exec { get; init; }
+
+    [Argument("gdb", "Run, Shell: start the guest halted with QEMU's gdb stub on a free local port (KASLR off) and print the gdb command that attaches to it.")]
+    public bool Gdb { get; init; }
+
+    [Argument("machine", "BootTest, Bisect, Run, Shell: the machine profile QEMU boots, with its virtio devices attached and checked by the guest " +
                          "(the profiles are in kernel/Boot/MachineProfile.cs; an unknown name lists the arch's).", ValueName = "NAME", Default = "q35 on x86_64, virt on arm64")]
     public string? MachineName { get; init; }
 
-    [Argument("smp", "BootTest, Bisect: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2", Maximum = MaxSmp)]
+    [Argument("smp", "BootTest, Bisect, Run, Shell: the guest's vCPUs; the guest must see them all (nproc) when its kernel has CONFIG_SMP.", ValueName = "N", Default = "2", Maximum = MaxSmp)]
     public int? Smp { get; init; }
 
-    [Argument("memory", "BootTest, Bisect: the guest's memory with a unit (512M, 2G); its MemTotal must be within 10%.", ValueName = "SIZE", Default = "2G")]
+    [Argument("memory", "BootTest, Bisect, Run, Shell: the guest's memory with a unit (512M, 2G); its MemTotal must be within 10%.", ValueName = "SIZE", Default = "2G")]
     public MemorySize? Memory { get; init; }
 
     [Argument("prefix", "PackageStage1: Kata install prefix; files go to DESTDIR/PREFIX/share/kata-containers.", ValueName = "DIR", Default = "/usr")]
@@ -170,6 +178,9 @@ public sealed partial record KilnOptions
 
     [Argument("bisect-plan", "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", ValueName = "FILE")]
     public string? BisectPlanPath { get; init; }
+
+    /// <summary>The target that runs (--target, BootTest by default): --exec, --gdb and a terminal belong to some targets only.</summary>
+    public string? TargetName { get; init; }
 
     /// <summary>Running as root: prerequisites are installed without --install-deps.</summary>
     public bool IsRoot { get; init; }
@@ -230,7 +241,11 @@ public sealed partial record KilnOptions
     public static KilnOptions Parse(ILookup<string, string> arguments, IReadOnlyDictionary<string, string?> environment, string repoRoot, bool isRoot = false)
     {
         string? Env(string name) => environment.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
-        var options = new KilnOptions { RepoRoot = repoRoot, IsRoot = isRoot, Given = arguments.Select(g => g.Key).ToHashSet(StringComparer.OrdinalIgnoreCase) };
+        var options = new KilnOptions
+        {
+            RepoRoot = repoRoot, IsRoot = isRoot, Given = arguments.Select(g => g.Key).ToHashSet(StringComparer.OrdinalIgnoreCase),
+            TargetName = arguments["target"].LastOrDefault(),
+        };
         foreach (var (property, argument) in Declared())
         {
             var values = arguments[argument.Name].ToList();
@@ -283,6 +298,7 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput($"--runtime={Runtime}: unknown runtime. Valid: host, docker.");
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
+        CheckGuestSession();
         var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
             Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
         // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
@@ -308,6 +324,23 @@ public sealed partial record KilnOptions
         };
     }
 
+    /// <summary>What belongs to Run and Shell, checked before any build: a command for Run, a terminal for Shell.</summary>
+    private void CheckGuestSession()
+    {
+        var run = string.Equals(TargetName, KilnTargets.Run, StringComparison.OrdinalIgnoreCase);
+        var shell = string.Equals(TargetName, KilnTargets.Shell, StringComparison.OrdinalIgnoreCase);
+        if (Exec is not null && !run)
+            throw KilnException.BadInput($"--exec (or -- CMD after the arguments) is the command of --target=Run, not of --target={TargetName}: " +
+                                         $"./build.sh --target=Run -- {Exec}");
+        if (run && string.IsNullOrWhiteSpace(Exec))
+            throw KilnException.BadInput("--target=Run needs a command to run in the guest: ./build.sh --target=Run -- CMD [ARGS…] (or --exec='CMD'). " +
+                                         "For an interactive shell use --target=Shell.");
+        if (Gdb && !run && !shell)
+            throw KilnException.BadInput($"--gdb starts a guest for a debugger, with --target=Run or --target=Shell, not --target={TargetName}.");
+        if (shell && (System.Console.IsInputRedirected || System.Console.IsOutputRedirected))
+            throw KilnException.BadInput("--target=Shell needs an interactive terminal (stdin and stdout are not one); use --target=Run -- CMD to run a command.");
+    }
+
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]
     private static partial Regex VariantName();
 
@@ -317,4 +350,11 @@ public sealed partial record KilnOptions
             .Where(d => d.Argument is not null)
             .OrderBy(d => d.Property.MetadataToken)
             .Select(d => (d.Property, d.Argument!));
+}
+
+/// <summary>The names of the targets whose arguments <see cref="KilnOptions"/> checks (the tasks carry the same names).</summary>
+public static class KilnTargets
+{
+    public const string Run = "Run";
+    public const string Shell = "Shell";
 }

@@ -38,6 +38,8 @@ public sealed class Command
     public string? Purpose { get; init; }
     /// <summary>Written to the child's stdin, then stdin is closed.</summary>
     public string? StandardInput { get; init; }
+    /// <summary>The child reads and writes Kiln's own terminal (an interactive guest console): nothing is redirected or captured.</summary>
+    public bool InheritConsole { get; init; }
 
     public string CommandLine => string.Join(' ', new[] { FileName }.Concat(Arguments).Select(Quote));
 
@@ -61,7 +63,7 @@ public sealed class Command
             process.StandardInput.Close();
         }
 
-        var readOut = Task.Run(async () =>
+        var readOut = InheritConsole ? Task.CompletedTask : Task.Run(async () =>
         {
             while (await process.StandardOutput.ReadLineAsync() is { } line)
             {
@@ -69,7 +71,7 @@ public sealed class Command
                 OnOutput?.Invoke(line);
             }
         });
-        var readErr = Task.Run(async () =>
+        var readErr = InheritConsole ? Task.CompletedTask : Task.Run(async () =>
         {
             while (await process.StandardError.ReadLineAsync() is { } line)
             {
@@ -115,9 +117,9 @@ public sealed class Command
         log.Verbose("$ " + CommandLine + (WorkingDirectory is null ? "" : $"   (in {WorkingDirectory})"));
         var psi = new ProcessStartInfo(FileName)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = StandardInput is not null,
+            RedirectStandardOutput = !InheritConsole,
+            RedirectStandardError = !InheritConsole,
+            RedirectStandardInput = StandardInput is not null && !InheritConsole,
             UseShellExecute = false,
             WorkingDirectory = WorkingDirectory ?? "",
         };
