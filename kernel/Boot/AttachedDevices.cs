@@ -94,7 +94,7 @@ public sealed class AttachedDevices : IDisposable
                 var bytes = new byte[DiskBytes];
                 Encoding.ASCII.GetBytes(GuestDevice.BlkTokenPrefix + token + "\n").CopyTo(bytes, 0);
                 File.WriteAllBytes(image, bytes);
-                _arguments.AddRange(["-drive", $"file={Escape(image)},format=raw,if=none,id=kilnblk", "-device", $"{qemuDevice},drive=kilnblk"]);
+                _arguments.AddRange(["-drive", $"file={QemuRunner.EscapeOption(image)},format=raw,if=none,id=kilnblk", "-device", $"{qemuDevice},drive=kilnblk"]);
                 break;
             }
             case GuestDevice.NetName:
@@ -105,13 +105,13 @@ public sealed class AttachedDevices : IDisposable
             case GuestDevice.NinePName:
             {
                 var share = WriteShare(device.Name, token);
-                _arguments.AddRange(["-fsdev", $"local,id=kiln9p,path={Escape(share)},security_model=none",
+                _arguments.AddRange(["-fsdev", $"local,id=kiln9p,path={QemuRunner.EscapeOption(share)},security_model=none",
                     "-device", $"{qemuDevice},fsdev=kiln9p,mount_tag={GuestDevice.NinePTag}"]);
                 break;
             }
             case GuestDevice.VirtioFsName:
                 WriteShare(device.Name, token);
-                _arguments.AddRange(["-chardev", $"socket,id=kilnfs,path={Escape(_virtiofsSocket!)}",
+                _arguments.AddRange(["-chardev", $"socket,id=kilnfs,path={QemuRunner.EscapeOption(_virtiofsSocket!)}",
                     "-device", $"{qemuDevice},chardev=kilnfs,tag={GuestDevice.VirtioFsTag}"]);
                 break;
             default:
@@ -167,9 +167,6 @@ public sealed class AttachedDevices : IDisposable
         }
         if (_virtiofsSocket is not null) File.Delete(_virtiofsSocket);
     }
-
-    // Commas are option separators in QEMU's -drive, -fsdev and -chardev; doubling escapes them.
-    private static string Escape(string path) => path.Replace(",", ",,");
 
     /// <summary>
     /// The port QEMU's guestfwd connects to when it starts (one connection, kept open): it reads the guest's HTTP

@@ -106,7 +106,7 @@ public sealed record MachineProfile
     public IReadOnlyList<string> ReportDeviceArguments(string hostPath)
     {
         // Commas are option separators in -chardev; QEMU escapes them by doubling.
-        var chardev = $"file,id=kilnreport,path={hostPath.Replace(",", ",,")}";
+        var chardev = $"file,id=kilnreport,path={QemuRunner.EscapeOption(hostPath)}";
         return Report switch
         {
             ReportWiring.SecondSerial => ["-chardev", chardev, "-serial", "chardev:kilnreport"],

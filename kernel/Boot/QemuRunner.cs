@@ -121,7 +121,7 @@ public sealed partial class QemuRunner
         spec.Accelerator ?? (_kvmUsable(spec.Arch) ? Accelerator.Kvm : Accelerator.Tcg);
 
     /// <summary>The QEMU command for <paramref name="spec"/>; the console goes to QEMU's stdout.</summary>
-    /// <summary>A path inside a QEMU option list: commas separate options, so a comma in it is doubled.</summary>
+    /// <summary>A path inside a QEMU option list (-drive, -fsdev, -chardev): commas separate options, so a comma in it is doubled.</summary>
     public static string EscapeOption(string path) => path.Replace(",", ",,");
 
     /// <param name="serialLogPath">Where QEMU logs an interactive console (<see cref="QemuSpec.Interactive"/>).</param>

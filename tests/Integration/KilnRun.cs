@@ -27,18 +27,30 @@ public static class KilnRun
     /// </summary>
     public static string Key61 { get; } = "6.1.192-" + Kiln.Kernel.Versions.ConfigVersion.Load(Path.Combine(RepoRoot, "kata_config_version"));
 
-    public static KilnRunResult Run(IEnumerable<string> args, string? repoRoot = null, TimeSpan? timeout = null)
+    /// <summary>The built host's dll, which ./build.sh runs.</summary>
+    public static string HostDll => typeof(Kiln.Build.BuildContext).Assembly.Location;
+
+    /// <param name="onLine">Sees each line of output as it arrives (a test that acts while Kiln runs).</param>
+    public static KilnRunResult Run(IEnumerable<string> args, string? repoRoot = null, TimeSpan? timeout = null, string? workingDirectory = null,
+        Action<string>? onLine = null)
     {
-        var hostDll = typeof(Kiln.Build.BuildContext).Assembly.Location;
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(hostDll);
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? "",
+        };
+        psi.ArgumentList.Add(HostDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["KILN_ROOT"] = repoRoot ?? RepoRoot;
         psi.Environment["NO_COLOR"] = "1";
         var output = new StringBuilder();
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(psi)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            onLine?.Invoke(e.Data);
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
