@@ -7,7 +7,7 @@ namespace Kiln.Build;
 public static class BuildArguments
 {
     public static readonly IReadOnlyList<HostArgument> All =
-        KilnOptions.Arguments.Select(a => new HostArgument(a.Name, a.Description, a.ValueName, a.Default)).ToList();
+        KilnOptions.Arguments.Select(a => new HostArgument(a.Name, a.Description, a.ValueName, a.Default, a.ValueOptional)).ToList();
 
     /// <summary>What <c>-- CMD ARGS…</c> stands for: the guest command of Run.</summary>
     public static readonly string Rest = KilnOptions.ArgumentFor(nameof(KilnOptions.Exec));

@@ -26,8 +26,7 @@ internal static class HelpPrinter
         var table = new Table().Border(TableBorder.None).AddColumn("[bold]Arguments[/]").AddColumn("").AddColumn("[grey]default[/]");
         foreach (var a in arguments.Concat(CommandLine.HostOptions))
         {
-            var usage = a.IsFlag ? "--" + a.Name : $"--{a.Name}={a.ValueName}";
-            table.AddRow(Markup.Escape(usage), Markup.Escape(a.Description), Markup.Escape(a.Default ?? ""));
+            table.AddRow(Markup.Escape(a.Usage), Markup.Escape(a.Description), Markup.Escape(a.Default ?? ""));
         }
         console.Write(table);
     }

@@ -28,6 +28,8 @@ public sealed record BootTestSpec
     public IReadOnlyList<string> ExtraQemuArguments { get; init; } = [];
     /// <summary>Null picks KVM when usable, else TCG.</summary>
     public Accelerator? Accelerator { get; init; }
+    /// <summary>--kunit: KUnit's KTAP on the console is judged, one check per case.</summary>
+    public KUnit.KUnitRequest? KUnit { get; init; }
 }
 
 /// <summary>How a check ended. Only <see cref="Fail"/> fails a boot; skipped and not-applicable checks are never passes.</summary>
@@ -142,7 +144,7 @@ public sealed class BootTester
                 KernelPath = Path.GetFullPath(spec.KernelPath),
                 InitrdPath = initramfsPath,
                 ReportPath = reportPath,
-                ExtraKernelArgs = spec.ExtraKernelArgs,
+                ExtraKernelArgs = string.Join(' ', new[] { spec.KUnit?.KernelArgument, spec.ExtraKernelArgs }.Where(a => !string.IsNullOrWhiteSpace(a))),
                 Machine = machine,
                 Devices = devices,
                 ExtraQemuArguments = spec.ExtraQemuArguments,
@@ -224,7 +226,8 @@ public sealed class BootTester
             ConfigOptions(requirements, report),
             BootMessages(spec.ExpectedMessages, serialLines),
         };
-        // In the order the guest ran them: the machine's checks, then the user's tests.
+        // In the order the guest ran them: KUnit's suites (before init), the machine's checks, then the user's tests.
+        if (spec.KUnit is { } kunit) checks.AddRange(kunit.Judge(KUnit.Ktap.Parse(serialLines)));
         checks.AddRange(machineChecks);
         foreach (var test in tests)
         {

@@ -395,6 +395,7 @@ public sealed class KernelPipeline : IKernelPipeline
             ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
             BusyboxPath = request.Busybox,
             Machine = Options.Machine,
+            KUnit = Options.KUnitRun,
         }, cancellation);
     }
 

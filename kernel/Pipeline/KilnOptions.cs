@@ -26,6 +26,8 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
     public string? Environment { get; init; }
     /// <summary>The largest value a number argument takes (the smallest is 1); a larger one is exit 2 naming the range.</summary>
     public int Maximum { get; init; } = int.MaxValue;
+    /// <summary>The value may be left out (<c>--name</c> alone reads "true"): --help shows <c>--name[=VALUE]</c>.</summary>
+    public bool ValueOptional { get; init; }
 }
 
 /// <summary>
@@ -125,6 +127,15 @@ public sealed partial record KilnOptions
 
     [Argument("append", "BootTest, Run, Shell: extra kernel command line.", ValueName = "ARGS")]
     public string Append { get; init; } = "";
+
+    [Argument("kunit", "BootTest: build the kunit variant (KUnit and every suite the guest config allows, configs/fragments/kunit/), run the suites " +
+                       "that match GLOB (kunit.filter_glob: SUITE or SUITE.CASE, * wildcards; all when left out) and judge each case from the KTAP on the console: " +
+                       "one check per case in results.json and the JUnit XML, exit 1 when a case fails. With --variant=NAME, that variant's config must enable KUnit itself.",
+        ValueName = "GLOB", ValueOptional = true)]
+    public string? KUnit { get; init; }
+
+    /// <summary>--kunit parsed: null when not asked for.</summary>
+    public Kiln.Kernel.KUnit.KUnitRequest? KUnitRun { get; private init; }
 
     [Argument("exec", "Run: the command the guest runs (sh -c, as root, in the current directory shared read-write, with the host's root file system " +
                       "read-only beneath it); its output streams to the host and its exit status is Kiln's. Also given as -- CMD ARGS… at the end.", ValueName = "COMMAND")]
@@ -284,12 +295,15 @@ public sealed partial record KilnOptions
     /// <summary>Checks what depends on more than one option or on the repository, and makes paths absolute.</summary>
     private KilnOptions Validated()
     {
+        // --kunit builds the kunit variant unless another variant is named (whose config must then enable KUnit itself).
+        if (Variant.Length == 0 && KUnit is { } asked && !asked.Equals("false", StringComparison.OrdinalIgnoreCase))
+            return (this with { Variant = Kiln.Kernel.KUnit.KUnitRequest.Variant }).Validated();
         // A variant is a folder name under configs/fragments/ and part of the cache key: never a path.
         if (Variant.Length > 0 && !VariantName().IsMatch(Variant))
             throw KilnException.BadInput($"--variant={Variant}: expected a name (lowercase letters, digits, '.', '_', '-'; such as dbg), not a path.");
         foreach (var dir in Identity.BuildRecipe.VariantDirectories(Variant))
             if (!Directory.Exists(Path.Combine(RepoRoot, "configs", "fragments", dir)))
-                throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg.");
+                throw KilnException.BadInput($"--variant={Variant}: there is no configs/fragments/{dir}/ for it. Known variants: dbg, kunit.");
         // Kata's folders: a missing one is exit 2 before any work.
         Config.FragmentSet.CheckKataFolders(Path.Combine(RepoRoot, "configs", "fragments"), FragmentSelection);
         // Parsed now so a malformed host list is exit 2 before any work; probed by BuildKernel.
@@ -299,6 +313,8 @@ public sealed partial record KilnOptions
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
         CheckGuestSession();
+        var kunit = KUnit is null || KUnit.Equals("false", StringComparison.OrdinalIgnoreCase) ? null
+            : new Kiln.Kernel.KUnit.KUnitRequest(KUnit.Equals("true", StringComparison.OrdinalIgnoreCase) || KUnit.Trim() is "" or "*" ? null : KUnit.Trim());
         var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
             Smp ?? MachineProfile.DefaultSmp, Memory ?? MachineProfile.DefaultMemory);
         // Read /proc/meminfo now rather than at boot, so too much --memory fails before a build, not after it.
@@ -308,6 +324,7 @@ public sealed partial record KilnOptions
         var against = Against is null ? null : PathArgument.ExistingFile("against", Against);
         return this with
         {
+            KUnitRun = kunit,
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),

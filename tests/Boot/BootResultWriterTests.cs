@@ -33,6 +33,22 @@ public class BootResultWriterTests
     };
 
     [Test]
+    public void Kunit_cases_are_junit_test_cases_of_their_suite()
+    {
+        var result = Result([.. new Kiln.Kernel.KUnit.KUnitRequest(null).Judge(Kiln.Kernel.KUnit.Ktap.Parse(Kiln.Tests.KUnit.KtapTests.Console61))]);
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+
+        var xml = XDocument.Load(result.JUnitPath);
+        var failing = xml.Descendants("testcase").Single(t => (string?)t.Attribute("name") == "kiln_fixture_fails");
+        Assert.That((string?)failing.Attribute("classname"), Is.EqualTo("kunit.kiln_fixture"));
+        Assert.That(failing.Element("failure"), Is.Not.Null);
+        var skipped = xml.Descendants("testcase").Single(t => (string?)t.Attribute("name") == "example_skip_test");
+        Assert.That(skipped.Element("skipped"), Is.Not.Null);
+        var summary = xml.Descendants("testcase").Single(t => (string?)t.Attribute("name") == "kunit");
+        Assert.That((string?)summary.Attribute("classname"), Is.EqualTo("kiln.boot.x86_64"));
+    }
+
+    [Test]
     public void JUnit_has_one_testcase_per_check_and_a_failure_element_for_failures()
     {
         var result = Result(

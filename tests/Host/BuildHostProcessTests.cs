@@ -17,7 +17,7 @@ public class BuildHostProcessTests
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         foreach (var t in TaskGraphTests.Tasks) Assert.That(r.StdOut, Does.Contain(t.Name), r.ToString());
         foreach (var a in BuildArguments.All.Concat(CommandLine.HostOptions))
-            Assert.That(r.StdOut, Does.Match(@"(^|\s)--" + Regex.Escape(a.Name) + @"(=|\s)"), $"--{a.Name} missing from --help");
+            Assert.That(r.StdOut, Does.Match(@"(^|\s)--" + Regex.Escape(a.Name) + @"(=|\[=|\s)"), $"--{a.Name} missing from --help");
         Assert.That(r.StdOut, Does.Contain("BootTest (default)"));
     }
 
