@@ -8,6 +8,9 @@ Rows (medians of --runs, at least 5; the cold build of --cold-runs, at least 3; 
   startup         ./build.sh --help vs running the built host directly
   boot            BootTest task on the default machine vs the same qemu command line, with the host side of its devices
   cache-hit       whole `./build.sh --target=BootTest` with a cached kernel vs that plain boot (overhead in s)
+  run             ./build.sh --target=Run -- true vs ./build.sh --target=BootTest (both cached, same machine profile),
+                  and the Run task vs its own qemu command line run by hand (virtme-ng, `vng -- true`, is not
+                  packaged in Debian 12 and PyPI is out of reach here, so it is not a column)
   packaging       PackageStage1 task vs `tar | zstd -T0 -12` (Kiln's compressor and level) of the release tarball's files
   packaging-xz    `tar | xz -T0` of the same files, for comparison (time and size)
   incremental     BuildKernel after a one-line change to kernel/sys.c (new bytes each run) vs raw make after the same
@@ -30,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "6.1"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-DEFAULT_ROWS = ["startup", "boot", "packaging", "incremental", "patch-loop", "source-free-ci"]
+DEFAULT_ROWS = ["startup", "boot", "run", "packaging", "incremental", "patch-loop", "source-free-ci"]
 ALL_ROWS = DEFAULT_ROWS + ["cold"]
 MIN_RUNS, MIN_COLD_RUNS = 5, 3
 # The C file the incremental and patch-loop rows change: built in every tinyconfig kernel.
@@ -257,6 +260,31 @@ def row_boot(ctx):
                   "measure": "ratio", "target": 1.10, "kiln_s": tasks, "raw_s": plain, "commands": commands}),
         ("cache-hit", {"what": "./build.sh --target=BootTest (cache hit, whole pipeline) vs the plain boot",
                        "measure": "overhead", "target": 5.0, "kiln_s": totals, "raw_s": plain, "commands": commands}),
+    ]
+
+
+def row_run(ctx):
+    """Two rows from the same interleaved runs: Run against BootTest (the issue's target), and Run's task against its QEMU."""
+    run_out, boot_out = ctx.work / "run-out", ctx.work / "run-boot-out"
+    run_cmd = kiln_cmd("--target=Run", "--verbosity=verbose", cache_dir=ctx.cache_dir, out_dir=run_out) + ["--", "true"]
+    boot_cmd = kiln_cmd("--target=BootTest", cache_dir=ctx.cache_dir, out_dir=boot_out)
+    runs, boots, tasks, plain, qemu_cmd = [], [], [], [], None
+    for _ in range(ctx.runs):
+        seconds, out = run(run_cmd)
+        if "Cache hit" not in out:
+            raise BenchError("Run did not use the cached kernel")
+        runs.append(seconds)
+        tasks.append(task_seconds(out, "Run"))
+        qemu_cmd = qemu_command(out)
+        boots.append(run(boot_cmd)[0])
+        plain.append(raw_boot(qemu_cmd, run_out / "run"))
+    commands = {"kiln": shlex.join(run_cmd), "raw": shlex.join(boot_cmd)}
+    return [
+        ("run", {"what": "./build.sh --target=Run -- true vs ./build.sh --target=BootTest, cached kernel, default machine",
+                 "measure": "overhead", "target": 1.0, "kiln_s": runs, "raw_s": boots, "commands": commands}),
+        ("run-qemu", {"what": "Run task (initramfs, 9p shares, output ports, QEMU, exit status) vs the same qemu command line",
+                      "measure": "ratio", "target": None, "kiln_s": tasks, "raw_s": plain,
+                      "commands": {"kiln": shlex.join(run_cmd), "raw": qemu_cmd}}),
     ]
 
 
@@ -487,7 +515,7 @@ def row_source_free_ci(ctx):
             "commands": {"kiln": shlex.join(command), "raw": "the qemu command line of the run, as in the boot row"}}
 
 
-ROWS = {"startup": row_startup, "boot": row_boot, "packaging": row_packaging, "incremental": row_incremental,
+ROWS = {"startup": row_startup, "boot": row_boot, "run": row_run, "packaging": row_packaging, "incremental": row_incremental,
         "patch-loop": row_patch_loop, "source-free-ci": row_source_free_ci, "cold": row_cold}
 
 
@@ -529,6 +557,8 @@ LABELS = {
     "startup": "start-up (`./build.sh --help` vs the built host)",
     "boot": "BootTest vs plain `qemu-system-x86_64`",
     "cache-hit": "cache-hit BootTest pipeline vs the plain boot",
+    "run": "`--target=Run -- true` vs `--target=BootTest` (both cached)",
+    "run-qemu": "Run task vs its own qemu command line",
     "packaging": "packaging (ACI, Kata, OCI, tarball, sums) vs `tar \\| zstd -T0 -12` of the same files",
     "packaging-xz": "`tar \\| xz -T0` of the same files (for comparison)",
     "incremental": "incremental BuildKernel (one-line change to `kernel/sys.c`) vs raw make, both ccache",
@@ -536,7 +566,7 @@ LABELS = {
     "source-free-ci": "source-free CI: BootTest, fresh cache dir, registry hit vs raw boot",
     "cold": "cold BuildKernel vs `make bzImage` (raw without ccache)",
 }
-ORDER = ["startup", "boot", "cache-hit", "packaging", "packaging-xz", "incremental", "patch-loop", "source-free-ci", "cold"]
+ORDER = ["startup", "boot", "cache-hit", "run", "run-qemu", "packaging", "packaging-xz", "incremental", "patch-loop", "source-free-ci", "cold"]
 
 
 def seconds(value):
