@@ -10,8 +10,9 @@ namespace Kiln.Tests.KUnit;
 /// BootTest --kunit on the 6.1 guest kernel with a fixture patch that adds a suite with a passing, a failing, a skipped and
 /// a parameterised case: one kunit-variant kernel build (shared by both tests through the test cache), then real boots.
 /// Kiln's verdicts are checked against kunit.py's own parser (tools/testing/kunit/kunit.py parse --json) on the same console.
+/// Extended: the kunit-variant kernel is a cold build that no other test shares.
 /// </summary>
-[TestFixture, Category("Integration"), NonParallelizable]
+[TestFixture, Category("Extended"), NonParallelizable]
 public class KUnitIntegrationTests
 {
     private static string? _root;
