@@ -132,6 +132,33 @@ public sealed class InitramfsBuilder
 
         """;
 
+    /// <summary>
+    /// How every Kiln init starts: busybox's applets, the nonce read from its file and the file deleted, /proc, /sys and
+    /// devtmpfs, the report device on fd 3 with its node removed, <c>k KIND FIELDS…</c> to report, start and uname
+    /// reported, and <c>missing OPTION…</c>, which prints the first option the kernel does not have built in (false when
+    /// all are, or the config is unknown).
+    /// </summary>
+    internal static string InitPrologue(Arch arch) => $$"""
+        /bin/busybox --install -s
+        export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+        read -r NONCE < /{{NonceFile}}
+        rm -f /{{NonceFile}}
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev 2>/dev/null
+        exec 3>/dev/{{arch.ReportDevice}}
+        rm -f /dev/{{arch.ReportDevice}}
+        k() { echo "{{GuestReport.Marker}} $NONCE $*" >&3; }
+        k {{GuestReport.Kinds.Start}}
+        k {{GuestReport.Kinds.Uname}} "$(uname -r)"
+        zcat /proc/config.gz > /tmp/kconfig 2>/dev/null || rm -f /tmp/kconfig
+        missing() {
+          [ -s /tmp/kconfig ] || return 1
+          for o in "$@"; do grep -q "^$o=y" /tmp/kconfig || { echo "$o"; return 0; }; done
+          return 1
+        }
+        """;
+
     /// <summary>The guest's /init (busybox sh).</summary>
     internal static string InitScript(InitramfsSpec spec, IReadOnlyList<GuestTest> tests)
     {
@@ -143,18 +170,7 @@ public sealed class InitramfsBuilder
             # carrying this run's nonce, so kernel messages and test output cannot fake a result. Only this
             # shell knows the nonce (read from a file it deletes, in a variable it never exports) and only it
             # has the report device open (the node is removed): test scripts run with neither.
-            /bin/busybox --install -s
-            export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-            read -r NONCE < /{{NonceFile}}
-            rm -f /{{NonceFile}}
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev 2>/dev/null
-            exec 3>/dev/{{arch.ReportDevice}}
-            rm -f /dev/{{arch.ReportDevice}}
-            k() { echo "{{GuestReport.Marker}} $NONCE $*" >&3; }
-            k {{GuestReport.Kinds.Start}}
-            k {{GuestReport.Kinds.Uname}} "$(uname -r)"
+            {{InitPrologue(arch)}}
             if [ -r /proc/config.gz ]; then
               base64 /proc/config.gz | while read -r chunk; do k {{GuestReport.Kinds.Config}} "$chunk"; done
             else
@@ -162,13 +178,6 @@ public sealed class InitramfsBuilder
             fi
             ck() { n=$1; s=$2; shift 2; k {{GuestReport.Kinds.Check}} "$n" "$s" "$(echo "$*" | tr '\n' ' ')"; }
             ob() { k {{GuestReport.Kinds.Observed}} "$1" "$2"; }
-            # Prints the first named option the kernel does not have built in; false when all are, or the config is unknown.
-            zcat /proc/config.gz > /tmp/kconfig 2>/dev/null || rm -f /tmp/kconfig
-            missing() {
-              [ -s /tmp/kconfig ] || return 1
-              for o in "$@"; do grep -q "^$o=y" /tmp/kconfig || { echo "$o"; return 0; }; done
-              return 1
-            }
             ob {{DeviceChecks.ObservedCpus}} "$(nproc)"
             ob {{DeviceChecks.ObservedMemTotal}} "$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
 
