@@ -81,7 +81,7 @@ public static class BootResultWriter
                 Property("compiled_not_exercised", string.Join(' ', result.NotExercised))),
             result.Checks.Select(c => new XElement("testcase",
                 new XAttribute("classname", Printable(JUnitClass(c.Name) ?? className)),
-                new XAttribute("name", Printable(JUnitClass(c.Name) is null ? c.Name : c.Name[(c.Name.IndexOf('.') + 1)..])),
+                new XAttribute("name", Printable(JUnitClass(c.Name) is { } cls ? c.Name[(c.Name.IndexOf('.', cls.Length) + 1)..] : c.Name)),
                 new XAttribute("time", Seconds(c.Duration)),
                 c.Status switch
                 {
@@ -105,10 +105,14 @@ public static class BootResultWriter
         });
     }
 
-    /// <summary>A KUnit case (kunit:SUITE.CASE) is a test case of class kunit.SUITE, as kunit.py's JUnit-minded readers expect; other checks have none.</summary>
+    /// <summary>
+    /// A KUnit case (kunit:SUITE.CASE) or a selftest (kselftest:TARGET.TEST) is a test case of class kunit.SUITE or
+    /// kselftest.TARGET, named CASE or TEST; other checks have none.
+    /// </summary>
     private static string? JUnitClass(string check) =>
-        check.StartsWith(KUnit.KUnitRequest.CheckPrefix, StringComparison.Ordinal) && check.IndexOf('.') is var dot and > 0
-            ? "kunit." + check[KUnit.KUnitRequest.CheckPrefix.Length..dot] : null;
+        new[] { KUnit.KUnitRequest.CheckPrefix, Kselftest.Kselftests.CheckPrefix }.FirstOrDefault(p => check.StartsWith(p, StringComparison.Ordinal)) is { } prefix
+        && check.IndexOf('.', prefix.Length) is var dot and > 0
+            ? prefix[..^1] + "." + check[prefix.Length..dot] : null;
 
     /// <summary>How results.json, JUnit and the console name a status.</summary>
     public static string StatusName(CheckStatus status) => status switch

@@ -33,15 +33,20 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     /// guest type has its own too: its .config differs, and two runs sharing a directory would reconfigure it under each other.
     /// So does a base config (<paramref name="baseConfig"/>: empty for the default, else its name or file-&lt;sha256 prefix&gt;).
     /// </summary>
-    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "", string baseConfig = "") =>
+    public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "", string baseConfig = "",
+        IReadOnlyList<string>? kselftests = null) =>
         Path.Combine(Work, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
                            (buildType.Length > 0 ? "-build-type-" + buildType : "") +
                            (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
                            (baseConfig.Length > 0 ? "-base-" + baseConfig : "") +
+                           (kselftests is { Count: > 0 } ? "-kselftest-" + string.Join('+', kselftests).Replace('/', '_') : "") +
                            (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime), "build");
 
     /// <summary>The tree a build directory builds from (see <see cref="Patches.WorkingTree"/>): always its sibling, so the relative path between them never changes.</summary>
     public static string WorkingTree(string buildDirectory) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "linux");
+
+    /// <summary>make's O= for the selftests of a build directory (their headers and objects), beside it.</summary>
+    public static string KselftestObjects(string buildDirectory) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "kselftest");
 
     /// <summary>The static busybox of a foreign guest arch, fetched once.</summary>
     public static string Busybox(string cacheDir, Arch arch) => Path.Combine(cacheDir, "busybox", arch.DebianArch, "busybox");
@@ -81,6 +86,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string Reproduce => Path.Combine(OutDir, "reproduce");
     /// <summary>Run's and Shell's serial log, report, initramfs and the command's captured stdout and stderr.</summary>
     public string Session => Path.Combine(OutDir, "run");
+    /// <summary>The kselftests' install (run_kselftest.sh and the targets' programs), their session and their results.</summary>
+    public string Kselftest => Path.Combine(OutDir, "kselftest");
     public string Matrix => Path.Combine(OutDir, "matrix.json");
     public string DefaultKataDestDir => Path.Combine(OutDir, "kata");
 }

@@ -11,8 +11,10 @@ namespace Kiln.Kernel.Identity;
 /// </summary>
 public sealed class BuildRecipe
 {
-    private BuildRecipe(KernelVersion version, string arch, string variant, string buildType, string confGuest, IReadOnlyList<RecipeFile> files)
+    private BuildRecipe(KernelVersion version, string arch, string variant, string buildType, string confGuest, IReadOnlyList<string> kselftests,
+        IReadOnlyList<RecipeFile> files)
     {
+        Kselftests = kselftests;
         Version = version;
         Arch = arch;
         Variant = variant;
@@ -28,20 +30,24 @@ public sealed class BuildRecipe
     /// <summary>Kata's build type (configs/fragments/build-type/&lt;name&gt;) and confidential guest type; empty for none.</summary>
     public string BuildType { get; }
     public string ConfGuest { get; }
+    /// <summary>The kselftest targets whose config fragments (in the source tree, so named by it) join the config; empty for none.</summary>
+    public IReadOnlyList<string> Kselftests { get; }
     /// <summary>Repository files that feed the build, with their content hashes, in a stable order.</summary>
     public IReadOnlyList<RecipeFile> Files { get; }
     public string Hash { get; }
 
     /// <summary>The kiln.lock entry name: series, arch and variant share one counter-to-hash record.</summary>
     public string LockName => $"{Version.SeriesName}/{Arch}" + (Variant.Length > 0 ? "/" + Variant : "") +
-                              (BuildType.Length > 0 ? "/build-type=" + BuildType : "") + (ConfGuest.Length > 0 ? "/conf-guest=" + ConfGuest : "");
+                              (BuildType.Length > 0 ? "/build-type=" + BuildType : "") + (ConfGuest.Length > 0 ? "/conf-guest=" + ConfGuest : "") +
+                              (Kselftests.Count > 0 ? "/kselftest=" + string.Join(',', Kselftests) : "");
 
     /// <summary>
     /// Collects the inputs under <paramref name="repoRoot"/>: patches/&lt;series&gt;.x/*.patch and the config
     /// directories the arch and variant read (configs/fragments/common, /&lt;arch&gt;, /debug for dbg, configs/*.conf),
     /// and Kata's configs/fragments/build-type/&lt;name&gt; (the confidential folders sit under common and &lt;arch&gt;).
     /// </summary>
-    public static BuildRecipe Collect(string repoRoot, KernelVersion version, string arch, string variant, string buildType = "", string confGuest = "")
+    public static BuildRecipe Collect(string repoRoot, KernelVersion version, string arch, string variant, string buildType = "", string confGuest = "",
+        IReadOnlyList<string>? kselftests = null)
     {
         var paths = new List<string>();
         void AddDir(string relative, string pattern)
@@ -62,7 +68,7 @@ public sealed class BuildRecipe
             .Select(p => new RecipeFile(Path.GetRelativePath(repoRoot, p).Replace('\\', '/'), Sha256Hex(File.ReadAllBytes(p))))
             .OrderBy(f => f.Path, StringComparer.Ordinal)
             .ToList();
-        return new BuildRecipe(version, arch, variant, buildType, confGuest, files);
+        return new BuildRecipe(version, arch, variant, buildType, confGuest, kselftests ?? [], files);
     }
 
     /// <summary>Fragment directories a variant adds: "dbg" reads configs/fragments/debug; others read their own name.</summary>
@@ -82,6 +88,7 @@ public sealed class BuildRecipe
         // Only when set, so the hashes of builds without them stay what kiln.lock records.
         if (BuildType.Length > 0) text.Append("build-type ").Append(BuildType).Append('\n');
         if (ConfGuest.Length > 0) text.Append("conf-guest ").Append(ConfGuest).Append('\n');
+        if (Kselftests.Count > 0) text.Append("kselftest ").Append(string.Join(',', Kselftests)).Append('\n');
         foreach (var f in Files) text.Append(f.Sha256).Append("  ").Append(f.Path).Append('\n');
         return text.ToString();
     }

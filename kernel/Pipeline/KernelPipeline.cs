@@ -15,6 +15,7 @@ using Kiln.Kernel.Patches;
 using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Run;
+using Kiln.Kernel.Kselftest;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Pipeline;
@@ -46,6 +47,8 @@ public interface IKernelPipeline
     ReproduceReport Reproduce(Built built);
     /// <summary>Run and Shell: the built kernel booted into the host's environment, running --exec (or a shell) in the current directory.</summary>
     GuestSessionResult Session(Built built);
+    /// <summary>The Kselftest target: --kselftest's selftests built for the tree and run in the guest, one check per test.</summary>
+    KselftestOutcome Kselftest(Built built);
 }
 
 /// <summary>
@@ -212,6 +215,12 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         var watch = Stopwatch.StartNew();
         var fragments = KernelTarget.Fragments(Options);
+        if (Options.KselftestTargets.Count > 0)
+        {
+            // Named before anything is built; their fragments come from the tree, which names the selftests it has.
+            Kselftests.Check(workspace.SourceDir, Options.KselftestTargets);
+            fragments = Kselftests.WithFragments(fragments, workspace.SourceDir, Options.KselftestTargets);
+        }
         var allowList = KernelTarget.AllowedDrops(Options, Target.Version);
         var baseConfig = Options.BaseConfig;
         // Before the tree is read: another run may switch it until this run holds its build directory's lock.
@@ -278,7 +287,7 @@ public sealed class KernelPipeline : IKernelPipeline
 
     /// <summary>The build directory (O=) of this run's options: named by everything that changes what make leaves in it.</summary>
     public string BuildDirectory => Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime,
-        Options.BuildType, Options.ConfGuest, BaseConfigName());
+        Options.BuildType, Options.ConfGuest, BaseConfigName(), Options.KselftestTargets);
 
     /// <summary>
     /// The base config's part of the build directory's name: empty for the default tinyconfig, the make target otherwise, and for a file the start of its sha256, since its contents make the .config.
@@ -424,6 +433,43 @@ public sealed class KernelPipeline : IKernelPipeline
             TerminalSize = terminal,
             Terminal = Environment.GetEnvironmentVariable("TERM"),
         });
+    }
+
+    public KselftestOutcome Kselftest(Built built)
+    {
+        var targets = Options.KselftestTargets;
+        if (!Options.Arch.IsHost)
+            throw KilnException.BadInput($"--kselftest builds the selftests on this host and runs them with its libraries in the guest, so the guest must have the " +
+                                         $"host's arch ({System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}), not {Options.Arch.Name}.");
+        var runner = new KselftestRunner(_log);
+        var buildLog = Path.Combine(Paths.Kselftest, "build.log");
+        string install;
+        // This build's tree, under its build directory's lock: Patch takes the lock back (make released it) and brings the tree to the series.
+        var workspace = Patch(built.Acquired).Workspace;
+        try
+        {
+            Kselftests.Check(workspace.SourceDir, targets);
+            install = runner.Build(workspace.SourceDir, KilnPaths.KselftestObjects(workspace.BuildDir), Options.Arch, targets, Options.Jobs,
+                Path.Combine(Paths.Kselftest, "install"), buildLog);
+        }
+        finally
+        {
+            ReleaseBuildLock(workspace.BuildDir);
+        }
+        var kernel = built.Kernel;
+        _log.Info($"Running the kselftests {string.Join(", ", targets)} in Linux {kernel.Metadata.Release} with run_kselftest.sh");
+        return runner.Run(new GuestSessionSpec
+        {
+            KernelPath = kernel.File(EntryFiles.Image(Options.Arch)),
+            Arch = Options.Arch,
+            Machine = Options.Machine,
+            BusyboxPath = built.Acquired.Host.Busybox,
+            Command = "./run_kselftest.sh",
+            WorkingDirectory = install,
+            OutputDirectory = Paths.Kselftest,
+            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
+            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+        }, targets, kernel.Metadata.Release, buildLog);
     }
 
     /// <summary>gdb on the entry's vmlinux, attached to the stub, with the kernel's gdb helpers when the build made them.</summary>

@@ -28,7 +28,8 @@ public sealed record KernelTarget(
         var key = CacheIdentity.KeyFor(version, configVersion, options.Variant);
         // One directory per build by default, so x86_64 and arm64 (or dbg) artifacts never mix.
         var paths = new KilnPaths(options.CacheDir, options.Out ?? Path.GetFullPath(Path.Combine(options.RepoRoot, "artifacts", $"{key}-{options.Arch}")));
-        return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant, options.BuildType, options.ConfGuest),
+        return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant, options.BuildType, options.ConfGuest,
+                options.KselftestTargets),
             key, paths, options.KataDestDir ?? paths.DefaultKataDestDir);
     }
 

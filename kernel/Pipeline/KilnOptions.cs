@@ -137,6 +137,15 @@ public sealed partial record KilnOptions
     /// <summary>--kunit parsed: null when not asked for.</summary>
     public Kiln.Kernel.KUnit.KUnitRequest? KUnitRun { get; private init; }
 
+    [Argument("kselftest", "Kselftest: the kernel selftest TARGETS to build (make -C tools/testing/selftests TARGETS=… install) and run in the guest " +
+                           "with the kernel's runner, comma-separated (timers,size). Their config fragments (tools/testing/selftests/TARGET/config) join " +
+                           "the kernel's config, so it is built for them (an identity and build directory of its own); an option that drops fails Configure.",
+        ValueName = "TARGETS")]
+    public string? Kselftest { get; init; }
+
+    /// <summary>--kselftest split, in the order given, without repeats.</summary>
+    public IReadOnlyList<string> KselftestTargets { get; private init; } = [];
+
     [Argument("exec", "Run: the command the guest runs (sh -c, as root, in the current directory shared read-write, with the host's root file system " +
                       "read-only beneath it); its output streams to the host and its exit status is Kiln's. Also given as -- CMD ARGS… at the end.", ValueName = "COMMAND")]
     public string? Exec { get; init; }
@@ -313,6 +322,11 @@ public sealed partial record KilnOptions
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
         CheckGuestSession();
+        var kselftests = (Kselftest ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        foreach (var target in kselftests.Where(t => !KselftestTargetName().IsMatch(t) || t.Split('/').Contains("..")))
+            throw KilnException.BadInput($"--kselftest={Kselftest}: '{target}' is not a selftest target name (a directory under tools/testing/selftests, such as timers or net/af_unix).");
+        if (string.Equals(TargetName, KilnTargets.Kselftest, StringComparison.OrdinalIgnoreCase) && kselftests.Count == 0)
+            throw KilnException.BadInput("--target=Kselftest needs --kselftest=TARGETS, the selftests to run (for example --kselftest=timers,size).");
         var kunit = KUnit is null || KUnit.Equals("false", StringComparison.OrdinalIgnoreCase) ? null
             : new Kiln.Kernel.KUnit.KUnitRequest(KUnit.Equals("true", StringComparison.OrdinalIgnoreCase) || KUnit.Trim() is "" or "*" ? null : KUnit.Trim());
         var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
@@ -325,6 +339,7 @@ public sealed partial record KilnOptions
         return this with
         {
             KUnitRun = kunit,
+            KselftestTargets = kselftests,
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
@@ -358,6 +373,9 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput("--target=Shell needs an interactive terminal (stdin and stdout are not one); use --target=Run -- CMD to run a command.");
     }
 
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+    private static partial Regex KselftestTargetName();
+
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]
     private static partial Regex VariantName();
 
@@ -374,4 +392,5 @@ public static class KilnTargets
 {
     public const string Run = "Run";
     public const string Shell = "Shell";
+    public const string Kselftest = "Kselftest";
 }

@@ -1,0 +1,92 @@
+using Kiln.Kernel.Boot;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.IO;
+using Kiln.Kernel.Processes;
+using Kiln.Kernel.Run;
+
+namespace Kiln.Kernel.Kselftest;
+
+/// <summary>What the Kselftest target did: the verdict (results.json, junit.xml), the guest session, and where the selftests were installed.</summary>
+public sealed record KselftestOutcome(BootTestResult Result, GuestSessionResult Session, string InstallDirectory, string BuildLog);
+
+/// <summary>
+/// Builds the requested selftests with the kernel's own make (headers, then <c>make -C tools/testing/selftests TARGETS=…
+/// install</c>) in a directory of their own beside the kernel's build directory, and runs them in a guest session with
+/// the kernel's runner, <c>run_kselftest.sh</c>, from the install directory shared read-write. They are built on the
+/// host against its libraries, which the guest runs them with (the host's / is its root).
+/// </summary>
+public sealed class KselftestRunner(IKilnLog log)
+{
+    public const string ResultsName = "results.json";
+    public const string JUnitName = "junit.xml";
+
+    /// <param name="objectDirectory">make's O= for the headers and the selftests' objects (kept for the next run's make).</param>
+    public string Build(string tree, string objectDirectory, Arch arch, IReadOnlyList<string> targets, int jobs, string installDirectory, string buildLog)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(buildLog)!);
+        using var logWriter = new StreamWriter(buildLog, append: false) { AutoFlush = true };
+        void Make(string purpose, params string[] arguments)
+        {
+            logWriter.WriteLine("$ make " + string.Join(' ', arguments.Select(Command.Quote)));
+            var tail = new Queue<string>();
+            void Line(string line)
+            {
+                lock (tail)
+                {
+                    logWriter.WriteLine(line);
+                    tail.Enqueue(line);
+                    if (tail.Count > 30) tail.Dequeue();
+                }
+            }
+            var result = new Command("make", arguments) { Purpose = purpose, CaptureOutput = false, OnOutput = Line, OnError = Line, AcceptedExitCodes = Enumerable.Range(0, 256).ToArray() }
+                .Run(log);
+            if (result.ExitCode != 0)
+                throw KilnException.KernelFailed($"{purpose} failed (make exit {result.ExitCode}); {buildLog} has the whole log. Last lines:{Environment.NewLine}" +
+                                                 string.Join(Environment.NewLine, tail));
+        }
+
+        var objects = Path.GetFullPath(objectDirectory);
+        Directory.CreateDirectory(objects);
+        log.Info($"Building kselftests {string.Join(", ", targets)} ({Path.Combine(tree, Kselftests.Directory)}, O={objects})");
+        Make("Installing the kernel headers for the selftests", "-C", tree, $"O={objects}", $"ARCH={arch.MakeArch}", $"-j{jobs}", "headers");
+        // Installed into a temporary directory that replaces the last install only when complete.
+        var staging = AtomicFile.TempPathFor(installDirectory);
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Make($"Building the selftests {string.Join(", ", targets)}", "-C", Path.Combine(tree, Kselftests.Directory), $"O={objects}", $"ARCH={arch.MakeArch}",
+            $"-j{jobs}", $"TARGETS={string.Join(' ', targets)}", $"INSTALL_PATH={staging}", "install");
+        if (Directory.Exists(installDirectory)) Directory.Delete(installDirectory, recursive: true);
+        Directory.Move(staging, installDirectory);
+        return installDirectory;
+    }
+
+    /// <summary>Runs run_kselftest.sh in the guest and judges its TAP: one check per test, written as results.json and JUnit.</summary>
+    public KselftestOutcome Run(GuestSessionSpec session, IReadOnlyList<string> targets, string release, string buildLog)
+    {
+        var ran = new GuestSession(log).Run(session);
+        if (ran.Unsupported is { } why)
+            throw KilnException.BadInput($"Linux {release} cannot run the selftests' guest session: {why}. Serial log: {ran.SerialLogPath}");
+        if (ran.ExitCode is null)
+            throw KilnException.KernelFailed($"Linux {release} never finished the selftests: {ran.Failure}. Serial log: {ran.SerialLogPath}");
+
+        var tap = File.Exists(ran.StandardOutputPath) ? File.ReadAllLines(ran.StandardOutputPath) : [];
+        var checks = Kselftests.Judge(Kselftests.ParseTap(tap), targets);
+        var output = session.OutputDirectory;
+        var result = new BootTestResult
+        {
+            Spec = new BootTestSpec { KernelPath = session.KernelPath, OutputDirectory = output, Arch = session.Arch, ExpectedRelease = release, Machine = session.Machine },
+            Checks = checks,
+            Machine = session.Machine,
+            Qemu = ran.Qemu,
+            Log = BootLogAnalyzer.Analyze(File.Exists(ran.SerialLogPath) ? File.ReadAllLines(ran.SerialLogPath) : []),
+            Nonce = "",
+            Release = release,
+            SerialLogPath = ran.SerialLogPath,
+            ReportPath = Path.Combine(output, BootTester.ReportName),
+            ResultsJsonPath = Path.Combine(output, ResultsName),
+            JUnitPath = Path.Combine(output, JUnitName),
+        };
+        BootResultWriter.WriteJson(result, result.ResultsJsonPath);
+        BootResultWriter.WriteJUnit(result, result.JUnitPath);
+        return new KselftestOutcome(result, ran, session.WorkingDirectory, buildLog);
+    }
+}
