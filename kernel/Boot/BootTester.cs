@@ -125,6 +125,8 @@ public sealed class BootTester
         var initramfsPath = Path.Combine(output, InitramfsName);
 
         var nonce = GuestReport.NewNonce();
+        // Test scripts may run the host's programs (chroot "$KILN_HOST" CMD) when the guest can run them: same arch.
+        var hostRoot = spec.TestScripts.Count > 0 && spec.Arch.IsHost;
         QemuRunResult run;
         HostObservations host;
         IReadOnlyList<GuestTest> tests;
@@ -134,7 +136,7 @@ public sealed class BootTester
                 new InitramfsSpec
                 {
                     Arch = spec.Arch, Nonce = nonce, BusyboxPath = spec.BusyboxPath, TestScripts = spec.TestScripts,
-                    Devices = devices.Attached, TransportOptions = machine.Profile.TransportOptions,
+                    Devices = devices.Attached, TransportOptions = machine.Profile.TransportOptions, HostRoot = hostRoot,
                 },
                 initramfsPath);
 
@@ -147,7 +149,7 @@ public sealed class BootTester
                 ExtraKernelArgs = string.Join(' ', new[] { spec.KUnit?.KernelArgument, spec.ExtraKernelArgs }.Where(a => !string.IsNullOrWhiteSpace(a))),
                 Machine = machine,
                 Devices = devices,
-                ExtraQemuArguments = spec.ExtraQemuArguments,
+                ExtraQemuArguments = [.. hostRoot ? HostShares.QemuArguments(machine.Profile, HostShares.RootTag, "/", readOnly: true) : [], .. spec.ExtraQemuArguments],
                 Timeout = spec.Timeout,
                 Accelerator = spec.Accelerator,
             }, serialPath, cancellation);

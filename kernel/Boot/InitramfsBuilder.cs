@@ -24,6 +24,8 @@ public sealed record InitramfsSpec
     public IReadOnlyList<GuestDevice> Devices { get; init; } = Array.Empty<GuestDevice>();
     /// <summary>The options the profile's virtio transport needs, checked with each device's driver options.</summary>
     public IReadOnlyList<string> TransportOptions { get; init; } = Array.Empty<string>();
+    /// <summary>QEMU shares the host's / (<see cref="HostShares.RootTag"/>): init mounts it on /host for the test scripts.</summary>
+    public bool HostRoot { get; init; }
 }
 
 /// <summary>
@@ -35,6 +37,9 @@ public sealed record InitramfsSpec
 /// </summary>
 public sealed class InitramfsBuilder
 {
+    /// <summary>Where BootTest's init mounts the host's / for the test scripts (<see cref="InitramfsSpec.HostRoot"/>).</summary>
+    public const string HostRootMount = "/host";
+
     /// <summary>Holds the run's nonce until init has read it (the path in the image, without the leading slash).</summary>
     public const string NonceFile = "kiln/nonce";
 
@@ -219,6 +224,18 @@ public sealed class InitramfsBuilder
             fi
 
             """);
+        if (spec.HostRoot)
+            s.Append($$"""
+                # The host's / for the test scripts: chroot "$KILN_HOST" CMD runs the host's programs in this kernel.
+                warn() { echo "kiln: the host's / is not shared with the tests: $*"; }
+                {{HostShares.MountFunctions("warn")}}
+                if m=$(missing {{string.Join(' ', HostShares.RootOptions.Concat(spec.TransportOptions))}}); then
+                  warn "$m is not set"
+                elif mount_root {{HostRootMount}}; then
+                  export KILN_HOST={{HostRootMount}}
+                fi
+
+                """);
         s.Append($$"""
             run_test() {
               k {{GuestReport.Kinds.Begin}} "$1"

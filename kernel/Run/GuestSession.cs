@@ -56,8 +56,6 @@ public sealed class GuestSession
     public const string CommandTestName = "command";
     /// <summary>The check the guest fails when its kernel cannot host the session.</summary>
     public const string SetupCheckName = "session";
-    public const string RootTag = "kilnroot";
-    public const string WorkTag = "kilncwd";
     public const string StandardOutputPort = "kiln.stdout";
     public const string StandardErrorPort = "kiln.stderr";
 
@@ -178,18 +176,11 @@ public sealed class GuestSession
     /// <summary>The shares (the host's root read-only, the working directory read-write) and the command's two output ports.</summary>
     private static IReadOnlyList<string> QemuArguments(GuestSessionSpec spec, bool shareRoot, SessionFiles paths)
     {
-        var pci = spec.Machine.Profile.Transport == VirtioTransport.Pci;
-        var ninep = pci ? GuestDevice.NineP.PciDevice : GuestDevice.NineP.MmioDevice;
+        var profile = spec.Machine.Profile;
+        var pci = profile.Transport == VirtioTransport.Pci;
         var args = new List<string>();
-        void Share(string tag, string path, bool readOnly)
-        {
-            // security_model=none: files keep the host's owners and modes, and what the guest creates belongs to whoever runs
-            // QEMU; multidevs=remap keeps inode numbers unique across the host's mounts under the shared path.
-            args.AddRange(["-fsdev", $"local,id={tag},path={QemuRunner.EscapeOption(path)},security_model=none,multidevs=remap" + (readOnly ? ",readonly=on" : ""),
-                "-device", $"{ninep},fsdev={tag},mount_tag={tag}"]);
-        }
-        if (shareRoot) Share(RootTag, "/", readOnly: true);
-        Share(WorkTag, Path.GetFullPath(spec.WorkingDirectory), readOnly: false);
+        if (shareRoot) args.AddRange(HostShares.QemuArguments(profile, HostShares.RootTag, "/", readOnly: true));
+        args.AddRange(HostShares.QemuArguments(profile, HostShares.WorkTag, Path.GetFullPath(spec.WorkingDirectory), readOnly: false));
         if (spec.Command is not null)
         {
             args.AddRange(["-device", (pci ? "virtio-serial-pci" : "virtio-serial-device") + ",id=kilnio"]);

@@ -12,20 +12,16 @@ public static class SessionInit
 {
     /// <summary>Where init mounts the host's root and the guest's own /proc, /sys, /dev and tmpfs over it.</summary>
     public const string RootMount = "/kiln/root";
-    /// <summary>The directories that get a tmpfs over the read-only root, as virtme-ng gives them, so programs can write there.</summary>
-    public static IReadOnlyList<string> WritableDirectories { get; } = ["/tmp", "/run", "/var/tmp", "/var/log"];
     private const string GuestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    private const string NinePOptions = "trans=virtio,version=9p2000.L,msize=262144";
 
     public static string Script(GuestSessionSpec spec, bool shareRoot)
     {
         var arch = spec.Arch;
         var interactive = spec.Command is null;
         var target = interactive ? Pipeline.KilnTargets.Shell : Pipeline.KilnTargets.Run;
-        var needs = new List<string> { "CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO", "CONFIG_DEVTMPFS" };
+        var needs = new List<string>(shareRoot ? HostShares.RootOptions : HostShares.RootOptions.Where(o => o != "CONFIG_TMPFS"));
         needs.AddRange(spec.Machine.Profile.TransportOptions);
         if (!interactive) needs.Add("CONFIG_VIRTIO_CONSOLE");
-        if (shareRoot) needs.Add("CONFIG_TMPFS");
         var root = shareRoot ? RootMount : "";
         var s = new StringBuilder();
         s.Append($$"""
@@ -38,31 +34,20 @@ public static class SessionInit
             if m=$(missing {{string.Join(' ', needs)}}); then
               unsupported "$m is not set, and --target={{target}} needs it built in (=y): add it to a config fragment"
             fi
-            share() {
-              mkdir -p "$2" 2>/dev/null
-              mount -t 9p -o {{NinePOptions}}$3 "$1" "$2" 2>/tmp/kiln-err || unsupported "mounting the host's 9p share $1 on $2 failed: $(cat /tmp/kiln-err)"
-            }
+            {{HostShares.MountFunctions("unsupported")}}
             CWD=$(cat /kiln/cwd)
 
             """);
         if (shareRoot)
             s.Append($$"""
                 R={{RootMount}}
-                share {{GuestSession.RootTag}} $R ,ro
-                for d in proc sys dev; do [ -d $R/$d ] || unsupported "the host has no /$d to mount the guest's own on"; done
-                mount -t proc proc $R/proc
-                mount -t sysfs sysfs $R/sys
-                mount -t devtmpfs devtmpfs $R/dev || unsupported "mounting devtmpfs on the host's /dev failed"
-                mkdir -p $R/dev/pts $R/dev/shm
-                mount -t devpts devpts $R/dev/pts 2>/dev/null
-                mount -t tmpfs tmpfs $R/dev/shm
-                for d in {{string.Join(' ', WritableDirectories)}}; do [ -d "$R$d" ] && mount -t tmpfs tmpfs "$R$d"; done
+                mount_root $R
 
                 """);
         else
             s.Append("R=/\n");
         s.Append($$"""
-            share {{GuestSession.WorkTag}} "{{root}}$CWD" ""
+            share {{HostShares.WorkTag}} "{{root}}$CWD" ""
             hostname kiln-guest
 
             """);
@@ -74,7 +59,7 @@ public static class SessionInit
             s.Append(size).Append($$"""
                 sh=/bin/sh
                 [ -x "$R/bin/bash" ] && sh=/bin/bash
-                echo "Kiln: Linux $(uname -r); {{(shareRoot ? "the host's / read-only (tmpfs on " + string.Join(", ", WritableDirectories) + "), " : "busybox, ")}}$CWD read-write. Leave with exit or Ctrl-A X." > {{console}}
+                echo "Kiln: Linux $(uname -r); {{(shareRoot ? "the host's / read-only (tmpfs on " + string.Join(", ", HostShares.WritableDirectories) + "), " : "busybox, ")}}$CWD read-write. Leave with exit or Ctrl-A X." > {{console}}
                 k {{GuestReport.Kinds.Begin}} {{GuestSession.CommandTestName}}
                 start=$(cut -d' ' -f1 /proc/uptime)
                 env -i {{environment}} setsid -c chroot $R $sh -c 'cd "$1" || cd /; exec "$2" -i' kiln "$CWD" "$sh" <{{console}} >{{console}} 2>&1 3>&-

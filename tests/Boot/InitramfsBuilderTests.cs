@@ -83,7 +83,7 @@ public class InitramfsBuilderTests
         var script = Path.Combine(_dir, "init");
         // vsock is never attached yet (it has no guest script).
         var devices = GuestDevice.All.Where(d => d != GuestDevice.Vsock).ToList();
-        var spec = new InitramfsSpec { Arch = Arch.X86_64, Nonce = "n", Devices = devices, TransportOptions = ["CONFIG_VIRTIO_PCI"] };
+        var spec = new InitramfsSpec { Arch = Arch.X86_64, Nonce = "n", Devices = devices, TransportOptions = ["CONFIG_VIRTIO_PCI"], HostRoot = true };
         File.WriteAllText(script, InitramfsBuilder.InitScript(spec, [new GuestTest("t.sh", "/t.sh")]));
         var check = new Kiln.Kernel.Processes.Command(InitramfsSpec.DefaultBusybox, "sh", "-n", script) { AcceptedExitCodes = [0, 1, 2] }.Run(new RecordingLog());
 
@@ -92,6 +92,8 @@ public class InitramfsBuilderTests
         foreach (var name in devices.Select(d => d.Name).Concat(["cgroup2", "namespaces"]))
             Assert.That(init, Does.Contain($"ck {name} "), name);
         Assert.That(init, Does.Contain("if m=$(missing CONFIG_VIRTIO_NET CONFIG_INET CONFIG_VIRTIO_PCI); then"));
+        Assert.That(init, Does.Contain("elif mount_root /host; then\n  export KILN_HOST=/host"), "the host's / for the test scripts");
+        Assert.That(init.IndexOf("mount_root /host", StringComparison.Ordinal), Is.LessThan(init.IndexOf("run_test t.sh", StringComparison.Ordinal)));
     }
 
     [Test]

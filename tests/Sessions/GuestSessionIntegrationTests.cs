@@ -88,6 +88,17 @@ public class GuestSessionIntegrationTests
         Assert.That(session.ExitCode, Is.EqualTo(0), session.Output);
     }
 
+    [Test]
+    public void A_boot_test_script_runs_the_host_s_programs_from_the_shared_root()
+    {
+        var script = Path.Combine(_work, "host-programs.sh");
+        File.WriteAllText(script, "#!/bin/sh\nset -e\n[ \"$KILN_HOST\" = /host ]\nchroot \"$KILN_HOST\" /bin/bash -c 'echo \"host bash $BASH_VERSION on $(uname -r)\"'\n");
+        var run = KilnRun.Run(Arguments("BootTest", "--test=" + script));
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(File.ReadAllText(Path.Combine(_work, "out", "boot", "serial.log")), Does.Match($@"host bash \d+\.\d+.* on {Regex.Escape(KilnRun.Key61)}"));
+    }
+
     private string WithHostFile()
     {
         var cwd = Path.Combine(_work, "cwd");

@@ -104,9 +104,10 @@ public class GuestSessionTests
     public void Run_s_init_needs_the_output_ports_and_the_shares_and_mounts_the_work_directory_under_the_host_root()
     {
         var script = SessionInit.Script(Spec("true"), shareRoot: true);
-        Assert.That(script, Does.Contain("CONFIG_9P_FS CONFIG_NET_9P_VIRTIO CONFIG_DEVTMPFS CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_TMPFS"));
-        Assert.That(script, Does.Contain($"share {GuestSession.RootTag} $R ,ro"));
-        Assert.That(script, Does.Contain($"share {GuestSession.WorkTag} \"{SessionInit.RootMount}$CWD\""));
+        Assert.That(script, Does.Contain("CONFIG_9P_FS CONFIG_NET_9P_VIRTIO CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE"));
+        Assert.That(script, Does.Contain($"share {HostShares.RootTag} \"$1\" ,ro"));
+        Assert.That(script, Does.Contain("mount_root $R\n"));
+        Assert.That(script, Does.Contain($"share {HostShares.WorkTag} \"{SessionInit.RootMount}$CWD\""));
         Assert.That(script, Does.Contain("</dev/null >\"$out\" 2>\"$err\" 3>&-"), "the command gets neither stdin nor the report device");
         Assert.That(script, Does.Contain("TERM=dumb"));
     }
@@ -125,9 +126,9 @@ public class GuestSessionTests
     public void A_foreign_guest_runs_the_command_in_busybox_with_the_directory_still_shared()
     {
         var script = SessionInit.Script(Spec("uname -m", Arch.Arm64), shareRoot: false);
-        Assert.That(script, Does.Not.Contain(GuestSession.RootTag));
+        Assert.That(script, Does.Not.Contain("mount_root $R"));
         Assert.That(script, Does.Contain("R=/\n"));
-        Assert.That(script, Does.Contain($"share {GuestSession.WorkTag} \"$CWD\""));
+        Assert.That(script, Does.Contain($"share {HostShares.WorkTag} \"$CWD\""));
         Assert.That(script, Does.Contain("/dev/ttyAMA0").Or.Contain("/dev/hvc0"));
     }
 
