@@ -51,6 +51,40 @@ public static partial class Kselftests
     [GeneratedRegex(@"^(ok|not ok) \d+ selftests: (\S+): (.+?)(?: # (.*))?$")]
     private static partial Regex ResultLine();
 
+    /// <summary>What the runner prints as a test starts: <c># selftests: timers: posix_timers</c>.</summary>
+    [GeneratedRegex(@"^# selftests: (\S+): (.+?)\s*$")]
+    private static partial Regex StartLine();
+
+    /// <summary>The test that started and never reported a result (the guest hung or died in it), or null.</summary>
+    public static (string Target, string Name)? Unfinished(IEnumerable<string> lines)
+    {
+        (string, string)? running = null;
+        foreach (var line in lines.Select(l => l.TrimEnd('\r')))
+        {
+            if (StartLine().Match(line) is { Success: true } start) running = (start.Groups[1].Value, start.Groups[2].Value);
+            else if (ResultLine().IsMatch(line)) running = null;
+        }
+        return running;
+    }
+
+    /// <summary>
+    /// The guest's time limit when --timeout is not given: each installed test's own (the target's <c>settings</c>
+    /// <c>timeout=N</c>, the runner's 45 s otherwise, 10 minutes for a target that turns it off with 0), plus two minutes
+    /// for the boot; kselftest-list.txt names the tests.
+    /// </summary>
+    public static TimeSpan GuestTimeout(string installDirectory)
+    {
+        var list = Path.Combine(installDirectory, "kselftest-list.txt");
+        var tests = File.Exists(list) ? File.ReadLines(list).Where(l => l.Contains(':')).Select(l => l[..l.IndexOf(':')]).ToList() : [];
+        double Budget(string target)
+        {
+            var settings = Path.Combine(installDirectory, target, "settings");
+            var line = File.Exists(settings) ? File.ReadLines(settings).FirstOrDefault(l => l.StartsWith("timeout=", StringComparison.Ordinal)) : null;
+            return line is not null && int.TryParse(line["timeout=".Length..], out var seconds) ? seconds == 0 ? 600 : seconds : 45;
+        }
+        return TimeSpan.FromSeconds(120 + tests.Sum(Budget));
+    }
+
     /// <summary>
     /// The top-level results of run_kselftest.sh (TAP 13: <c>ok 1 selftests: timers: posix_timers</c>, <c># SKIP</c>,
     /// <c>not ok … # TIMEOUT 45 seconds</c>) with the <c># </c> lines each test printed before its result.
@@ -77,15 +111,23 @@ public static partial class Kselftests
         return results;
     }
 
-    /// <summary>One check per test, and "kselftest" for the run: it fails when a requested target ran no test.</summary>
-    public static IReadOnlyList<BootCheck> Judge(IReadOnlyList<TestResult> results, IReadOnlyList<string> targets)
+    /// <summary>
+    /// One check per test, and "kselftest" for the run: it fails when the guest did not finish (<paramref name="unfinished"/>,
+    /// the test it was in, fails with <paramref name="failure"/>) or a requested target ran no test.
+    /// </summary>
+    public static IReadOnlyList<BootCheck> Judge(IReadOnlyList<TestResult> results, IReadOnlyList<string> targets,
+        (string Target, string Name)? unfinished = null, string? failure = null)
     {
         var checks = new List<BootCheck>();
-        var missing = targets.Where(t => results.All(r => r.Target != t)).ToList();
-        checks.Add(missing.Count == 0
+        var missing = targets.Where(t => results.All(r => r.Target != t) && unfinished?.Target != t).ToList();
+        checks.Add(failure is not null
+            ? new BootCheck("kselftest", false, $"the guest did not finish the selftests: {failure}; {results.Count} test(s) reported before that", TimeSpan.Zero)
+            : missing.Count == 0
             ? new BootCheck("kselftest", true, $"{results.Count} test(s) of {string.Join(", ", targets)}: {results.Count(r => r.Status == CheckStatus.Pass)} passed, " +
                                                 $"{results.Count(r => r.Status == CheckStatus.Fail)} failed, {results.Count(r => r.Status == CheckStatus.Skipped)} skipped", TimeSpan.Zero)
             : new BootCheck("kselftest", false, $"no test of {string.Join(", ", missing)} reported a result (see the run's stdout and serial.log)", TimeSpan.Zero));
+        if (unfinished is { } hung)
+            checks.Add(new BootCheck($"{CheckPrefix}{hung.Target}.{hung.Name}", false, "started and never finished: " + (failure ?? "the runner reported no result"), TimeSpan.Zero));
         foreach (var r in results)
         {
             var tail = string.Join('\n', r.Output.TakeLast(40));

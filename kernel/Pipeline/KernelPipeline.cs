@@ -469,7 +469,7 @@ public sealed class KernelPipeline : IKernelPipeline
             OutputDirectory = Paths.Kselftest,
             ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
             Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
-        }, targets, kernel.Metadata.Release, buildLog);
+        }, targets, kernel.Metadata.Release, buildLog, kernel.File(EntryFiles.Config));
     }
 
     /// <summary>gdb on the entry's vmlinux, attached to the stub, with the kernel's gdb helpers when the build made them.</summary>

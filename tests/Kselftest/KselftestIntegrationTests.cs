@@ -21,20 +21,33 @@ public class KselftestIntegrationTests
     [TearDown]
     public void RemoveOut() => Directory.Delete(_out, recursive: true);
 
-    private KilnRunResult Kselftest(string targets) =>
-        KilnRun.Run(["--target=Kselftest", "--kernel=6.1", "--kselftest=" + targets, "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + _out],
+    private KilnRunResult Kselftest(string targets, params string[] more) =>
+        KilnRun.Run(["--target=Kselftest", "--kernel=6.1", "--kselftest=" + targets, "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + _out, .. more],
             timeout: TimeSpan.FromMinutes(60));
 
+    /// <summary>
+    /// proc-tid0 waits for alarm(1), which Kata's guest (no CONFIG_POSIX_TIMERS) never delivers, and the runner's timeout(1)
+    /// cannot fire there either: the guest is stopped at --timeout, the results before it stay and proc-tid0 fails by name.
+    /// </summary>
     [Test]
     public void Selftests_build_run_in_the_guest_and_give_one_check_per_test()
     {
-        var run = Kselftest("size,proc");
+        var run = Kselftest("size,proc", "--timeout=150");
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, "kselftest", "results.json")));
         var checks = json.RootElement.GetProperty("checks").EnumerateArray()
             .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString()!);
-        Assert.That(checks["kselftest"], Is.EqualTo("pass"), run.ToString());
         Assert.That(checks["kselftest:size.get_size"], Is.EqualTo("pass"), run.ToString());
+        if (run.Output.Contains("has no CONFIG_POSIX_TIMERS"))
+        {
+            Assert.That(checks["kselftest"], Is.EqualTo("fail"), run.ToString());
+            Assert.That(checks["kselftest:proc.proc-tid0"], Is.EqualTo("fail"));
+            Assert.That(run.Output, Does.Contain("kselftest:proc.proc-tid0: started and never finished: the guest did not finish within 150 s"));
+        }
+        else
+        {
+            Assert.That(checks["kselftest"], Is.EqualTo("pass"), run.ToString());
+        }
         Assert.That(checks.Keys.Count(k => k.StartsWith("kselftest:proc.", StringComparison.Ordinal)), Is.GreaterThan(5));
         Assert.That(run.ExitCode, Is.EqualTo(checks.ContainsValue("fail") ? 1 : 0), run.ToString());
         Assert.That(run.Output, Does.Contain("tools/testing/selftests/proc/config"), "Configure merged proc's fragment");

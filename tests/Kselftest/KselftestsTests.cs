@@ -83,6 +83,31 @@ public class KselftestsTests
         Assert.That(checks[0].Message, Does.StartWith("no test of proc reported a result"));
     }
 
+    [Test]
+    public void A_test_the_guest_hung_in_fails_and_the_results_before_it_stay()
+    {
+        var hung = Tap.Take(9).ToList();
+        Assert.That(Kselftests.Unfinished(hung), Is.EqualTo(("proc", "proc-pid-vm")));
+        Assert.That(Kselftests.Unfinished(Tap), Is.Null);
+
+        var checks = Kselftests.Judge(Kselftests.ParseTap(hung), ["size", "proc"], Kselftests.Unfinished(hung), "the guest did not finish within 150 s and was killed")
+            .ToDictionary(c => c.Name);
+        Assert.That(checks["kselftest"].Status, Is.EqualTo(CheckStatus.Fail));
+        Assert.That(checks["kselftest"].Message, Does.StartWith("the guest did not finish the selftests: the guest did not finish within 150 s").And.EndWith("1 test(s) reported before that"));
+        Assert.That(checks["kselftest:size.get_size"].Status, Is.EqualTo(CheckStatus.Pass));
+        Assert.That(checks["kselftest:proc.proc-pid-vm"].Message, Is.EqualTo("started and never finished: the guest did not finish within 150 s and was killed"));
+    }
+
+    [Test]
+    public void The_guest_s_time_limit_is_the_tests_own_plus_the_boot()
+    {
+        var install = Directory.CreateDirectory(Path.Combine(_tree, "install")).FullName;
+        File.WriteAllText(Path.Combine(install, "kselftest-list.txt"), "size:get_size\nproc:fd-001-lookup\nproc:proc-tid0\ntimers:posix_timers\n");
+        Directory.CreateDirectory(Path.Combine(install, "timers"));
+        File.WriteAllText(Path.Combine(install, "timers", "settings"), "timeout=0\n");
+        Assert.That(Kselftests.GuestTimeout(install), Is.EqualTo(TimeSpan.FromSeconds(120 + 45 * 3 + 600)));
+    }
+
     private static KilnOptions Options(params (string Name, string Value)[] arguments) =>
         KilnOptions.Parse(arguments.ToLookup(a => a.Name, a => a.Value), new Dictionary<string, string?>(), TestPaths.RepositoryRoot);
 
