@@ -85,6 +85,47 @@ public class KUnitIntegrationTests
         }
     }
 
+    /// <summary>
+    /// kunit.py run (its own UML kernel with only KUnit and the fixture, built by the kernel's tool) on the same patched tree:
+    /// the fixture's cases and verdicts must be the ones Kiln's boot gave.
+    /// </summary>
+    [Test]
+    public void Kunit_py_run_on_the_same_tree_gives_the_fixture_the_same_verdicts()
+    {
+        var outDir = Directory.CreateTempSubdirectory("kiln-kunit-py-").FullName;
+        try
+        {
+            var run = BootTest(outDir, "--kunit=kiln_fixture");
+            Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+            var ours = Checks(outDir).Where(c => c.Key.StartsWith("kunit:kiln_fixture.", StringComparison.Ordinal))
+                .ToDictionary(c => c.Key["kunit:".Length..], c => c.Value);
+
+            // The tree Kiln built: the kunit variant's working tree, on the fixture's series.
+            var tree = Path.Combine(KilnRun.SharedCacheDir, "work", "6.1.192-x86_64-kunit", "linux");
+            Assert.That(File.Exists(Path.Combine(tree, "lib", "kunit", "kiln-fixture-test.c")), Is.True, "the fixture's working tree");
+            var kunitconfig = Path.Combine(outDir, "kiln.kunitconfig");
+            File.WriteAllText(kunitconfig, "CONFIG_KUNIT=y\nCONFIG_KILN_FIXTURE_KUNIT_TEST=y\n");
+            var json = Path.Combine(outDir, "kunit-py.json");
+            var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = tree };
+            foreach (var a in new[] { "tools/testing/kunit/kunit.py", "run", "--build_dir=" + Path.Combine(outDir, "uml"), "--kunitconfig=" + kunitconfig,
+                         "--jobs=" + Environment.ProcessorCount, "--json=" + json, "kiln_fixture" })
+                psi.ArgumentList.Add(a);
+            using var process = Process.Start(psi)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            Assert.That(process.WaitForExit(TimeSpan.FromMinutes(40)), Is.True, "kunit.py run did not finish");
+            var theirs = KunitPyJson(File.ReadAllText(json)).Where(c => c.Key.StartsWith("kiln_fixture.", StringComparison.Ordinal))
+                .ToDictionary(c => c.Key, c => c.Value);
+            Assert.That(theirs, Is.EquivalentTo(ours), $"kunit.py run (UML) against Kiln's boot\n{stdout.Result}\n{stderr.Result}");
+            TestContext.Progress.WriteLine("kunit.py run (UML) and Kiln's boot agree on kiln_fixture: " +
+                                           string.Join(", ", ours.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}")));
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
     private static Dictionary<string, string> Checks(string outDir)
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "boot", "results.json")));
@@ -101,7 +142,13 @@ public class KUnitIntegrationTests
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         // --json prints kunit.py's summary first, then the document.
-        using var json = JsonDocument.Parse(output[output.IndexOf("{\n", StringComparison.Ordinal)..]);
+        return KunitPyJson(output[output.IndexOf("{\n", StringComparison.Ordinal)..]);
+    }
+
+    /// <summary>kunit.py's --json document as SUITE.CASE → pass, fail or skipped (a parameterised case passes unless a parameter failed).</summary>
+    private static Dictionary<string, string> KunitPyJson(string text)
+    {
+        using var json = JsonDocument.Parse(text);
         var verdicts = new Dictionary<string, string>();
         foreach (var suite in json.RootElement.GetProperty("sub_groups").EnumerateArray())
         {
