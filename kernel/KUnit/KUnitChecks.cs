@@ -10,8 +10,12 @@ public sealed record KUnitRequest(string? Filter)
     /// <summary>The prefix of the checks, one per case: kunit:SUITE.CASE.</summary>
     public const string CheckPrefix = "kunit:";
 
-    /// <summary>KUnit's own boot parameter: only the suites (SUITE) or cases (SUITE.CASE) the glob matches run.</summary>
-    public string? KernelArgument => Filter is null ? null : "kunit.filter_glob=" + Filter;
+    /// <summary>
+    /// KUnit's own boot parameters: kunit.enable=1, since a guest config made from allnoconfig turns
+    /// CONFIG_KUNIT_DEFAULT_ENABLED off (the kernel then prints "kunit: disabled" and runs nothing), and
+    /// kunit.filter_glob, so only the suites (SUITE) or cases (SUITE.CASE) the glob matches run.
+    /// </summary>
+    public string KernelArgument => "kunit.enable=1" + (Filter is null ? "" : " kunit.filter_glob=" + Filter);
 
     /// <summary>
     /// One check per case (a skipped case is skipped, with KUnit's reason; a failed one carries its diagnostics), one per

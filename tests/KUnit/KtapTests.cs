@@ -102,7 +102,7 @@ public class KtapTests
         var unmatched = new KUnitRequest("nothing*").Judge(Ktap.Parse(["[    0.1] KTAP version 1", "[    0.1] 1..0"]));
         Assert.That(unmatched.Single().Status, Is.EqualTo(CheckStatus.Fail));
         Assert.That(unmatched.Single().Message, Is.EqualTo("KUnit ran no case: kunit.filter_glob=nothing* matched no suite"));
-        Assert.That(new KUnitRequest("kiln_fixture.*").KernelArgument, Is.EqualTo("kunit.filter_glob=kiln_fixture.*"));
-        Assert.That(new KUnitRequest(null).KernelArgument, Is.Null);
+        Assert.That(new KUnitRequest("kiln_fixture.*").KernelArgument, Is.EqualTo("kunit.enable=1 kunit.filter_glob=kiln_fixture.*"));
+        Assert.That(new KUnitRequest(null).KernelArgument, Is.EqualTo("kunit.enable=1"), "allnoconfig leaves CONFIG_KUNIT_DEFAULT_ENABLED off");
     }
 }
