@@ -10,6 +10,14 @@ public sealed record KUnitRequest(string? Filter)
     /// <summary>The prefix of the checks, one per case: kunit:SUITE.CASE.</summary>
     public const string CheckPrefix = "kunit:";
 
+    /// <summary>Exit 2 before anything is configured when the tree has no KUnit (lib/kunit/ arrived in Linux 5.5).</summary>
+    public static void RequireIn(string tree)
+    {
+        if (!File.Exists(Path.Combine(tree, "lib", "kunit", "Kconfig")))
+            throw Diagnostics.KilnException.BadInput($"--kunit: the kernel tree {tree} has no KUnit (lib/kunit/Kconfig; KUnit arrived in Linux 5.5). " +
+                                                     "Drop --kunit, or build a kernel that has it.");
+    }
+
     /// <summary>
     /// KUnit's own boot parameters: kunit.enable=1, since a guest config made from allnoconfig turns
     /// CONFIG_KUNIT_DEFAULT_ENABLED off (the kernel then prints "kunit: disabled" and runs nothing), and

@@ -16,6 +16,7 @@ using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Reproduction;
 using Kiln.Kernel.Run;
 using Kiln.Kernel.Kselftest;
+using Kiln.Kernel.KUnit;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Pipeline;
@@ -215,6 +216,7 @@ public sealed class KernelPipeline : IKernelPipeline
     {
         var watch = Stopwatch.StartNew();
         var fragments = KernelTarget.Fragments(Options);
+        if (Options.KUnitRun is not null) KUnitRequest.RequireIn(workspace.SourceDir);
         if (Options.KselftestTargets.Count > 0)
         {
             // Named before anything is built; their fragments come from the tree, which names the selftests it has.

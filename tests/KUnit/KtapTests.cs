@@ -94,6 +94,25 @@ public class KtapTests
     }
 
     [Test]
+    public void A_tree_without_kunit_is_exit_2_before_configure()
+    {
+        var tree = Directory.CreateTempSubdirectory("kiln-old-tree-").FullName;
+        try
+        {
+            var e = Assert.Throws<Kiln.Kernel.Diagnostics.KilnException>(() => KUnitRequest.RequireIn(tree))!;
+            Assert.That(e.ExitCode, Is.EqualTo(2));
+            Assert.That(e.Message, Does.Contain("has no KUnit").And.Contain("5.5"));
+            Directory.CreateDirectory(Path.Combine(tree, "lib", "kunit"));
+            File.WriteAllText(Path.Combine(tree, "lib", "kunit", "Kconfig"), "menuconfig KUNIT\n");
+            Assert.DoesNotThrow(() => KUnitRequest.RequireIn(tree));
+        }
+        finally
+        {
+            Directory.Delete(tree, recursive: true);
+        }
+    }
+
+    [Test]
     public void No_ktap_or_no_case_is_a_failure_that_says_why()
     {
         var none = new KUnitRequest(null).Judge(Ktap.Parse(["[    0.1] Linux version 6.1.192-2", "[    0.2] Run /init as init process"]));
