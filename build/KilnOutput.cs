@@ -70,6 +70,9 @@ public sealed class KilnOutput : IKilnLog
     public void Write(IRenderable renderable) => _console.Write(renderable);
     public void Line(string text) => _console.Line(text);
 
+    /// <summary>Where a guest command's stdout and stderr go, byte for byte (Run, Kselftest).</summary>
+    public (Stream Output, Stream Error) CommandStreams => (_console.CommandOutput, _console.CommandError);
+
     /// <summary>A result for CI (see <see cref="CiKeys"/>).</summary>
     public void Set(string name, string value)
     {

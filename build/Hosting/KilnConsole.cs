@@ -14,9 +14,13 @@ public sealed class KilnConsole
     private readonly TextWriter _out;
     private readonly TextWriter _error;
 
-    public KilnConsole(TextWriter output, TextWriter error, bool color, bool redirected)
+    /// <param name="rawOutput">Where a guest command's bytes go as they are (this process's stdout); null decodes them onto <paramref name="output"/>.</param>
+    /// <param name="rawError">The same for its stderr.</param>
+    public KilnConsole(TextWriter output, TextWriter error, bool color, bool redirected, Stream? rawOutput = null, Stream? rawError = null)
     {
         (_out, _error, Color) = (output, error, color);
+        CommandOutput = rawOutput ?? new WriterStream(output);
+        CommandError = rawError ?? new WriterStream(error);
         Spectre = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Ansi = color ? AnsiSupport.Detect : AnsiSupport.No,
@@ -31,7 +35,13 @@ public sealed class KilnConsole
     /// <summary>This process's stdout and stderr.</summary>
     public static KilnConsole Terminal { get; } = new(Console.Out, Console.Error,
         color: string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")) && !Console.IsOutputRedirected && !Console.IsErrorRedirected,
-        redirected: Console.IsOutputRedirected);
+        redirected: Console.IsOutputRedirected, Console.OpenStandardOutput(), Console.OpenStandardError());
+
+    /// <summary>A guest command's stdout (Run), byte for byte: its output is not Kiln's text, so it bypasses the writers.</summary>
+    public Stream CommandOutput { get; }
+
+    /// <summary>A guest command's stderr.</summary>
+    public Stream CommandError { get; }
 
     public bool Color { get; }
 
@@ -50,6 +60,28 @@ public sealed class KilnConsole
 
     /// <summary>Errors go to stderr unwrapped (not re-flowed to the console width), so they stay greppable.</summary>
     public void Error(string message) => _error.WriteLine((Color ? "\u001b[31mError:\u001b[0m " : "Error: ") + message);
+
+    /// <summary>Bytes decoded as UTF-8 onto a writer (a test's console), a character split across writes kept until it is whole.</summary>
+    private sealed class WriterStream(TextWriter writer) : Stream
+    {
+        private readonly System.Text.Decoder _decoder = System.Text.Encoding.UTF8.GetDecoder();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            var chars = new char[_decoder.GetCharCount(buffer, offset, count)];
+            writer.Write(chars, 0, _decoder.GetChars(buffer, offset, count, chars, 0));
+        }
+
+        public override void Flush() => writer.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
 
     private sealed class CakeConsole : IConsole
     {

@@ -12,7 +12,8 @@ public sealed class KselftestTask : FrostingTask<BuildContext>
 {
     public override void Run(BuildContext context)
     {
-        var outcome = context.Pipeline.Kselftest(context.Require(context.Built, nameof(BuildKernel)));
+        var (output, error) = context.Output.CommandStreams;
+        var outcome = context.Pipeline.Kselftest(context.Require(context.Built, nameof(BuildKernel)), output, error);
         var result = outcome.Result;
         Reports.Boot(result, context.Output);
         context.Output.Set(CiKeys.ResultsJson, result.ResultsJsonPath);

@@ -11,8 +11,11 @@ namespace Kiln.Build.Tasks;
                  "stream its output and exit with its status (1 when the guest never reported one: a panic, a hang past --timeout).")]
 public sealed class RunTask : FrostingTask<BuildContext>
 {
-    public override void Run(BuildContext context) =>
-        Finish(context, context.Pipeline.Session(context.Require(context.Built, nameof(BuildKernel))));
+    public override void Run(BuildContext context)
+    {
+        var (output, error) = context.Output.CommandStreams;
+        Finish(context, context.Pipeline.Session(context.Require(context.Built, nameof(BuildKernel)), output, error));
+    }
 
     /// <summary>Run's and Shell's end: the command's status is Kiln's; a guest that cannot say it is exit 1, one that cannot host the session exit 2.</summary>
     internal static void Finish(BuildContext context, GuestSessionResult session)

@@ -9,6 +9,10 @@ namespace Kiln.Build.Tasks;
                  "leave with exit or Ctrl-A X. Needs an interactive terminal.")]
 public sealed class ShellTask : FrostingTask<BuildContext>
 {
-    public override void Run(BuildContext context) =>
-        RunTask.Finish(context, context.Pipeline.Session(context.Require(context.Built, nameof(BuildKernel))));
+    public override void Run(BuildContext context)
+    {
+        // The shell has the terminal itself; these streams stay unused.
+        var (output, error) = context.Output.CommandStreams;
+        RunTask.Finish(context, context.Pipeline.Session(context.Require(context.Built, nameof(BuildKernel)), output, error));
+    }
 }

@@ -15,7 +15,8 @@ public sealed record KselftestOutcome(BootTestResult Result, GuestSessionResult 
 /// the kernel's runner, <c>run_kselftest.sh</c>, from the install directory shared read-write. They are built on the
 /// host against its libraries, which the guest runs them with (the host's / is its root).
 /// </summary>
-public sealed class KselftestRunner(IKilnLog log)
+/// <param name="output">Where the runner's TAP streams as it arrives (the host's output channel); <paramref name="error"/> likewise.</param>
+public sealed class KselftestRunner(IKilnLog log, Stream output, Stream error)
 {
     public const string ResultsName = "results.json";
     public const string JUnitName = "junit.xml";
@@ -72,7 +73,7 @@ public sealed class KselftestRunner(IKilnLog log)
         if (!File.ReadLines(kernelConfig).Contains("CONFIG_POSIX_TIMERS=y"))
             log.Warning($"Linux {release} has no CONFIG_POSIX_TIMERS, so the kselftest runner's per-test timeout (timeout(1)) cannot fire: " +
                         $"a test that hangs holds the guest until Kiln stops it after {limit.TotalSeconds:0} s (--timeout).");
-        var ran = new GuestSession(log).Run(session with { Timeout = limit });
+        var ran = new GuestSession(log, output, error).Run(session with { Timeout = limit });
         if (ran.Unsupported is { } why)
             throw KilnException.BadInput($"Linux {release} cannot run the selftests' guest session: {why}. Serial log: {ran.SerialLogPath}");
 
@@ -80,10 +81,10 @@ public sealed class KselftestRunner(IKilnLog log)
         var checks = ran.ExitCode is null
             ? Kselftests.Judge(Kselftests.ParseTap(tap), targets, Kselftests.Unfinished(tap), ran.Failure)
             : Kselftests.Judge(Kselftests.ParseTap(tap), targets);
-        var output = session.OutputDirectory;
+        var directory = session.OutputDirectory;
         var result = new BootTestResult
         {
-            Spec = new BootTestSpec { KernelPath = session.KernelPath, OutputDirectory = output, Arch = session.Arch, ExpectedRelease = release, Machine = session.Machine },
+            Spec = new BootTestSpec { KernelPath = session.KernelPath, OutputDirectory = directory, Arch = session.Arch, ExpectedRelease = release, Machine = session.Machine },
             Checks = checks,
             Machine = session.Machine,
             Qemu = ran.Qemu,
@@ -91,9 +92,9 @@ public sealed class KselftestRunner(IKilnLog log)
             Nonce = "",
             Release = release,
             SerialLogPath = ran.SerialLogPath,
-            ReportPath = Path.Combine(output, BootTester.ReportName),
-            ResultsJsonPath = Path.Combine(output, ResultsName),
-            JUnitPath = Path.Combine(output, JUnitName),
+            ReportPath = Path.Combine(directory, BootTester.ReportName),
+            ResultsJsonPath = Path.Combine(directory, ResultsName),
+            JUnitPath = Path.Combine(directory, JUnitName),
         };
         BootResultWriter.WriteJson(result, result.ResultsJsonPath);
         BootResultWriter.WriteJUnit(result, result.JUnitPath);

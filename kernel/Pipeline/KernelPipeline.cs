@@ -46,10 +46,13 @@ public interface IKernelPipeline
     StepRecord BisectStep(BisectPlan plan);
     /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
     ReproduceReport Reproduce(Built built);
-    /// <summary>Run and Shell: the built kernel booted into the host's environment, running --exec (or a shell) in the current directory.</summary>
-    GuestSessionResult Session(Built built);
-    /// <summary>The Kselftest target: --kselftest's selftests built for the tree and run in the guest, one check per test.</summary>
-    KselftestOutcome Kselftest(Built built);
+    /// <summary>
+    /// Run and Shell: the built kernel booted into the host's environment, running --exec (or a shell) in the current
+    /// directory; the command's stdout and stderr stream to <paramref name="output"/> and <paramref name="error"/>.
+    /// </summary>
+    GuestSessionResult Session(Built built, Stream output, Stream error);
+    /// <summary>The Kselftest target: --kselftest's selftests built for the tree and run in the guest, one check per test; their TAP streams to <paramref name="output"/>.</summary>
+    KselftestOutcome Kselftest(Built built, Stream output, Stream error);
 }
 
 /// <summary>
@@ -410,7 +413,7 @@ public sealed class KernelPipeline : IKernelPipeline
         }, cancellation);
     }
 
-    public GuestSessionResult Session(Built built)
+    public GuestSessionResult Session(Built built, Stream output, Stream error)
     {
         var kernel = built.Kernel;
         var gdbPort = Options.Gdb ? GuestSession.FreeLocalPort() : (int?)null;
@@ -420,7 +423,7 @@ public sealed class KernelPipeline : IKernelPipeline
         var terminal = Options.Exec is null ? GuestSession.TerminalSize(_log) : null;
         _log.Info($"Booting Linux {kernel.Metadata.Release} ({Options.Arch.QemuBinary}) to run " +
                   (Options.Exec is { } command ? $"'{command}'" : "a shell") + $" in {Environment.CurrentDirectory}");
-        return new GuestSession(_log).Run(new GuestSessionSpec
+        return new GuestSession(_log, output, error).Run(new GuestSessionSpec
         {
             KernelPath = kernel.File(EntryFiles.Image(Options.Arch)),
             Arch = Options.Arch,
@@ -437,13 +440,13 @@ public sealed class KernelPipeline : IKernelPipeline
         });
     }
 
-    public KselftestOutcome Kselftest(Built built)
+    public KselftestOutcome Kselftest(Built built, Stream output, Stream error)
     {
         var targets = Options.KselftestTargets;
         if (!Options.Arch.IsHost)
             throw KilnException.BadInput($"--kselftest builds the selftests on this host and runs them with its libraries in the guest, so the guest must have the " +
                                          $"host's arch ({System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}), not {Options.Arch.Name}.");
-        var runner = new KselftestRunner(_log);
+        var runner = new KselftestRunner(_log, output, error);
         var buildLog = Path.Combine(Paths.Kselftest, "build.log");
         string install;
         // This build's tree, under its build directory's lock: Patch takes the lock back (make released it) and brings the tree to the series.

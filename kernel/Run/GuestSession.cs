@@ -64,13 +64,13 @@ public sealed class GuestSession
     private readonly Stream _stdout;
     private readonly Stream _stderr;
 
-    /// <param name="stdout">Where the command's stdout streams (Kiln's own by default); <paramref name="stderr"/> likewise.</param>
-    public GuestSession(IKilnLog log, Stream? stdout = null, Stream? stderr = null, QemuRunner? qemu = null)
+    /// <param name="stdout">Where the command's stdout streams as it arrives (the host's output channel); <paramref name="stderr"/> likewise.</param>
+    public GuestSession(IKilnLog log, Stream stdout, Stream stderr, QemuRunner? qemu = null)
     {
         _log = log;
         _qemu = qemu ?? new QemuRunner(log);
-        _stdout = stdout ?? Console.OpenStandardOutput();
-        _stderr = stderr ?? Console.OpenStandardError();
+        _stdout = stdout;
+        _stderr = stderr;
     }
 
     public GuestSessionResult Run(GuestSessionSpec spec, CancellationToken cancellation = default) =>
