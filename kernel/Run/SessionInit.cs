@@ -32,7 +32,7 @@ public static class SessionInit
             finish() { k {{GuestReport.Kinds.Done}}; exec 3>&-; reboot -f; }
             unsupported() { k {{GuestReport.Kinds.Check}} {{GuestSession.SetupCheckName}} fail "$(echo "$*" | tr '\n' ' ')"; finish; }
             if m=$(missing {{string.Join(' ', needs)}}); then
-              unsupported "$m is not set, and --target={{target}} needs it built in (=y): add it to a config fragment"
+              unsupported "$m is not set, and the guest of Run, Shell and Kselftest needs it built in (=y): add it to a config fragment"
             fi
             {{HostShares.MountFunctions("unsupported")}}
             CWD=$(cat /kiln/cwd)
