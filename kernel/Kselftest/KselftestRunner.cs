@@ -1,4 +1,5 @@
 using Kiln.Kernel.Boot;
+using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.IO;
 using Kiln.Kernel.Processes;
@@ -29,21 +30,22 @@ public sealed class KselftestRunner(IKilnLog log, Stream output, Stream error)
         void Make(string purpose, params string[] arguments)
         {
             logWriter.WriteLine("$ make " + string.Join(' ', arguments.Select(Command.Quote)));
-            var tail = new Queue<string>();
+            var lines = new List<string>();
             void Line(string line)
             {
-                lock (tail)
+                lock (lines)
                 {
                     logWriter.WriteLine(line);
-                    tail.Enqueue(line);
-                    if (tail.Count > 30) tail.Dequeue();
+                    lines.Add(line);
                 }
             }
             var result = new Command("make", arguments) { Purpose = purpose, CaptureOutput = false, OnOutput = Line, OnError = Line, AcceptedExitCodes = Enumerable.Range(0, 256).ToArray() }
                 .Run(log);
+            // As for the kernel: the compiler's errors with their context (the last lines when there are none), the whole log in the file.
             if (result.ExitCode != 0)
-                throw KilnException.KernelFailed($"{purpose} failed (make exit {result.ExitCode}); {buildLog} has the whole log. Last lines:{Environment.NewLine}" +
-                                                 string.Join(Environment.NewLine, tail));
+                throw KilnException.KernelFailed($"{purpose} failed" + (BuildErrorExtractor.FirstFailingFile(lines) is { } where ? " in " + where : "") +
+                                                 $" (make exit {result.ExitCode}):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", BuildErrorExtractor.Extract(lines)) +
+                                                 $"{Environment.NewLine}Full log: {buildLog}");
         }
 
         var objects = Path.GetFullPath(objectDirectory);
@@ -78,9 +80,8 @@ public sealed class KselftestRunner(IKilnLog log, Stream output, Stream error)
             throw KilnException.BadInput($"Linux {release} cannot run the selftests' guest session: {why}. Serial log: {ran.SerialLogPath}");
 
         var tap = File.Exists(ran.StandardOutputPath) ? File.ReadAllLines(ran.StandardOutputPath) : [];
-        var checks = ran.ExitCode is null
-            ? Kselftests.Judge(Kselftests.ParseTap(tap), targets, Kselftests.Unfinished(tap), ran.Failure)
-            : Kselftests.Judge(Kselftests.ParseTap(tap), targets);
+        // A guest that reported the runner's exit status has no failure and no unfinished test.
+        var checks = Kselftests.Judge(Kselftests.ParseTap(tap), targets, ran.ExitCode is null ? Kselftests.Unfinished(tap) : null, ran.Failure);
         var directory = session.OutputDirectory;
         var result = new BootTestResult
         {
@@ -88,7 +89,7 @@ public sealed class KselftestRunner(IKilnLog log, Stream output, Stream error)
             Checks = checks,
             Machine = session.Machine,
             Qemu = ran.Qemu,
-            Log = BootLogAnalyzer.Analyze(File.Exists(ran.SerialLogPath) ? File.ReadAllLines(ran.SerialLogPath) : []),
+            Log = ran.Log,
             Nonce = "",
             Release = release,
             SerialLogPath = ran.SerialLogPath,

@@ -405,8 +405,8 @@ public sealed class KernelPipeline : IKernelPipeline
             ConfigOptions = KernelTarget.Fragments(Options).Requested.Select(o => o.Display).ToList(),
             ExpectedMessages = request.ExpectedMessages,
             TestScripts = Options.Tests,
-            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
-            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
+            Timeout = Options.Timeout,
+            ExtraKernelArgs = Options.ExtraKernelArguments,
             BusyboxPath = request.Busybox,
             Machine = Options.Machine,
             KUnit = Options.KUnitRun,
@@ -423,22 +423,27 @@ public sealed class KernelPipeline : IKernelPipeline
         var terminal = Options.Exec is null ? GuestSession.TerminalSize(_log) : null;
         _log.Info($"Booting Linux {kernel.Metadata.Release} ({Options.Arch.QemuBinary}) to run " +
                   (Options.Exec is { } command ? $"'{command}'" : "a shell") + $" in {Environment.CurrentDirectory}");
-        return new GuestSession(_log, output, error).Run(new GuestSessionSpec
+        return new GuestSession(_log, output, error).Run(SessionSpec(built, Options.Exec, Environment.CurrentDirectory, Paths.Session) with
         {
-            KernelPath = kernel.File(EntryFiles.Image(Options.Arch)),
-            Arch = Options.Arch,
-            Machine = Options.Machine,
-            BusyboxPath = built.Acquired.Host.Busybox,
-            Command = Options.Exec,
-            WorkingDirectory = Environment.CurrentDirectory,
-            OutputDirectory = Paths.Session,
-            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
-            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             GdbPort = gdbPort,
             TerminalSize = terminal,
             Terminal = Environment.GetEnvironmentVariable("TERM"),
         });
     }
+
+    /// <summary>The guest session of the built kernel on the options' machine, --append and --timeout, running <paramref name="command"/> (null: a shell) in <paramref name="workingDirectory"/>.</summary>
+    private GuestSessionSpec SessionSpec(Built built, string? command, string workingDirectory, string outputDirectory) => new()
+    {
+        KernelPath = built.Kernel.File(EntryFiles.Image(Options.Arch)),
+        Arch = Options.Arch,
+        Machine = Options.Machine,
+        BusyboxPath = built.Acquired.Host.Busybox,
+        Command = command,
+        WorkingDirectory = workingDirectory,
+        OutputDirectory = outputDirectory,
+        ExtraKernelArgs = Options.ExtraKernelArguments,
+        Timeout = Options.Timeout,
+    };
 
     public KselftestOutcome Kselftest(Built built, Stream output, Stream error)
     {
@@ -463,18 +468,8 @@ public sealed class KernelPipeline : IKernelPipeline
         }
         var kernel = built.Kernel;
         _log.Info($"Running the kselftests {string.Join(", ", targets)} in Linux {kernel.Metadata.Release} with run_kselftest.sh");
-        return runner.Run(new GuestSessionSpec
-        {
-            KernelPath = kernel.File(EntryFiles.Image(Options.Arch)),
-            Arch = Options.Arch,
-            Machine = Options.Machine,
-            BusyboxPath = built.Acquired.Host.Busybox,
-            Command = "./run_kselftest.sh",
-            WorkingDirectory = install,
-            OutputDirectory = Paths.Kselftest,
-            ExtraKernelArgs = Options.Append.Length > 0 ? Options.Append : null,
-            Timeout = Options.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
-        }, targets, kernel.Metadata.Release, buildLog, kernel.File(EntryFiles.Config));
+        return runner.Run(SessionSpec(built, "./run_kselftest.sh", install, Paths.Kselftest), targets, kernel.Metadata.Release, buildLog,
+            kernel.File(EntryFiles.Config));
     }
 
     /// <summary>gdb on the entry's vmlinux, attached to the stub, with the kernel's gdb helpers when the build made them.</summary>

@@ -214,6 +214,10 @@ public sealed partial record KilnOptions
 
     // --- derived ---
     public bool MayInstall => InstallDeps || IsRoot;
+    /// <summary>--timeout as a time span; null leaves the default to the target (BootTest's by accelerator, none for Run).</summary>
+    public TimeSpan? Timeout => TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+    /// <summary>--append, or null when it is empty.</summary>
+    public string? ExtraKernelArguments => Append.Length > 0 ? Append : null;
     /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
     public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
     /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>

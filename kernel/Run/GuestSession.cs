@@ -36,8 +36,9 @@ public sealed record GuestSessionSpec
 /// <param name="ExitCode">The command's (or the shell's) exit status as the guest reported it; null when it never reported one.</param>
 /// <param name="Failure">Why there is no exit status (a panic, a timeout, a guest that never reached its command); null when there is one.</param>
 /// <param name="Unsupported">The guest kernel cannot host a session (a missing option), as the guest said.</param>
+/// <param name="Log">What the console says: the kernel's errors and when it reached init.</param>
 /// <param name="Quit">The user left an interactive shell with Ctrl-A X: QEMU exited by itself, with no kernel error on the console.</param>
-public sealed record GuestSessionResult(int? ExitCode, string? Failure, string? Unsupported, bool HostRootShared, QemuRunResult Qemu,
+public sealed record GuestSessionResult(int? ExitCode, string? Failure, string? Unsupported, bool HostRootShared, QemuRunResult Qemu, BootLogAnalysis Log,
     string SerialLogPath, string StandardOutputPath, string StandardErrorPath, bool Quit = false);
 
 /// <summary>
@@ -135,11 +136,11 @@ public sealed class GuestSession
         var report = GuestReport.ParseFile(paths.Report, nonce);
         var reported = report.Tests.FirstOrDefault(t => t.Name == CommandTestName);
         var unsupported = report.Checks.TryGetValue(SetupCheckName, out var setup) && setup.Status != GuestCheckStatus.Ok ? setup.Message : null;
-        var serial = File.Exists(paths.Serial) ? File.ReadAllLines(paths.Serial) : [];
-        var kernelError = BootLogAnalyzer.Analyze(serial).FirstError;
+        var log = BootLogAnalyzer.Analyze(File.Exists(paths.Serial) ? File.ReadAllLines(paths.Serial) : []);
+        var kernelError = log.FirstError;
         var quit = spec.Command is null && reported is null && unsupported is null && run is { ExitCode: 0, TimedOut: false, GuestHalt: null } && kernelError is null;
         var failure = reported is not null || unsupported is not null || quit ? null : WhyNoExitStatus(run, report, kernelError);
-        return new GuestSessionResult(reported?.ExitCode, failure, unsupported, shareRoot, run, paths.Serial, paths.Stdout, paths.Stderr, quit);
+        return new GuestSessionResult(reported?.ExitCode, failure, unsupported, shareRoot, run, log, paths.Serial, paths.Stdout, paths.Stderr, quit);
     }
 
     /// <summary>A free TCP port on 127.0.0.1 for QEMU's gdb stub (free when asked; QEMU fails loudly if another process takes it first).</summary>
