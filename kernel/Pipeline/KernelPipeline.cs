@@ -405,6 +405,7 @@ public sealed class KernelPipeline : IKernelPipeline
             ConfigOptions = KernelTarget.Fragments(Options).Requested.Select(o => o.Display).ToList(),
             ExpectedMessages = request.ExpectedMessages,
             TestScripts = Options.Tests,
+            WritableDirectory = Options.WritableDirectory,
             Timeout = Options.Timeout,
             ExtraKernelArgs = Options.ExtraKernelArguments,
             BusyboxPath = request.Busybox,

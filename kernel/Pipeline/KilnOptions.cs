@@ -43,6 +43,7 @@ public sealed partial record KilnOptions
     public const int MaxTimeoutSeconds = 24 * 60 * 60;
     /// <summary>Bounds --smp; a count the profile's QEMU machine cannot take still fails when QEMU starts.</summary>
     public const int MaxSmp = 1024;
+    public const int MaxRepeat = 100;
 
     /// <summary>The Kiln repository: versions.yaml, patches/, configs/ (KILN_ROOT, else found upwards).</summary>
     public required string RepoRoot { get; init; }
@@ -125,6 +126,10 @@ public sealed partial record KilnOptions
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
 
+    [Argument("rwdir", "BootTest, Bisect: a host directory the --test scripts may write, shared read-write over 9p and found at $KILN_RWDIR in the guest " +
+                       "(results to keep, or state a test carries from boot to boot).", ValueName = "DIR")]
+    public string? WritableDirectory { get; init; }
+
     [Argument("append", "BootTest, Run, Shell: extra kernel command line.", ValueName = "ARGS")]
     public string Append { get; init; } = "";
 
@@ -196,6 +201,10 @@ public sealed partial record KilnOptions
     [Argument("patches", "Bisect: find the first patch of patches/<series>.x/ that breaks the boot, instead of a --repo range.")]
     public bool BisectPatches { get; init; }
 
+    [Argument("repeat", "Bisect: boot each step N times (one build); a step is good only when every boot passes and bad when any fails, and a step whose " +
+                        "boots disagree is reported as flaky. Raise it when the failure does not happen on every boot.", ValueName = "N", Default = "1", Maximum = MaxRepeat)]
+    public int? Repeat { get; init; }
+
     [Argument("bisect-plan", "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", ValueName = "FILE")]
     public string? BisectPlanPath { get; init; }
 
@@ -220,6 +229,8 @@ public sealed partial record KilnOptions
     public string? ExtraKernelArguments => Append.Length > 0 ? Append : null;
     /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
     public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
+    /// <summary>How many times a bisect step boots its kernel: --repeat, else once.</summary>
+    public int Boots => Repeat ?? 1;
     /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
     public RegistryReference? Registry { get; private init; }
     /// <summary>--machine, --smp and --memory, checked against --arch when the options are parsed.</summary>
@@ -340,6 +351,9 @@ public sealed partial record KilnOptions
         // Paths are checked now, so a file where a directory belongs, a read-only mount or /proc is exit 2 before any work.
         var tests = Tests.Select(t => PathArgument.ExistingFile("test", t)).ToList();
         var against = Against is null ? null : PathArgument.ExistingFile("against", Against);
+        if (WritableDirectory is not null && tests.Count == 0)
+            throw KilnException.BadInput($"--rwdir={WritableDirectory} is shared with the --test scripts; give at least one --test=FILE.");
+        var rwdir = WritableDirectory is null ? null : PathArgument.WritableDirectory("rwdir", WritableDirectory);
         return this with
         {
             KUnitRun = kunit,
@@ -353,6 +367,7 @@ public sealed partial record KilnOptions
             BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
             Tests = tests,
             Against = against,
+            WritableDirectory = rwdir,
             Out = Out is null ? null : PathArgument.WritableDirectory("out", Out),
             KataDestDir = KataDestDir is null ? null : PathArgument.WritableDirectory("destdir", KataDestDir),
             CiOutput = CiOutput is null ? null : PathArgument.WritableFile("ci-output", CiOutput),
