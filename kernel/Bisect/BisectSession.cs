@@ -62,8 +62,7 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
     public static void Conclude(BisectOutcome outcome, IKilnLog log)
     {
         if (outcome.Flaky > 0)
-            log.Warning($"{outcome.Flaky} step(s) were flaky (their boots disagreed); each counted as bad" +
-                        (outcome.Boots == 1 ? "" : $" because at least one of its {outcome.Boots} boots failed"));
+            log.Warning($"{outcome.Flaky} step(s) were flaky: some of their {outcome.Boots} boots passed and some failed; each counted as bad");
         switch (outcome.Status)
         {
             case BisectStatus.Found:
