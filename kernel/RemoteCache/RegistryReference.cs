@@ -19,7 +19,8 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
 
     public override string ToString() => $"{Host}/{Repository}";
 
-    public static RegistryReference Parse(string value)
+    /// <param name="argument">The option the value came from, named in the error.</param>
+    public static RegistryReference Parse(string value, string argument = "cache-registry")
     {
         var text = value.Trim();
         string? scheme = null;
@@ -31,15 +32,29 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
             }
         var slash = text.IndexOf('/');
         if (slash <= 0 || slash == text.Length - 1)
-            throw KilnException.BadInput($"--cache-registry={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
+            throw KilnException.BadInput($"--{argument}={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
         var host = text[..slash];
         var repository = text[(slash + 1)..].TrimEnd('/');
         if (!RepositoryName().IsMatch(repository))
-            throw KilnException.BadInput($"--cache-registry={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
+            throw KilnException.BadInput($"--{argument}={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
         scheme ??= IsLoopback(host) ? "http" : "https";
         if (!Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
-            throw KilnException.BadInput($"--cache-registry={value}: '{host}' is not a valid HOST[:PORT].");
+            throw KilnException.BadInput($"--{argument}={value}: '{host}' is not a valid HOST[:PORT].");
         return new RegistryReference(baseUri, repository);
+    }
+
+    /// <summary>
+    /// --push's <c>docker://HOST[:PORT]/REPO</c> (skopeo's name for a registry; <c>HOST/REPO</c> alone too); plain HTTP
+    /// with --push-insecure, else as <see cref="Parse"/> decides.
+    /// </summary>
+    public static RegistryReference ParsePush(string value, bool plainHttp)
+    {
+        const string transport = "docker://";
+        var text = value.Trim();
+        if (text.StartsWith(transport, StringComparison.OrdinalIgnoreCase)) text = text[transport.Length..];
+        if (text.Contains("://", StringComparison.Ordinal))
+            throw KilnException.BadInput($"--push={value}: expected a registry repository, docker://HOST[:PORT]/REPO (add --push-insecure for plain HTTP).");
+        return Parse((plainHttp ? "http://" : "") + text, "push");
     }
 
     private static bool IsLoopback(string hostAndPort)

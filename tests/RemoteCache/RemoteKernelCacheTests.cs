@@ -89,7 +89,7 @@ public sealed class RemoteKernelCacheTests
         {
             var found = client.GetManifestAsync(tag).GetAwaiter().GetResult();
             Assert.That(found, Is.Not.Null, tag);
-            var manifest = OciManifest.Parse(found!.Value.Body)!;
+            var manifest = OciManifest.Parse(found!.Body)!;
             Assert.That(manifest.MediaType, Is.EqualTo("application/vnd.oci.image.manifest.v1+json"));
             Assert.That(manifest.ArtifactType, Is.EqualTo(RemoteKernelCache.ArtifactType));
             Assert.That(manifest.Config.MediaType, Is.EqualTo("application/vnd.oci.empty.v1+json"));
@@ -162,7 +162,7 @@ public sealed class RemoteKernelCacheTests
         // Someone re-tags another identity's artifact with ours (a reused key or a hash12 collision).
         var mine = new CacheIdentity(other.Key, other.Hash[..12] + new string('f', 52));
         using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
-        var manifest = client.GetManifestAsync(other.EntryName).GetAwaiter().GetResult()!.Value.Body;
+        var manifest = client.GetManifestAsync(other.EntryName).GetAwaiter().GetResult()!.Body;
         client.PutManifestAsync(mine.EntryName, manifest).GetAwaiter().GetResult();
 
         var log = new RecordingLog();
