@@ -46,6 +46,8 @@ public sealed record OciManifest(
     /// <summary>How Kiln writes and reads the registry's JSON documents (manifests, indexes).</summary>
     internal static readonly JsonSerializerOptions Json = new()
     {
+        // Media types keep their '+' as written (not \u002B), so skopeo inspect --raw reads as the spec's examples do.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
