@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using Kiln.Kernel;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
@@ -37,7 +38,7 @@ public sealed class RemoteKernelCacheTests
         new(key, Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray())));
 
     /// <summary>A complete local entry with random file contents; <paramref name="claimedIdentity"/> forges metadata.json.</summary>
-    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null)
+    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null, string arch = "x86_64")
     {
         var files = Path.Combine(_work, "files-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(files);
@@ -49,7 +50,7 @@ public sealed class RemoteKernelCacheTests
             inputs[name] = path;
         }
         return new KernelCache(cacheDir).Store(identity, inputs, hashes => new BuildMetadata(
-            identity.Key, claimedIdentity ?? identity.Hash, "recipe", "6.1.192", identity.Key, "x86_64", "", "tinyconfig",
+            identity.Key, claimedIdentity ?? identity.Hash, "recipe", "6.1.192", identity.Key, arch, "", "tinyconfig",
             new SourceProvenance("test", "6.1.192", "test", new string('0', 64)), new Dictionary<string, string>(),
             new Dictionary<string, double>(), hashes, Array.Empty<string>(), Array.Empty<string>()));
     }
@@ -78,18 +79,20 @@ public sealed class RemoteKernelCacheTests
     }
 
     [Test]
-    public void The_artifact_is_an_OCI_manifest_tagged_with_the_key_and_the_identity()
+    public void The_artifact_is_an_OCI_manifest_tagged_with_the_identity_and_the_arch_and_listed_in_the_key_index()
     {
         var identity = NewIdentity("6.1.192-7");
         var built = StoreEntry(Cache("local"), identity);
         using (var remote = Remote(new RecordingLog())) remote.Push(built, identity);
 
         using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
-        foreach (var tag in new[] { identity.EntryName, identity.Key })
+        var digests = new HashSet<string>();
+        foreach (var tag in new[] { identity.EntryName, "6.1.192-7-amd64" })
         {
             var found = client.GetManifestAsync(tag).GetAwaiter().GetResult();
             Assert.That(found, Is.Not.Null, tag);
-            var manifest = OciManifest.Parse(found!.Body)!;
+            digests.Add(found!.Digest);
+            var manifest = OciManifest.Parse(found.Body)!;
             Assert.That(manifest.MediaType, Is.EqualTo("application/vnd.oci.image.manifest.v1+json"));
             Assert.That(manifest.ArtifactType, Is.EqualTo(RemoteKernelCache.ArtifactType));
             Assert.That(manifest.Config.MediaType, Is.EqualTo("application/vnd.oci.empty.v1+json"));
@@ -97,6 +100,58 @@ public sealed class RemoteKernelCacheTests
             Assert.That(manifest.Layers.Select(l => l.Annotations![OciManifest.TitleAnnotation]),
                 Is.EquivalentTo(new[] { "bzImage", "vmlinux", "System.map", "config", "metadata.json" }));
         }
+        Assert.That(digests, Has.Count.EqualTo(1), "both tags name one manifest");
+        var index = client.GetManifestAsync(identity.Key).GetAwaiter().GetResult()!;
+        Assert.That(index.MediaType, Is.EqualTo(OciIndex.IndexMediaType));
+        var entry = OciIndex.Parse(index.Body)!.Manifests.Single();
+        Assert.That((entry.Digest, entry.Platform, entry.ArtifactType), Is.EqualTo((digests.Single(), Arch.X86_64.OciPlatform, RemoteKernelCache.ArtifactType)));
+    }
+
+    private OciIndex KeyIndex(string key)
+    {
+        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        return OciIndex.Parse(client.GetManifestAsync(key).GetAwaiter().GetResult()!.Body)!;
+    }
+
+    [Test]
+    public void Two_arches_of_one_key_each_keep_their_entry_and_pull_by_their_identity()
+    {
+        var amd64 = NewIdentity("6.1.192-8");
+        var arm64 = NewIdentity("6.1.192-8");
+        var builds = new[] { StoreEntry(Cache("x86"), amd64), StoreEntry(Cache("arm"), arm64, arch: "arm64") };
+        // Two CI jobs of one matrix push at the same time.
+        Task.WaitAll(Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(builds[0], amd64); }),
+                     Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(builds[1], arm64); }));
+
+        Assert.That(KeyIndex("6.1.192-8").Manifests.Select(m => m.Platform), Is.EqualTo(new[] { Arch.X86_64.OciPlatform, Arch.Arm64.OciPlatform }));
+        foreach (var (identity, built) in new[] { (amd64, builds[0]), (arm64, builds[1]) })
+        {
+            var pulled = Remote(new RecordingLog()).TryPull(identity, new KernelCache(Cache("pull-" + built.Metadata.Arch)));
+            Assert.That(pulled?.Metadata.Arch, Is.EqualTo(built.Metadata.Arch));
+        }
+    }
+
+    [Test]
+    public void An_entry_an_older_kiln_tagged_with_the_key_alone_stays_listed_under_its_arch()
+    {
+        var old = NewIdentity("6.1.192-9");
+        var oldBuild = StoreEntry(Cache("old"), old);
+        using (var remote = Remote(new RecordingLog())) remote.Push(oldBuild, old);
+        // An older Kiln put the artifact itself under <key>, not an index.
+        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        var oldManifest = client.GetManifestAsync(old.EntryName).GetAwaiter().GetResult()!;
+        client.PutManifestAsync(old.Key, oldManifest.Body).GetAwaiter().GetResult();
+
+        var arm64 = NewIdentity("6.1.192-9");
+        using (var remote = Remote(new RecordingLog())) remote.Push(StoreEntry(Cache("arm"), arm64, arch: "arm64"), arm64);
+
+        var entries = KeyIndex(old.Key).Manifests;
+        Assert.That(entries.Select(m => (m.Platform, m.Digest)), Is.EqualTo(new[]
+        {
+            (Arch.X86_64.OciPlatform, oldManifest.Digest),
+            (Arch.Arm64.OciPlatform, client.GetManifestAsync(arm64.EntryName).GetAwaiter().GetResult()!.Digest),
+        }));
+        Assert.That(Remote(new RecordingLog()).TryPull(old, new KernelCache(Cache("pull"))), Is.Not.Null, "the older entry still pulls by its identity");
     }
 
     [Test]
