@@ -38,7 +38,8 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
         if (!RepositoryName().IsMatch(repository))
             throw KilnException.BadInput($"--{argument}={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
         scheme ??= IsLoopback(host) ? "http" : "https";
-        if (!Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
+        // "oci:" or "dir:" (skopeo's other transports) would pass as a host with an empty port.
+        if (host.EndsWith(':') || !Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
             throw KilnException.BadInput($"--{argument}={value}: '{host}' is not a valid HOST[:PORT].");
         return new RegistryReference(baseUri, repository);
     }

@@ -272,6 +272,26 @@ public sealed class RegistryReferenceTests
         Assert.That(e.Message, Does.Contain("--cache-registry"));
     }
 
+    [TestCase("docker://registry.example:5000/kiln/kernel", false, "https://registry.example:5000/", "kiln/kernel")]
+    [TestCase("docker://registry.example:5000/kiln/kernel", true, "http://registry.example:5000/", "kiln/kernel")]
+    [TestCase("127.0.0.1:5000/kiln/kernel", false, "http://127.0.0.1:5000/", "kiln/kernel")]
+    public void Parses_the_push_repository(string value, bool insecure, string baseUri, string repository)
+    {
+        var reference = RegistryReference.ParsePush(value, insecure);
+        Assert.That((reference.BaseUri.ToString(), reference.Repository), Is.EqualTo((baseUri, repository)));
+    }
+
+    [TestCase("oci:/tmp/layout")]
+    [TestCase("docker://127.0.0.1:5000")]
+    [TestCase("https://127.0.0.1:5000/kiln")]
+    [TestCase("docker://127.0.0.1:5000/kiln/kernel:6.1.192-1")]
+    public void Rejects_a_push_destination_that_is_not_a_repository(string value)
+    {
+        var e = Assert.Throws<KilnException>(() => RegistryReference.ParsePush(value, plainHttp: false));
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.StartWith("--push="));
+    }
+
     [Test]
     public void The_manifest_round_trips_and_rejects_garbage()
     {
