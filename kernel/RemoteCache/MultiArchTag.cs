@@ -57,7 +57,7 @@ public sealed class MultiArchTag
         TimeSpan.FromMilliseconds(Random.Shared.Next(0, 300 * attempt));
 
     /// <summary>The index under the tag: empty when there is none, one entry when a single manifest is there.</summary>
-    public async Task<OciIndex> ReadAsync(CancellationToken cancel = default)
+    private async Task<OciIndex> ReadAsync(CancellationToken cancel)
     {
         RegistryManifest? found;
         try

@@ -60,6 +60,17 @@ public sealed class RemoteKernelCacheTests
 
     private string Cache(string name) => Path.Combine(_work, name);
 
+    private OciRegistryClient Client() => new(RegistryReference.Parse(_registry.Address()));
+
+    /// <summary>A new entry of <paramref name="identity"/> in its own local cache, pushed to the registry.</summary>
+    private CachedKernel StoreAndPush(CacheIdentity identity, string arch = "x86_64")
+    {
+        var built = StoreEntry(Cache("local-" + Guid.NewGuid().ToString("N")[..6]), identity, arch: arch);
+        using var remote = Remote(new RecordingLog());
+        remote.Push(built, identity);
+        return built;
+    }
+
     [Test]
     public void A_pushed_entry_is_pulled_into_another_cache_byte_for_byte()
     {
@@ -82,10 +93,9 @@ public sealed class RemoteKernelCacheTests
     public void The_artifact_is_an_OCI_manifest_tagged_with_the_identity_and_the_arch_and_listed_in_the_key_index()
     {
         var identity = NewIdentity("6.1.192-7");
-        var built = StoreEntry(Cache("local"), identity);
-        using (var remote = Remote(new RecordingLog())) remote.Push(built, identity);
+        StoreAndPush(identity);
 
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        using var client = Client();
         var digests = new HashSet<string>();
         foreach (var tag in new[] { identity.EntryName, "6.1.192-7-amd64" })
         {
@@ -109,7 +119,7 @@ public sealed class RemoteKernelCacheTests
 
     private OciIndex KeyIndex(string key)
     {
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        using var client = Client();
         return OciIndex.Parse(client.GetManifestAsync(key).GetAwaiter().GetResult()!.Body)!;
     }
 
@@ -135,15 +145,14 @@ public sealed class RemoteKernelCacheTests
     public void An_entry_an_older_kiln_tagged_with_the_key_alone_stays_listed_under_its_arch()
     {
         var old = NewIdentity("6.1.192-9");
-        var oldBuild = StoreEntry(Cache("old"), old);
-        using (var remote = Remote(new RecordingLog())) remote.Push(oldBuild, old);
+        StoreAndPush(old);
         // An older Kiln put the artifact itself under <key>, not an index.
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        using var client = Client();
         var oldManifest = client.GetManifestAsync(old.EntryName).GetAwaiter().GetResult()!;
         client.PutManifestAsync(old.Key, oldManifest.Body).GetAwaiter().GetResult();
 
         var arm64 = NewIdentity("6.1.192-9");
-        using (var remote = Remote(new RecordingLog())) remote.Push(StoreEntry(Cache("arm"), arm64, arch: "arm64"), arm64);
+        StoreAndPush(arm64, "arm64");
 
         var entries = KeyIndex(old.Key).Manifests;
         Assert.That(entries.Select(m => (m.Platform, m.Digest)), Is.EqualTo(new[]
@@ -216,7 +225,7 @@ public sealed class RemoteKernelCacheTests
         using (var remote = Remote(new RecordingLog())) remote.Push(built, other);
         // Someone re-tags another identity's artifact with ours (a reused key or a hash12 collision).
         var mine = new CacheIdentity(other.Key, other.Hash[..12] + new string('f', 52));
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
+        using var client = Client();
         var manifest = client.GetManifestAsync(other.EntryName).GetAwaiter().GetResult()!.Body;
         client.PutManifestAsync(mine.EntryName, manifest).GetAwaiter().GetResult();
 
