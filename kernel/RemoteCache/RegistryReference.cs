@@ -19,8 +19,8 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
 
     public override string ToString() => $"{Host}/{Repository}";
 
-    /// <param name="argument">The option the value came from, named in the error.</param>
-    public static RegistryReference Parse(string value, string argument = "cache-registry")
+    /// <summary>--cache-registry's <c>[http[s]://]HOST[:PORT]/REPO</c>.</summary>
+    public static RegistryReference Parse(string value)
     {
         var text = value.Trim();
         string? scheme = null;
@@ -30,6 +30,14 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
                 scheme = prefix[..^3].ToLowerInvariant();
                 text = text[prefix.Length..];
             }
+        return Parse(value, "cache-registry", text, scheme);
+    }
+
+    /// <param name="value">What the user gave <paramref name="argument"/>, named in the errors.</param>
+    /// <param name="text">HOST[:PORT]/REPO, the value without its scheme or transport.</param>
+    /// <param name="scheme">http or https; null: plain HTTP for loopback hosts only.</param>
+    private static RegistryReference Parse(string value, string argument, string text, string? scheme)
+    {
         var slash = text.IndexOf('/');
         if (slash <= 0 || slash == text.Length - 1)
             throw KilnException.BadInput($"--{argument}={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
@@ -53,9 +61,10 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
         const string transport = "docker://";
         var text = value.Trim();
         if (text.StartsWith(transport, StringComparison.OrdinalIgnoreCase)) text = text[transport.Length..];
-        if (text.Contains("://", StringComparison.Ordinal))
+        // Another transport (oci:/DIR, dir:/PATH, http://…) is not a registry repository; HOST:PORT/ has digits before its slash.
+        if (text.Contains(":/", StringComparison.Ordinal))
             throw KilnException.BadInput($"--push={value}: expected a registry repository, docker://HOST[:PORT]/REPO (add --push-insecure for plain HTTP).");
-        return Parse((plainHttp ? "http://" : "") + text, "push");
+        return Parse(value, "push", text, plainHttp ? "http" : null);
     }
 
     private static bool IsLoopback(string hostAndPort)

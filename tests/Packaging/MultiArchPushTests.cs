@@ -24,7 +24,7 @@ public sealed class MultiArchPushTests
     private FakeKernel _arm64Kernel = null!;
     private OciImage _amd64 = null!;
     private OciImage _arm64 = null!;
-    private RegistryReference Repository => RegistryReference.Parse(_registry.Address("kiln/kernel"), "push");
+    private RegistryReference Repository => RegistryReference.ParsePush(_registry.Address("kiln/kernel"), plainHttp: true);
 
     [OneTimeSetUp]
     public void PackageTwoArchesAndStartTheRegistry()

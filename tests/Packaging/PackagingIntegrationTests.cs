@@ -70,7 +70,7 @@ public sealed class PackagingIntegrationTests
         Assert.That(local.Labels["org.opencontainers.image.version"], Is.EqualTo(KilnRun.Key61));
 
         using var registry = LocalRegistry.Start();
-        var repository = RegistryReference.Parse(registry.Address("kiln/kernel"), "push");
+        var repository = RegistryReference.ParsePush(registry.Address("kiln/kernel"), plainHttp: true);
         using (var client = new OciRegistryClient(repository))
             OciImagePush.PushAsync(result.Oci, KilnRun.Key61, repository, client).GetAwaiter().GetResult();
         var pushed = skopeo.Inspect($"docker://{repository}:{result.Oci.Tag}", tlsVerify: false);

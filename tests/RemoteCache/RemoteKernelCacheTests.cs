@@ -284,6 +284,7 @@ public sealed class RegistryReferenceTests
     [TestCase("docker://registry.example:5000/kiln/kernel", false, "https://registry.example:5000/", "kiln/kernel")]
     [TestCase("docker://registry.example:5000/kiln/kernel", true, "http://registry.example:5000/", "kiln/kernel")]
     [TestCase("127.0.0.1:5000/kiln/kernel", false, "http://127.0.0.1:5000/", "kiln/kernel")]
+    [TestCase("docker://[::1]:5000/kiln", false, "http://[::1]:5000/", "kiln")]
     public void Parses_the_push_repository(string value, bool insecure, string baseUri, string repository)
     {
         var reference = RegistryReference.ParsePush(value, insecure);
@@ -298,7 +299,7 @@ public sealed class RegistryReferenceTests
     {
         var e = Assert.Throws<KilnException>(() => RegistryReference.ParsePush(value, plainHttp: false));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(e.Message, Does.StartWith("--push="));
+        Assert.That(e.Message, Does.StartWith($"--push={value}:"));
     }
 
     [Test]
