@@ -31,8 +31,8 @@ public sealed record RegistryCredentials(string User, string Password)
 public sealed record RegistryManifest(byte[] Body, string Digest, string MediaType);
 
 /// <summary>
-/// The few calls of the OCI distribution HTTP API the remote cache needs: manifests by tag, blobs by
-/// digest, monolithic blob upload (POST then PUT). Plain HttpClient keeps Kiln free of oras/skopeo and lets
+/// The few calls of the OCI distribution HTTP API the remote cache and --push need: manifests and indexes by tag,
+/// blobs by digest, monolithic blob upload (POST then PUT). Plain HttpClient keeps Kiln free of oras/skopeo and lets
 /// the cache tell "registry down" (warn, build locally) from "content corrupt" (warn, rebuild).
 /// Authentication follows the registry's challenge: anonymous, Basic, or a Bearer token from its realm.
 /// </summary>

@@ -116,8 +116,7 @@ public sealed class RemoteKernelCache : IDisposable
                 _client.UploadBlobAsync(digest, () => File.OpenRead(path), size).GetAwaiter().GetResult();
                 layers.Add(new OciDescriptor(FileMediaType, digest, size, new Dictionary<string, string> { [OciManifest.TitleAnnotation] = name }));
             }
-            var config = new OciDescriptor(OciManifest.EmptyMediaType,
-                "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(OciManifest.EmptyConfig)), OciManifest.EmptyConfig.Length);
+            var config = new OciDescriptor(OciManifest.EmptyMediaType, OciRegistryClient.DigestOf(OciManifest.EmptyConfig), OciManifest.EmptyConfig.Length);
             _client.UploadBlobAsync(config.Digest, () => new MemoryStream(OciManifest.EmptyConfig), config.Size).GetAwaiter().GetResult();
 
             var manifest = new OciManifest(2, OciManifest.ManifestMediaType, ArtifactType, config, layers, new Dictionary<string, string>
@@ -137,12 +136,7 @@ public sealed class RemoteKernelCache : IDisposable
                       $"{layers.Sum(l => l.Size) / 1048576.0:F1} MiB in {watch.Elapsed.TotalSeconds:F1} s");
             return true;
         }
-        catch (InvalidArtifactException e)
-        {
-            _log.Warning($"Could not push to the remote cache {Registry} ({e.Message}); the kernel is only in the local cache.");
-            return false;
-        }
-        catch (RegistryUnavailableException e)
+        catch (Exception e) when (e is RegistryUnavailableException or InvalidArtifactException)
         {
             _log.Warning($"Could not push to the remote cache {Registry} ({e.Message}); the kernel is only in the local cache.");
             return false;
