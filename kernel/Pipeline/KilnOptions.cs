@@ -174,10 +174,11 @@ public sealed partial record KilnOptions
     [Argument("destdir", "PackageStage1: staging root of the Kata install layout (env DESTDIR).", ValueName = "DIR", Default = "<out>/kata", Environment = "DESTDIR")]
     public string? KataDestDir { get; init; }
 
-    [Argument("push", "PackageStage1: push the OCI image with skopeo to this repository, tagged with the cache key (docker://HOST/REPO).", ValueName = "REPO")]
+    [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
+                      "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD when it asks).", ValueName = "REPO")]
     public string? PushRepository { get; init; }
 
-    [Argument("push-insecure", "PackageStage1: push over plain HTTP / without TLS verification (a local registry).")]
+    [Argument("push-insecure", "PackageStage1: push over plain HTTP (a local registry).")]
     public bool PushInsecure { get; init; }
 
     [Argument("cache-registry", "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
@@ -214,8 +215,9 @@ public sealed partial record KilnOptions
     /// <summary>Running as root: prerequisites are installed without --install-deps.</summary>
     public bool IsRoot { get; init; }
 
-    /// <summary>Environment only: credentials for --cache-registry, and GitHub Actions' output file.</summary>
+    /// <summary>Environment only: credentials for --cache-registry and for --push, and GitHub Actions' output file.</summary>
     public RegistryCredentials? RegistryCredentials { get; init; }
+    public RegistryCredentials? PushCredentials { get; init; }
     public string? GitHubOutput { get; init; }
 
     /// <summary>The arguments the user gave (by name), as opposed to defaults.</summary>
@@ -233,6 +235,8 @@ public sealed partial record KilnOptions
     public int Boots => Repeat ?? 1;
     /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
     public RegistryReference? Registry { get; private init; }
+    /// <summary>--push (with --push-insecure) parsed when the options are, or null.</summary>
+    public RegistryReference? PushRegistry { get; private init; }
     /// <summary>--machine, --smp and --memory, checked against --arch when the options are parsed.</summary>
     public MachineSetup Machine { get; private init; } = MachineSetup.Default(Arch.X86_64);
     /// <summary>--distcc-hosts parsed when the options are, or null.</summary>
@@ -270,7 +274,7 @@ public sealed partial record KilnOptions
 
     /// <summary>
     /// Parses <paramref name="arguments"/> (values by argument name, last one wins, a flag is "true") and
-    /// <paramref name="environment"/> (read only for the variables the arguments name, and KILN_CACHE_REGISTRY_USER/_PASSWORD,
+    /// <paramref name="environment"/> (read only for the variables the arguments name, KILN_CACHE_REGISTRY_USER/_PASSWORD, KILN_PUSH_USER/_PASSWORD and
     /// GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
     /// </summary>
     public static KilnOptions Parse(ILookup<string, string> arguments, IReadOnlyDictionary<string, string?> environment, string repoRoot, bool isRoot = false)
@@ -293,10 +297,12 @@ public sealed partial record KilnOptions
             if (text is null) continue;
             property.SetValue(options, Convert(property.PropertyType, argument, text));
         }
-        var user = Env("KILN_CACHE_REGISTRY_USER");
+        RegistryCredentials? Credentials(string prefix) =>
+            Env(prefix + "_USER") is { } user ? new RegistryCredentials(user, Env(prefix + "_PASSWORD") ?? "") : null;
         return options.Validated() with
         {
-            RegistryCredentials = user is null ? null : new RegistryCredentials(user, Env("KILN_CACHE_REGISTRY_PASSWORD") ?? ""),
+            RegistryCredentials = Credentials(RegistryCredentials.CacheVariables),
+            PushCredentials = Credentials(RegistryCredentials.PushVariables),
             GitHubOutput = Env("GITHUB_OUTPUT"),
         };
     }
@@ -361,6 +367,7 @@ public sealed partial record KilnOptions
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
+            PushRegistry = PushRepository is null ? null : RegistryReference.ParsePush(PushRepository, PushInsecure),
             CacheDir = PathArgument.WritableDirectory("cache-dir", CacheDir),
             Mirror = Mirror is null ? null : KernelOrgProvider.CheckMirror("mirror", Mirror),
             // A base config file is read by bisect steps too, which run in another directory.
