@@ -175,7 +175,7 @@ public sealed partial record KilnOptions
     public string? KataDestDir { get; init; }
 
     [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
-                      "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD when it asks).", ValueName = "REPO")]
+                      "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD, else from skopeo/podman/docker login, when it asks).", ValueName = "REPO")]
     public string? PushRepository { get; init; }
 
     [Argument("push-insecure", "PackageStage1: push over plain HTTP (a local registry).")]
@@ -274,8 +274,8 @@ public sealed partial record KilnOptions
 
     /// <summary>
     /// Parses <paramref name="arguments"/> (values by argument name, last one wins, a flag is "true") and
-    /// <paramref name="environment"/> (read only for the variables the arguments name, KILN_CACHE_REGISTRY_USER/_PASSWORD, KILN_PUSH_USER/_PASSWORD and
-    /// GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
+    /// <paramref name="environment"/> (read only for the variables the arguments name, KILN_CACHE_REGISTRY_USER/_PASSWORD, KILN_PUSH_USER/_PASSWORD,
+    /// the login files' variables (see <see cref="RegistryLogin"/>) and GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
     /// </summary>
     public static KilnOptions Parse(ILookup<string, string> arguments, IReadOnlyDictionary<string, string?> environment, string repoRoot, bool isRoot = false)
     {
@@ -297,12 +297,15 @@ public sealed partial record KilnOptions
             if (text is null) continue;
             property.SetValue(options, Convert(property.PropertyType, argument, text));
         }
-        RegistryCredentials? Credentials(string prefix) =>
-            Env(prefix + "_USER") is { } user ? new RegistryCredentials(user, Env(prefix + "_PASSWORD") ?? "") : null;
-        return options.Validated() with
+        // The variables first; else what skopeo, podman or docker login saved for the registry.
+        RegistryCredentials? Credentials(string prefix, RegistryReference? registry) =>
+            Env(prefix + "_USER") is { } user ? new RegistryCredentials(user, Env(prefix + "_PASSWORD") ?? "")
+            : registry is null ? null : RegistryLogin.Find(registry.Host, environment);
+        var validated = options.Validated();
+        return validated with
         {
-            RegistryCredentials = Credentials(RegistryCredentials.CacheVariables),
-            PushCredentials = Credentials(RegistryCredentials.PushVariables),
+            RegistryCredentials = Credentials(RegistryCredentials.CacheVariables, validated.Registry),
+            PushCredentials = Credentials(RegistryCredentials.PushVariables, validated.PushRegistry),
             GitHubOutput = Env("GITHUB_OUTPUT"),
         };
     }
