@@ -135,23 +135,20 @@ public sealed class BisectDriver
         }
 
         // The ends first (syzbot and KernelCI learned it): a good end that fails or a bad end that passes would name a wrong commit.
-        _log.Info($"Testing the bad end {range.Bad.ShortSha} ({job.BadName}): it must fail");
-        var bad = Test(StepRole.BadEnd);
-        if (bad is null || bad.Verdict == StepVerdict.Abort)
-            return Outcome(BisectStatus.Aborted, null, false, [], [], bad?.Message ?? "the step on the bad end could not run");
-        if (bad.Verdict != StepVerdict.Bad)
-            return Outcome(BisectStatus.EndRejected, null, false, [], [],
-                $"the bad end {job.BadName} ({range.Bad.ShortSha} {range.Bad.Subject}) " +
-                (bad.Verdict == StepVerdict.Good ? "passes" : "cannot be tested") + $": {bad.Message}");
-        _log.Info($"Testing the good end {range.Good.ShortSha} ({job.GoodName}): it must pass");
-        worktree.Git.Run("checkout", "--quiet", "--detach", "--force", range.Good.Sha);
-        var good = Test(StepRole.GoodEnd);
-        if (good is null || good.Verdict == StepVerdict.Abort)
-            return Outcome(BisectStatus.Aborted, null, false, [], [], good?.Message ?? "the step on the good end could not run");
-        if (good.Verdict != StepVerdict.Good)
-            return Outcome(BisectStatus.EndRejected, null, false, [], [],
-                $"the good end {job.GoodName} ({range.Good.ShortSha} {range.Good.Subject}) " +
-                (good.Verdict == StepVerdict.Bad ? "fails" : "cannot be tested") + $": {good.Message}");
+        // The worktree starts at the bad end; null when the end does what the range says.
+        BisectOutcome? CheckEnd(StepRole role, string side, CommitInfo commit, string name, StepVerdict expected, string otherwise)
+        {
+            _log.Info($"Testing the {side} end {commit.ShortSha} ({name}): it must {(expected == StepVerdict.Good ? "pass" : "fail")}");
+            worktree.Git.Run("checkout", "--quiet", "--detach", "--force", commit.Sha);
+            var step = Test(role);
+            if (step is null || step.Verdict == StepVerdict.Abort)
+                return Outcome(BisectStatus.Aborted, null, false, [], [], step?.Message ?? $"the step on {name} could not run");
+            return step.Verdict == expected ? null : Outcome(BisectStatus.EndRejected, null, false, [], [],
+                $"the {side} end {name} ({commit.ShortSha} {commit.Subject}) " +
+                (step.Verdict == StepVerdict.Skip ? "cannot be tested" : otherwise) + $": {step.Message}");
+        }
+        if (CheckEnd(StepRole.BadEnd, "bad", range.Bad, job.BadName, StepVerdict.Bad, "passes") is { } badEndRejected) return badEndRejected;
+        if (CheckEnd(StepRole.GoodEnd, "good", range.Good, job.GoodName, StepVerdict.Good, "fails") is { } goodEndRejected) return goodEndRejected;
 
         worktree.Git.Run("bisect", "start", range.Bad.Sha, range.Good.Sha);
         var exit = Step(job, worktree.Path, "bisect", "run").Run(_log, cancellation).ExitCode;

@@ -23,19 +23,11 @@ public sealed class BisectIntegrationTests
     {
         // A fixed path: the repository's bisect build directory in the shared cache is then reused by the next run.
         var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
-        var repoPath = Path.Combine(root, "linux");
-        CopyTree(TestKernel.SourceTree, repoPath);
-        File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
-        var repo = GitFixture.Init(repoPath);
-        var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var (repo, repoPath, good) = DebianTreeRepository(root);
         var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
         var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
         Assert.That(mainC, Does.Contain("\tkernel_init_freeable();\n"));
 
-        // Debian's .gitignore ends by ignoring its whole top level: drop that stanza, as a kernel developer would.
-        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
         repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
         var breaksBuild = repo.Commit("init: a syntax error", ("init/main.c", mainC + "\nint kiln_bisect_syntax_error = ;\n"));
         repo.Commit("init: fix the syntax error", ("init/main.c", mainC));
@@ -164,16 +156,9 @@ public sealed class BisectIntegrationTests
     public void A_culprit_that_fails_on_every_second_boot_is_found_with_repeat_3_and_its_revert_confirmed()
     {
         var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
-        var repoPath = Path.Combine(root, "linux");
-        CopyTree(TestKernel.SourceTree, repoPath);
-        File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
-        var repo = GitFixture.Init(repoPath);
-        var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var (repo, repoPath, good) = DebianTreeRepository(root);
         var makefile = File.ReadAllText(Path.Combine(repoPath, "kernel", "Makefile"));
         var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
-        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
         repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
         var culprit = repo.Commit("kernel: a driver that fails on some boots",
             ("kernel/kiln_flaky.c", FlakyDriver), ("kernel/Makefile", makefile + "obj-y += kiln_flaky.o\n"));
@@ -230,8 +215,11 @@ public sealed class BisectIntegrationTests
         Directory.Delete(root, recursive: true);
     }
 
-    /// <summary>The Debian 6.1 tree as a repository: good, a benign commit, a commit that panics at boot.</summary>
-    internal static (GitFixture Repo, string Path, string Good, string Panics) ThreeCommitHistory(string root)
+    /// <summary>
+    /// A repository of the Debian 6.1 tree at <paramref name="root"/>/linux (emptied first) whose first commit, the good
+    /// end, drops the last stanza of Debian's .gitignore (which ignores its whole top level), as a kernel developer would.
+    /// </summary>
+    internal static (GitFixture Repo, string Path, string Good) DebianTreeRepository(string root)
     {
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         Directory.CreateDirectory(root);
@@ -240,9 +228,16 @@ public sealed class BisectIntegrationTests
         File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
         var repo = GitFixture.Init(repoPath);
         var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
+        return (repo, repoPath, good);
+    }
+
+    /// <summary>The Debian 6.1 tree as a repository: good, a benign commit, a commit that panics at boot.</summary>
+    internal static (GitFixture Repo, string Path, string Good, string Panics) ThreeCommitHistory(string root)
+    {
+        var (repo, repoPath, good) = DebianTreeRepository(root);
         var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
         var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
-        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
         repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
         var panics = repo.Commit("init: panic in kernel_init", ("init/main.c", mainC.Replace("\tkernel_init_freeable();\n", "\tkernel_init_freeable();\n" + PanicLine)));
         return (repo, repoPath, good, panics);
