@@ -56,7 +56,7 @@ public static class Reports
         output.Write(table);
         // Details below the table: a build error or a failed check does not fit a column.
         foreach (var s in outcome.Steps) output.Line($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
-        output.Line($"{outcome.Steps.Count} step(s) (both ends, the bisect, the revert check), {outcome.Skipped} skipped, {outcome.Flaky} flaky, " +
+        output.Line($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, {outcome.Flaky} flaky, " +
                     $"{outcome.Boots} boot(s) per step, for {outcome.Range.Commits} commit(s) " +
                     $"(bisect bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
                     $"in {outcome.Duration:hh\\:mm\\:ss}");
@@ -64,6 +64,7 @@ public static class Reports
             output.Line($"Revert check: {outcome.Confirmation.Label}: {outcome.Confirmation.Message}");
         output.Line($"Worktree {(outcome.WorktreeReused ? "reused" : "added")} in {outcome.WorktreeSeconds:F1} s; per-step overhead " +
                     $"(everything but make and QEMU) at most {outcome.MaxOverheadSeconds:F1} s");
+        if (outcome.Log.Count == 0) return;
         output.Line("git bisect log:");
         foreach (var line in outcome.Log) output.Line("  " + line);
     }
