@@ -19,8 +19,8 @@ public sealed record ConfigBisectResult(ConfigBisectOutcome Outcome, IReadOnlyLi
 public sealed record MinConfigResult(MinConfigOutcome Outcome, string Fragment, string Report, string StepsDirectory, string StatePath);
 
 /// <summary>
-/// The ConfigBisect and MinConfig targets: the patched tree BootTest builds (or --source), a build directory of the
-/// search's own beside the target's, the configs read and made consistent there, the search, and its report.
+/// The ConfigBisect and MinConfig targets: the patched tree BootTest builds (or --source), the searches' build directory
+/// beside the target's, the configs read and made consistent there, the search, and its report.
 /// </summary>
 public sealed class ConfigSearchSession(KernelPipeline pipeline, IKilnLog log)
 {
@@ -118,7 +118,7 @@ public sealed class ConfigSearchSession(KernelPipeline pipeline, IKilnLog log)
     /// </summary>
     private (Workspace Workspace, KernelConfigTrials Trials, string Steps) Prepare(Acquired acquired, Workspace target, string search)
     {
-        var workspace = target with { BuildDir = KilnPaths.ConfigSearchBuildDirectory(target.BuildDir, search), Reconfigure = true };
+        var workspace = target with { BuildDir = KilnPaths.ConfigSearchBuildDirectory(target.BuildDir), Reconfigure = true };
         var steps = Paths.ConfigSearchSteps(search);
         if (search == Bisect && Directory.Exists(steps)) Directory.Delete(steps, recursive: true);
         Directory.CreateDirectory(steps);

@@ -23,11 +23,12 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
         Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
     /// <summary>
-    /// A config search's build directory (ConfigBisect and MinConfig have one each, <paramref name="search"/>), beside the
-    /// target's own and building the same tree (../linux), so ccache serves it the target's compiles and make's objects stay for the next search.
+    /// The build directory the config searches (ConfigBisect, MinConfig) build in, one per build directory of the target,
+    /// beside it and building the same tree (../linux): ccache serves it the target's compiles, and make keeps its objects
+    /// from one search to the next (a search lock keeps two from running in it at once).
     /// </summary>
-    public static string ConfigSearchBuildDirectory(string buildDirectory, string search) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "build-" + search);
+    public static string ConfigSearchBuildDirectory(string buildDirectory) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "build-config-search");
     /// <summary>MinConfig's saved state for one search (its key: tree, arch, start config, tests), resumed by the next run.</summary>
     public string MinConfigState(string key) => Path.Combine(CacheDir, "config-search", $"min-config-{key[..16]}.json");
     /// <summary>Reproduce's scratch (a copy of the tree and a fresh build directory); removed at the end and by the next run.</summary>
@@ -80,7 +81,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     /// <summary>One bisect of a repository at a time: they share its worktree.</summary>
     public string BisectLock(string workName) => Lock(CacheDir, "bisect-" + workName);
     public string ReproduceLock => Lock(CacheDir, "reproduce");
-    /// <summary>One config search per search build directory at a time (make holds the build lock only while it runs).</summary>
+    /// <summary>One config search per search build directory at a time (make holds its build lock only while it runs).</summary>
     public string ConfigSearchLock(string buildDirectory) => Lock(CacheDir, "config-search-" + Path.GetFileName(BuildLock(buildDirectory))[..^".lock".Length]);
 
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
