@@ -37,6 +37,15 @@ public static class CiKeys
     public const string Aci = "aci";
     public const string OciLayout = "oci_layout";
     public const string AnalysisReport = "analysis_report";
+    /// <summary>ConfigBisect: found, goodfails or badpasses; the culprit options (comma-separated) and the report.</summary>
+    public const string ConfigBisectStatus = "config_bisect_status";
+    public const string ConfigCulprits = "config_culprits";
+    public const string ConfigBisectReport = "config_bisect_report";
+    /// <summary>MinConfig: the fragment of the best config so far, its enabled options, whether it converged, and the report.</summary>
+    public const string MinConfig = "min_config";
+    public const string MinConfigEnabled = "min_config_enabled";
+    public const string MinConfigConverged = "min_config_converged";
+    public const string MinConfigReport = "min_config_report";
 
     public static readonly IReadOnlyList<string> All = typeof(CiKeys).GetFields()
         .Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();

@@ -1,6 +1,7 @@
 using Kiln.Kernel.Analysis;
 using Kiln.Kernel.Bisect;
 using Kiln.Kernel.Boot;
+using Kiln.Kernel.ConfigSearch;
 using Spectre.Console;
 
 namespace Kiln.Build;
@@ -36,13 +37,7 @@ public static class Reports
             .AddColumn(new TableColumn("Total").RightAligned()).AddColumn(new TableColumn("Overhead").RightAligned());
         foreach (var s in outcome.Steps)
         {
-            var verdict = s.Verdict switch
-            {
-                StepVerdict.Good => "[green]good[/]",
-                StepVerdict.Bad => "[red]bad[/]",
-                StepVerdict.Skip => "[yellow]skip[/]",
-                _ => "[red]abort[/]",
-            } + (s.Boots > 1 ? $" {s.Passes}/{s.Boots}" + (s.Flaky ? " [yellow]flaky[/]" : "") : "");
+            var verdict = Verdict(s.Verdict) + (s.Boots > 1 ? $" {s.Passes}/{s.Boots}" + (s.Flaky ? " [yellow]flaky[/]" : "") : "");
             var role = s.Role switch
             {
                 StepRole.BadEnd => "bad end",
@@ -68,6 +63,67 @@ public static class Reports
         output.Line("git bisect log:");
         foreach (var line in outcome.Log) output.Line("  " + line);
     }
+
+    public static void ConfigBisect(ConfigBisectResult result, KilnOutput output)
+    {
+        var outcome = result.Outcome;
+        SearchSteps(outcome.Steps, output);
+        output.Line($"{outcome.Builds} build(s) for {outcome.Initial.Count} differing option(s) " +
+                    $"(bound: ceil(log2 {outcome.Initial.Count})+2 = {outcome.MaxBuilds}{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
+                    $"in {TimeSpan.FromSeconds(outcome.Steps.Sum(s => s.TotalSeconds)):hh\\:mm\\:ss}");
+        if (outcome.Status != ConfigBisectStatus.Found) return;
+        output.Line(result.Culprits.Count == 1
+            ? "The option whose change breaks it:"
+            : $"These {result.Culprits.Count} options break it together (Kconfig moves them as one, or they do not build apart):");
+        foreach (var culprit in result.Culprits)
+        {
+            output.Line($"  {culprit.Change}");
+            foreach (var line in culprit.Kconfig) output.Line("    " + line);
+            foreach (var line in culprit.Help.Take(6)) output.Line("    | " + line);
+        }
+        output.Line($"Last good config: {result.LastGoodConfig}; first bad: {result.FirstBadConfig}");
+    }
+
+    public static void MinConfig(MinConfigResult result, KilnOutput output)
+    {
+        var outcome = result.Outcome;
+        var state = outcome.State;
+        SearchSteps(state.Steps, output);
+        var status = outcome.Status switch
+        {
+            MinConfigStatus.Converged => "converged",
+            MinConfigStatus.StepLimit => $"stopped at --max-steps; {state.Queue.Sum(g => g.Count)} options left to try (run again to resume)",
+            _ => "the starting config does not pass",
+        };
+        output.Line($"MinConfig: {state.StartEnabled} options on at the start, {outcome.Best.Enabled.Count} in the best config so far; " +
+                    $"{state.Steps.Count} build(s) in all, {outcome.BuildsThisRun} in this run{(outcome.Resumed ? " (resumed)" : "")}: {status}");
+        if (state.Required.Count > 0) output.Line($"Needed by the test (turning it off alone fails): {string.Join(", ", state.Required)}");
+        if (state.Forced.Count > 0) output.Line($"Kept on by Kconfig (selected, or no prompt): {string.Join(", ", state.Forced)}");
+    }
+
+    /// <summary>A config search's builds: what each applied, how many options moved after make olddefconfig, its verdict and times.</summary>
+    private static void SearchSteps(IReadOnlyList<SearchStep> steps, KilnOutput output)
+    {
+        var table = new Table()
+            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Build").AddColumn(new TableColumn("Moved").RightAligned())
+            .AddColumn(new TableColumn("On").RightAligned()).AddColumn("Verdict")
+            .AddColumn(new TableColumn("Build").RightAligned()).AddColumn(new TableColumn("Boot").RightAligned()).AddColumn(new TableColumn("Total").RightAligned());
+        foreach (var s in steps)
+            table.AddRow(s.Number.ToString(), Markup.Escape(s.Action), s.Moved.Count.ToString(), s.EnabledOptions.ToString(), Verdict(s.Verdict),
+                $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s");
+        output.Write(table);
+        foreach (var s in steps)
+            output.Line($"  {s.Number}. " + (s.Applied.Count == 0 ? "" : $"{string.Join(", ", s.Applied.Take(8))}{(s.Applied.Count > 8 ? $" and {s.Applied.Count - 8} more" : "")}: ") +
+                        FirstLine(s.Message));
+    }
+
+    private static string Verdict(StepVerdict verdict) => verdict switch
+    {
+        StepVerdict.Good => "[green]good[/]",
+        StepVerdict.Bad => "[red]bad[/]",
+        StepVerdict.Skip => "[yellow]skip[/]",
+        _ => "[red]abort[/]",
+    };
 
     public static void Analysis(AnalysisResult result, string sparseLog, KilnOutput output)
     {

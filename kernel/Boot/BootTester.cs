@@ -93,6 +93,8 @@ public sealed class BootTester
     public const string InitramfsName = "initramfs.cpio.gz";
     public const string ResultsJsonName = "results.json";
     public const string JUnitName = "junit.xml";
+    /// <summary>The check that every option Kiln's fragments request is in /proc/config.gz.</summary>
+    public const string ConfigOptionsCheck = "config-options";
     /// <summary>Under the output directory: the disk image and shared directories of the devices.</summary>
     public const string DevicesDirectory = "devices";
     private const string TestCheckPrefix = "test:";
@@ -317,7 +319,7 @@ public sealed class BootTester
 
     private static BootCheck ConfigOptions(IReadOnlyList<ConfigRequirement> requirements, GuestReport report)
     {
-        const string name = "config-options";
+        const string name = ConfigOptionsCheck;
         if (requirements.Count == 0) return new BootCheck(name, true, "no options requested", TimeSpan.Zero);
         if (report.ConfigMissing)
             return new BootCheck(name, false, "the kernel has no /proc/config.gz: enable CONFIG_IKCONFIG and CONFIG_IKCONFIG_PROC to check options", TimeSpan.Zero);

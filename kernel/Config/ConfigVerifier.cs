@@ -41,6 +41,18 @@ public sealed class ConfigVerifier
         return new ConfigVerification(requested, dropped, _allowList.Warnings, config.Path, _allowList.Path);
     }
 
+    /// <summary>
+    /// What the Kconfig files say of one option, with the values <paramref name="config"/> gives the symbols it names:
+    /// its type and prompt, each definition (file:line) with its dependencies, and what selects or implies it.
+    /// </summary>
+    public IReadOnlyList<string> Describe(string symbol, KernelConfig config)
+    {
+        if (_index.Find(symbol) is not { } found)
+            return [$"{ConfigValues.Prefix}{symbol} is not defined in any Kconfig file of this kernel for this architecture{SuggestionSuffix(symbol)}"];
+        var request = new RequestedOption(symbol, ConfigValues.NormalizeUnset(config.Get(symbol)), found.Definitions[0].Location);
+        return new Explanation(this, request, config, config, new Dictionary<string, RequestedOption>()).Describe(found);
+    }
+
     private string SuggestionSuffix(string symbol)
     {
         var suggestions = _index.Suggest(symbol);
@@ -79,6 +91,16 @@ public sealed class ConfigVerifier
             DescribeDefinitions(symbol);
             return (DropReason.ValueDiffers, $"its dependencies hold, but kconfig chose {ConfigValues.NormalizeUnset(config.Get(symbol.Name))}" +
                                              (symbol.Type is KconfigType.Int or KconfigType.Hex ? " (is the value outside the option's range?)" : ""));
+        }
+
+        public IReadOnlyList<string> Describe(KconfigSymbol symbol)
+        {
+            var prompt = symbol.Definitions.SelectMany(d => d.Prompts).Select(p => p.Text).FirstOrDefault();
+            _details.Add($"{ConfigValues.Prefix}{symbol.Name}: {symbol.Type.ToString().ToLowerInvariant()}" + (prompt is null ? ", no prompt" : $" \"{prompt}\""));
+            DescribeDefinitions(symbol);
+            DescribeSelectors(symbol.SelectedBy, "selected by");
+            DescribeSelectors(symbol.ImpliedBy, "implied by");
+            return _details;
         }
 
         /// <summary>

@@ -290,6 +290,26 @@ internal sealed partial class KconfigReader
         return expanded;
     }
 
+    /// <summary>
+    /// The help text of the entry at <paramref name="entry"/> (the index skips help text to stay fast, so it is read
+    /// when asked for), as paragraphs' lines without their indentation; empty when the entry has none.
+    /// </summary>
+    public static IReadOnlyList<string> HelpText(string sourceDir, SourceLocation entry)
+    {
+        var path = Path.Combine(sourceDir, entry.File);
+        if (!File.Exists(path)) return [];
+        var lines = File.ReadAllLines(path);
+        for (var i = entry.Line; i < lines.Length; i++)
+        {
+            var keyword = lines[i].Trim().Split(' ', '\t')[0];
+            if (keyword is "help" or "---help---")
+                return lines[(i + 1)..(SkipHelp(lines, i) + 1)].Select(l => l.Trim()).SkipWhile(l => l.Length == 0).Reverse()
+                    .SkipWhile(l => l.Length == 0).Reverse().ToList();
+            if (keyword is "config" or "menuconfig" or "choice" or "endchoice" or "menu" or "endmenu" or "if" or "endif" or "source" or "comment") break;
+        }
+        return [];
+    }
+
     /// <summary>Help text runs until the first non-blank line indented less than its own first line.</summary>
     private static int SkipHelp(string[] lines, int helpLine)
     {

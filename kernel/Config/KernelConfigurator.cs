@@ -95,14 +95,14 @@ public sealed partial class KernelConfigurator
             var inputs = Stage(tiny.Concat(fragments), buildDir);
             if (inputs.Count == 0) File.WriteAllText(mergedPath, "");
             else Merge(mergeScript, buildDir, inputs[0], inputs.Skip(1), mergedPath, cancellation);
-            Make(sourceDir, buildDir, request, new[] { "KCONFIG_ALLCONFIG=" + mergedPath, "allnoconfig" }, cancellation);
+            Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { "KCONFIG_ALLCONFIG=" + mergedPath, "allnoconfig" }, cancellation);
         }
         else
         {
             if (isTarget)
             {
                 _log.Info($"Configure: base {request.BaseConfig} for {request.Arch}, fragments merged with merge_config.sh -m, then olddefconfig");
-                Make(sourceDir, buildDir, request, new[] { request.BaseConfig }, cancellation);
+                Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { request.BaseConfig }, cancellation);
             }
             else
             {
@@ -111,7 +111,7 @@ public sealed partial class KernelConfigurator
             }
             Merge(mergeScript, buildDir, configPath, Stage(fragments, buildDir), mergedPath, cancellation);
             File.Copy(mergedPath, configPath, overwrite: true);
-            Make(sourceDir, buildDir, request, new[] { "olddefconfig" }, cancellation);
+            Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { "olddefconfig" }, cancellation);
         }
 
         var config = KernelConfig.Load(configPath);
@@ -169,10 +169,20 @@ public sealed partial class KernelConfigurator
         return staged;
     }
 
-    private void Make(string sourceDir, string buildDir, ConfigureRequest request, IReadOnlyList<string> targetArguments, CancellationToken cancellation)
+    /// <summary>
+    /// make olddefconfig on the .config a config search wrote into <paramref name="buildDir"/>: the kernel's own Kconfig
+    /// makes it consistent (dependencies drop options, selects add them, new options take their defaults).
+    /// </summary>
+    public KernelConfig OldDefConfig(string sourceDir, string buildDir, Arch arch, BuildRuntime runtime, CancellationToken cancellation = default)
+    {
+        Make(Path.GetFullPath(sourceDir), Path.GetFullPath(buildDir), arch, runtime, ["olddefconfig"], cancellation);
+        return KernelConfig.Load(Path.Combine(buildDir, ".config"));
+    }
+
+    private void Make(string sourceDir, string buildDir, Arch arch, BuildRuntime runtime, IReadOnlyList<string> targetArguments, CancellationToken cancellation)
     {
         var arguments = new List<string> { "-C", sourceDir, "O=" + buildDir };
-        arguments.AddRange(request.Arch.MakeVariables());
+        arguments.AddRange(arch.MakeVariables());
         arguments.AddRange(targetArguments);
         var make = new Command("make", arguments.ToArray())
         {
@@ -181,7 +191,7 @@ public sealed partial class KernelConfigurator
             OnOutput = line => _log.Verbose(line),
             OnError = line => _log.Verbose(line),
         };
-        request.Runtime.Run(make, new[] { sourceDir, buildDir }, _log, cancellation);
+        runtime.Run(make, new[] { sourceDir, buildDir }, _log, cancellation);
     }
     /// <summary>Kconfig probes the compiler, so a missing cross-compiler fails every step; say which package to install.</summary>
     private static void CheckCrossCompiler(Arch arch)

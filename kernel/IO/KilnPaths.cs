@@ -22,6 +22,15 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectBuildDirectory(string name, Arch arch, string variant, string runtime) =>
         Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
+    /// <summary>
+    /// The build directory the config searches (ConfigBisect, MinConfig) build in, one per build directory of the target,
+    /// beside it and building the same tree (../linux): ccache serves it the target's compiles, and make keeps its objects
+    /// from one search to the next (a search lock keeps two from running in it at once).
+    /// </summary>
+    public static string ConfigSearchBuildDirectory(string buildDirectory) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "build-config-search");
+    /// <summary>MinConfig's saved state for one search (its key: tree, arch, start config, tests), resumed by the next run.</summary>
+    public string MinConfigState(string key) => Path.Combine(CacheDir, "config-search", $"min-config-{key[..16]}.json");
     /// <summary>Reproduce's scratch (a copy of the tree and a fresh build directory); removed at the end and by the next run.</summary>
     public string ReproduceWork => Path.Combine(CacheDir, "reproduce");
 
@@ -72,6 +81,9 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     /// <summary>One bisect of a repository at a time: they share its worktree.</summary>
     public string BisectLock(string workName) => Lock(CacheDir, "bisect-" + workName);
     public string ReproduceLock => Lock(CacheDir, "reproduce");
+    /// <summary>One config search per search build directory at a time (make holds its build lock only while it runs).</summary>
+    public string ConfigSearchLock(string buildDirectory) => Lock(CacheDir, "config-search-" + Path.GetFileName(BuildLock(buildDirectory))[..^".lock".Length]);
+
     public static string BuilderLock(string cacheDir, string tag) => Lock(cacheDir, "builder-" + tag);
 
     // --- the outputs ---
@@ -82,6 +94,8 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string SparseLog => Path.Combine(Analysis, "sparse.log");
     public string ConfigDiff => Path.Combine(OutDir, "config-diff.txt");
     public string BisectSteps => Path.Combine(OutDir, "bisect");
+    /// <summary>A config search's report (config-bisect.json, min-config.json) is <c>&lt;out&gt;/&lt;search&gt;.json</c>; each build's log and boot results are under this.</summary>
+    public string ConfigSearchSteps(string search) => Path.Combine(OutDir, search);
     /// <summary>Reproduce's report (reproduce.json, reproduce.txt), the rebuild's build.log and any diffoscope output.</summary>
     public string Reproduce => Path.Combine(OutDir, "reproduce");
     /// <summary>Run's and Shell's serial log, report, initramfs and the command's captured stdout and stderr.</summary>

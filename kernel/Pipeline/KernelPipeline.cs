@@ -6,6 +6,7 @@ using Kiln.Kernel.Build;
 using Kiln.Kernel.Build.Containers;
 using Kiln.Kernel.Build.Distribution;
 using Kiln.Kernel.Config;
+using Kiln.Kernel.ConfigSearch;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.HostSetup;
 using Kiln.Kernel.Identity;
@@ -44,6 +45,10 @@ public interface IKernelPipeline
     BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand);
     /// <summary>One bisect step on the commit checked out in the plan's worktree; the kernel's faults are verdicts, not exceptions.</summary>
     StepRecord BisectStep(BisectPlan plan);
+    /// <summary>ConfigBisect: the option whose change from --good-config to --bad-config breaks the boot, on the patched tree (patching first when a cache hit skipped Patch).</summary>
+    ConfigBisectResult ConfigBisect(Acquired acquired, Patched? patched);
+    /// <summary>MinConfig: the smallest config that still passes, from --config or the target's, resumable; written as a fragment.</summary>
+    MinConfigResult MinConfig(Acquired acquired, Patched? patched);
     /// <summary>The Reproduce target: the built kernel against a rebuild from nothing elsewhere (patching first when a cache hit skipped Patch).</summary>
     ReproduceReport Reproduce(Built built);
     /// <summary>
@@ -618,6 +623,10 @@ public sealed class KernelPipeline : IKernelPipeline
     public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => new BisectSession(this, _log).Run(stepCommand);
 
     public StepRecord BisectStep(BisectPlan plan) => new BisectStepRunner(this, _log).Run(plan);
+
+    public ConfigBisectResult ConfigBisect(Acquired acquired, Patched? patched) => new ConfigSearchSession(this, _log).RunBisect(acquired, patched);
+
+    public MinConfigResult MinConfig(Acquired acquired, Patched? patched) => new ConfigSearchSession(this, _log).RunMinConfig(acquired, patched);
 
     /// <summary>Probes the farm right before make, so the decision reflects the farm as it is now.</summary>
     private BuildDistribution PlanDistribution()

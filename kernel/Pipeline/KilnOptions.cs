@@ -209,6 +209,18 @@ public sealed partial record KilnOptions
     [Argument("bisect-plan", "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", ValueName = "FILE")]
     public string? BisectPlanPath { get; init; }
 
+    [Argument("good-config", "ConfigBisect: a kernel .config that builds and passes BootTest (and the --test scripts) on the tree --kernel or --source gives.", ValueName = "FILE")]
+    public string? GoodConfig { get; init; }
+
+    [Argument("bad-config", "ConfigBisect: a .config for the same tree that fails; the options that differ from --good-config are bisected to the one that breaks it.", ValueName = "FILE")]
+    public string? BadConfig { get; init; }
+
+    [Argument("config", "MinConfig: the config to shrink.", ValueName = "FILE", Default = "the .config Configure makes for the target")]
+    public string? StartConfig { get; init; }
+
+    [Argument("max-steps", "MinConfig: build at most N configs in this run (at least 1); the next run resumes from the state under --cache-dir.", ValueName = "N")]
+    public int? MaxSteps { get; init; }
+
     /// <summary>The target that runs (--target, BootTest by default): --exec, --gdb and a terminal belong to some targets only.</summary>
     public string? TargetName { get; init; }
 
@@ -346,6 +358,7 @@ public sealed partial record KilnOptions
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
         CheckGuestSession();
+        CheckConfigSearch();
         var kselftests = (Kselftest ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
         foreach (var target in kselftests.Where(t => !KselftestTargetName().IsMatch(t) || t.Split('/').Contains("..")))
             throw KilnException.BadInput($"--kselftest={Kselftest}: '{target}' is not a selftest target name (a directory under tools/testing/selftests, such as timers or net/af_unix).");
@@ -378,6 +391,9 @@ public sealed partial record KilnOptions
             Tests = tests,
             Against = against,
             WritableDirectory = rwdir,
+            GoodConfig = GoodConfig is null ? null : PathArgument.ExistingFile("good-config", GoodConfig),
+            BadConfig = BadConfig is null ? null : PathArgument.ExistingFile("bad-config", BadConfig),
+            StartConfig = StartConfig is null ? null : PathArgument.ExistingFile("config", StartConfig),
             Out = Out is null ? null : PathArgument.WritableDirectory("out", Out),
             KataDestDir = KataDestDir is null ? null : PathArgument.WritableDirectory("destdir", KataDestDir),
             CiOutput = CiOutput is null ? null : PathArgument.WritableFile("ci-output", CiOutput),
@@ -402,6 +418,13 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput("--target=Shell needs an interactive terminal (stdin and stdout are not one); use --target=Run -- CMD to run a command.");
     }
 
+    /// <summary>ConfigBisect needs both ends; the config files themselves are read (arch, contents) when the search starts.</summary>
+    private void CheckConfigSearch()
+    {
+        if (string.Equals(TargetName, KilnTargets.ConfigBisect, StringComparison.OrdinalIgnoreCase) && (GoodConfig is null || BadConfig is null))
+            throw KilnException.BadInput("--target=ConfigBisect needs --good-config=FILE (a .config that passes) and --bad-config=FILE (one that fails) for the same tree.");
+    }
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
     private static partial Regex KselftestTargetName();
 
@@ -422,4 +445,6 @@ public static class KilnTargets
     public const string Run = "Run";
     public const string Shell = "Shell";
     public const string Kselftest = "Kselftest";
+    public const string ConfigBisect = "ConfigBisect";
+    public const string MinConfig = "MinConfig";
 }

@@ -321,6 +321,8 @@ public class TaskAdapterTests
         }
         public BisectSessionResult Bisect(Func<string, IReadOnlyList<string>> stepCommand) => throw new NotSupportedException("not used by these tests");
         public StepRecord BisectStep(BisectPlan plan) => throw new NotSupportedException("not used by these tests");
+        public Kiln.Kernel.ConfigSearch.ConfigBisectResult ConfigBisect(Acquired acquired, Patched? patched) => throw new NotSupportedException("not used by these tests");
+        public Kiln.Kernel.ConfigSearch.MinConfigResult MinConfig(Acquired acquired, Patched? patched) => throw new NotSupportedException("not used by these tests");
         public GuestSessionResult Session(Built built, Stream output, Stream error) => throw new NotSupportedException("not used by these tests");
         public Kiln.Kernel.Kselftest.KselftestOutcome Kselftest(Built built, Stream output, Stream error) => throw new NotSupportedException("not used by these tests");
 
