@@ -31,21 +31,32 @@ public static class Reports
     public static void Bisect(BisectOutcome outcome, KilnOutput output)
     {
         var table = new Table()
-            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
+            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("Role").AddColumn("Commit").AddColumn("Subject").AddColumn("Verdict")
             .AddColumn(new TableColumn("Exit").RightAligned()).AddColumn(new TableColumn("Configure").RightAligned())
             .AddColumn(new TableColumn("Build").RightAligned()).AddColumn(new TableColumn("Boot").RightAligned())
             .AddColumn(new TableColumn("Total").RightAligned()).AddColumn(new TableColumn("Overhead").RightAligned());
         foreach (var s in outcome.Steps)
         {
-            table.AddRow(s.Number.ToString(), s.ShortSha, Markup.Escape(s.Subject), Verdict(s.Verdict), s.ExitCode.ToString(),
+            var verdict = Verdict(s.Verdict) + (s.Boots > 1 ? $" {s.Passes}/{s.Boots}" + (s.Flaky ? " [yellow]flaky[/]" : "") : "");
+            var role = s.Role switch
+            {
+                StepRole.BadEnd => "bad end",
+                StepRole.GoodEnd => "good end",
+                StepRole.Revert => "revert",
+                _ => "bisect",
+            };
+            table.AddRow(s.Number.ToString(), role, s.ShortSha, Markup.Escape(s.Subject), verdict, s.ExitCode.ToString(),
                 $"{s.ConfigureSeconds:F0} s", $"{s.BuildSeconds:F0} s", $"{s.BootSeconds:F0} s", $"{s.TotalSeconds:F0} s", $"{s.OverheadSeconds:F1} s");
         }
         output.Write(table);
         // Details below the table: a build error or a failed check does not fit a column.
         foreach (var s in outcome.Steps) output.Line($"  {s.Number}. {s.ShortSha}: {FirstLine(s.Message)}");
-        output.Line($"{outcome.Steps.Count} step(s), {outcome.Skipped} skipped, for {outcome.Range.Commits} commit(s) " +
-                    $"(bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
+        output.Line($"{outcome.Steps.Count} step(s) (both ends, the bisect, the revert check), {outcome.Skipped} skipped, {outcome.Flaky} flaky, " +
+                    $"{outcome.Boots} boot(s) per step, for {outcome.Range.Commits} commit(s) " +
+                    $"(bisect bound: {outcome.MaxDecidingSteps} deciding builds plus skips{(outcome.WithinBound ? "" : " — EXCEEDED")}) " +
                     $"in {outcome.Duration:hh\\:mm\\:ss}");
+        if (outcome.Status == BisectStatus.Found)
+            output.Line($"Revert check: {outcome.Confirmation.Label}: {outcome.Confirmation.Message}");
         output.Line($"Worktree {(outcome.WorktreeReused ? "reused" : "added")} in {outcome.WorktreeSeconds:F1} s; per-step overhead " +
                     $"(everything but make and QEMU) at most {outcome.MaxOverheadSeconds:F1} s");
         output.Line("git bisect log:");

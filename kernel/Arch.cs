@@ -42,6 +42,8 @@ public sealed record Arch
     public required string DebianArch { get; init; }
     /// <summary>The OCI/Go platform architecture.</summary>
     public required string OciArch { get; init; }
+    /// <summary>The OCI platform variant, as containerd and LinuxKit set it (<c>v8</c> for arm64); null when the arch has none.</summary>
+    public string? OciVariant { get; init; }
     /// <summary>appc's arch label for the stage1 ACI.</summary>
     public required string AciArch { get; init; }
 
@@ -72,7 +74,7 @@ public sealed record Arch
         QemuBinary = "qemu-system-aarch64", QemuDebianPackage = "qemu-system-arm",
         ConsoleDevice = "ttyAMA0", ReportDevice = "hvc0", ReportDeviceMajor = 229, ReportDeviceMinor = 0,
         ElfMachine = 183,
-        DebianArch = "arm64", OciArch = "arm64", AciArch = "aarch64",
+        DebianArch = "arm64", OciArch = "arm64", OciVariant = "v8", AciArch = "aarch64",
     };
 
     public static IReadOnlyList<Arch> All { get; } = [X86_64, Arm64];
@@ -117,6 +119,12 @@ public sealed record Arch
         if (CrossCompile is { } prefix) yield return "CROSS_COMPILE=" + prefix;
         if (ccache) yield return $"CC=ccache {Compiler}";
     }
+
+    /// <summary>The platform of this arch's entry in an OCI image index and of its image config.</summary>
+    public RemoteCache.OciPlatform OciPlatform => new(OciArch, "linux", OciVariant);
+
+    /// <summary>The tag of this arch's own manifest of <paramref name="key"/> (6.1.192-1-arm64, as LinuxKit's -amd64/-arm64 tags), next to the index under the key.</summary>
+    public string OciTag(string key) => $"{key}-{OciArch}";
 
     public override string ToString() => Name;
 }

@@ -22,6 +22,8 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         context.Output.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
         context.Output.Info($"  Kata layout  {result.Kata.ShareDirectory}");
         context.Output.Info($"  OCI image    {packaged.OciReference}");
+        if (packaged.Pushed is { } pushed)
+            context.Output.Info($"  pushed       {pushed.ArchReference}, in the multi-arch index {pushed.IndexReference}");
         context.Output.Info($"  release      {result.ReleaseTarball}");
         context.Output.Info($"  checksums    {result.Sums}");
     }

@@ -5,7 +5,10 @@ using Kiln.Kernel.IO;
 
 namespace Kiln.Kernel.Bisect;
 
-/// <summary>Writes bisect.json: the range, the first bad commit (or the candidates), the steps and the bisect log.</summary>
+/// <summary>
+/// Writes bisect.json: the range, what its ends did, the first bad commit (or the candidates) and its revert check, the
+/// boots per step and the flaky steps, every step and the bisect log.
+/// </summary>
 public static class BisectReport
 {
     public const string FileName = "bisect.json";
@@ -18,6 +21,16 @@ public static class BisectReport
             ["subject"] = c.Subject,
             ["author"] = c.Author,
             ["date"] = c.Date,
+        };
+
+        static JsonNode? End(StepRecord? step) => step is null ? null : new JsonObject
+        {
+            ["sha"] = step.Sha,
+            ["verdict"] = step.Verdict.ToString().ToLowerInvariant(),
+            ["boots"] = step.Boots,
+            ["passes"] = step.Passes,
+            ["message"] = step.Message,
+            ["step"] = step.Number,
         };
 
         var range = outcome.Range;
@@ -33,7 +46,16 @@ public static class BisectReport
             ["commits"] = range.Commits,
             ["maxDecidingSteps"] = outcome.MaxDecidingSteps,
             ["withinBound"] = outcome.WithinBound,
+            ["ends"] = new JsonObject { ["good"] = End(outcome.GoodEnd), ["bad"] = End(outcome.BadEnd) },
+            ["repeat"] = outcome.Boots,
+            ["flakySteps"] = outcome.Flaky,
             ["firstBad"] = firstBad,
+            ["confirmation"] = new JsonObject
+            {
+                ["status"] = outcome.Confirmation.Label,
+                ["message"] = outcome.Confirmation.Message,
+                ["step"] = outcome.Confirmation.Step,
+            },
             ["candidates"] = new JsonArray(outcome.Candidates.Select(c => (JsonNode)Commit(c)).ToArray()),
             ["problem"] = outcome.Problem,
             ["durationSeconds"] = Math.Round(outcome.Duration.TotalSeconds, 1),

@@ -44,25 +44,43 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
         var planPath = Path.Combine(stepsDirectory, "plan.json");
         plan.Save(planPath);
         var job = new BisectJob(range, plan.Worktree, paths.BisectLock(name), stepCommand(planPath),
-            new Dictionary<string, string> { ["KILN_ROOT"] = options.RepoRoot }, plan.StepsFile) { VerifyBad = options.BisectPatches };
+            new Dictionary<string, string> { ["KILN_ROOT"] = options.RepoRoot }, plan.StepsFile)
+        {
+            GoodName = options.BisectPatches ? "the pristine tree" : $"--good={options.BisectGood}",
+            BadName = options.BisectPatches ? "the whole series" : $"--bad={options.BisectBad}",
+            Boots = options.Boots,
+        };
 
         var outcome = RunInterruptibly(job);
         return new BisectSessionResult(outcome, BisectReport.Write(outcome, paths.OutDir), stepsDirectory);
     }
 
-    /// <summary>Found or nothing to bisect is success; only unbuildable candidates left is exit 1; a stopped bisect exit 3.</summary>
+    /// <summary>
+    /// A confirmed first bad commit is success; one the revert check does not confirm, or only unbuildable candidates
+    /// left, exit 1; an end that does not fail or pass as claimed exit 2; a stopped bisect exit 3.
+    /// </summary>
     public static void Conclude(BisectOutcome outcome, IKilnLog log)
     {
+        if (outcome.Flaky > 0)
+            log.Warning($"{outcome.Flaky} step(s) were flaky: some of their {outcome.Boots} boots passed and some failed; each counted as bad");
         switch (outcome.Status)
         {
             case BisectStatus.Found:
                 var first = outcome.FirstBad!;
                 log.Info($"First bad commit: {first.Sha} {first.Subject} ({first.Author}, {first.Date})" +
                          (outcome.FirstBadTested ? "" : " — not built by this bisect: it is the first bad by elimination"));
-                break;
-            case BisectStatus.BadEndIsGood:
-                log.Info($"Nothing to bisect: {outcome.Problem}");
-                break;
+                var confirmation = outcome.Confirmation;
+                if (confirmation.Status == ConfirmationStatus.Confirmed)
+                {
+                    log.Info($"Confirmed: {confirmation.Message}");
+                    break;
+                }
+                throw confirmation.Status == ConfirmationStatus.NotConfirmed
+                    ? KilnException.KernelFailed($"First bad commit {first.ShortSha} not confirmed: {confirmation.Message}")
+                    : KilnException.Infrastructure($"First bad commit {first.ShortSha}: {confirmation.Message}");
+            case BisectStatus.EndRejected:
+                throw KilnException.BadInput($"Nothing was bisected: {outcome.Problem}. Give a range whose good end passes and bad end fails " +
+                                             "(raise --repeat if the failure is intermittent).");
             case BisectStatus.Inconclusive:
                 throw KilnException.KernelFailed(
                     "Bisect could not name one commit: commits that do not build hide it. The first bad commit is one of:\n  " +

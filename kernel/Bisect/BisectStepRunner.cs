@@ -6,8 +6,8 @@ using Kiln.Kernel.Pipeline;
 namespace Kiln.Kernel.Bisect;
 
 /// <summary>
-/// One bisect step on the commit checked out in the plan's worktree: the pipeline's Configure, Compile and BootTest
-/// stages, building incrementally in the shared build directory, and the outcome turned into
+/// One bisect step on the tree checked out in the plan's worktree: the pipeline's Configure, Compile and BootTest
+/// stages, building incrementally in the shared build directory, booting --repeat times, and the outcome turned into
 /// a verdict. The step never throws for the kernel's faults: they are verdicts, recorded in the steps file.
 /// </summary>
 public sealed class BisectStepRunner
@@ -24,38 +24,56 @@ public sealed class BisectStepRunner
     public StepRecord Run(BisectPlan plan, CancellationToken cancellation = default)
     {
         var total = Stopwatch.StartNew();
-        var commit = new Git(plan.Worktree, _log).Commit("HEAD");
+        var git = new Git(plan.Worktree, _log);
+        var commit = git.Commit("HEAD");
+        // The confirmation step tests a revert on top of HEAD, uncommitted: named -dirty, as the kernel's setlocalversion would.
+        var dirty = git.Try("diff", "--quiet", "HEAD").ExitCode != 0;
         var number = StepRecord.ReadAll(plan.StepsFile).Count + 1;
         var directory = Path.Combine(plan.StepsDirectory, $"{number:D2}-{commit.ShortSha}");
         Directory.CreateDirectory(directory);
-        _log.Info($"Bisect step {number}: {commit.ShortSha} {commit.Subject}");
+        _log.Info($"Bisect step {number}: {commit.ShortSha} {commit.Subject}" + (dirty ? " with uncommitted changes" : ""));
 
         var phase = StepPhase.Checkout;
         var times = new Dictionary<StepPhase, TimeSpan>();
         var watch = Stopwatch.StartNew();
-        (StepVerdict Verdict, string Message, TimeSpan Qemu) outcome;
+        var boots = new List<(StepVerdict Verdict, string Message)>();
+        var qemu = TimeSpan.Zero;
+        (StepVerdict Verdict, string Message) outcome;
         try
         {
-            outcome = Test(plan, commit, directory, p => { times[phase] = watch.Elapsed; phase = p; watch.Restart(); }, cancellation);
+            if (!File.Exists(Path.Combine(plan.Worktree, "Makefile")) || !File.Exists(Path.Combine(plan.Worktree, "Kconfig")))
+                outcome = (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)");
+            else
+            {
+                var localVersion = "-g" + commit.ShortSha + (dirty ? "-dirty" : "");
+                foreach (var boot in Test(plan, localVersion, directory, p => { times[phase] = watch.Elapsed; phase = p; watch.Restart(); }, cancellation))
+                {
+                    boots.Add((boot.Verdict, boot.Message));
+                    qemu += boot.Qemu;
+                }
+                outcome = Combine(boots);
+            }
         }
         catch (KilnException e)
         {
-            outcome = (BisectExitCodes.ForFailure(phase, e), $"{phase.ToString().ToLowerInvariant()} failed: {e.Message}", TimeSpan.Zero);
+            outcome = (BisectExitCodes.ForFailure(phase, e), $"{phase.ToString().ToLowerInvariant()} failed: {e.Message}");
         }
         catch (OperationCanceledException)
         {
-            outcome = (StepVerdict.Abort, "interrupted", TimeSpan.Zero);
+            outcome = (StepVerdict.Abort, "interrupted");
         }
         times[phase] = watch.Elapsed;
 
         double Seconds(StepPhase p) => Math.Round(times.GetValueOrDefault(p).TotalSeconds, 1);
-        var record = new StepRecord(number, commit.Sha, commit.Subject, outcome.Verdict, BisectExitCodes.For(outcome.Verdict), phase,
+        var record = new StepRecord(number, commit.Sha, commit.Subject + (dirty ? " (with uncommitted changes)" : ""), outcome.Verdict, BisectExitCodes.For(outcome.Verdict), phase,
             outcome.Message, Seconds(StepPhase.Configure), Seconds(StepPhase.Build), Seconds(StepPhase.Boot),
             Math.Round(total.Elapsed.TotalSeconds, 1), directory)
         {
             MakeSeconds = Seconds(StepPhase.Configure) + Seconds(StepPhase.Build),
-            QemuSeconds = Math.Round(outcome.Qemu.TotalSeconds, 1),
+            QemuSeconds = Math.Round(qemu.TotalSeconds, 1),
             FinishedAt = DateTimeOffset.UtcNow,
+            Boots = boots.Count,
+            Passes = boots.Count(b => b.Verdict == StepVerdict.Good),
         };
         record.AppendTo(plan.StepsFile);
         _log.Info($"Bisect step {number}: {commit.ShortSha} is {outcome.Verdict.ToString().ToLowerInvariant()} " +
@@ -63,15 +81,14 @@ public sealed class BisectStepRunner
         return record;
     }
 
-    private (StepVerdict, string, TimeSpan Qemu) Test(BisectPlan plan, CommitInfo commit, string directory, Action<StepPhase> enter, CancellationToken cancellation)
+    /// <summary>Builds the tree once, then boots it --repeat times, yielding each boot's verdict as it ends.</summary>
+    private IEnumerable<(StepVerdict Verdict, string Message, TimeSpan Qemu)> Test(BisectPlan plan, string localVersion, string directory,
+        Action<StepPhase> enter, CancellationToken cancellation)
     {
-        if (!File.Exists(Path.Combine(plan.Worktree, "Makefile")) || !File.Exists(Path.Combine(plan.Worktree, "Kconfig")))
-            return (StepVerdict.Skip, "not a kernel tree at this commit (no top-level Makefile and Kconfig)", TimeSpan.Zero);
-
         // The same stages as BootTest, on the worktree: the runtime, distcc farm, busybox and boot options all apply.
         var host = _pipeline.PrepareHost();
         // The release names the commit (as CONFIG_LOCALVERSION_AUTO would), so the boot proves which commit booted.
-        var workspace = new Workspace(plan.Worktree, plan.BuildDir, "-g" + commit.ShortSha, Path.Combine(directory, "build.log"), Reconfigure: true, host);
+        var workspace = new Workspace(plan.Worktree, plan.BuildDir, localVersion, Path.Combine(directory, "build.log"), Reconfigure: true, host);
         enter(StepPhase.Configure);
         var configured = _pipeline.Configure(workspace, cancellation);
 
@@ -79,10 +96,27 @@ public sealed class BisectStepRunner
         var (built, _) = _pipeline.Compile(configured);
 
         enter(StepPhase.Boot);
-        var result = _pipeline.BootTest(new BootRequest(built.Image, built.Release, Path.Combine(directory, "boot"), ExpectedMessages(plan), host.Busybox),
-            cancellation);
-        var (verdict, message) = Judge(result.Checks, result.Release, _pipeline.Options.Tests.Count > 0);
-        return (verdict, message, result.Qemu.Duration);
+        var count = _pipeline.Options.Boots;
+        for (var boot = 1; boot <= count; boot++)
+        {
+            if (count > 1) _log.Info($"Boot {boot} of {count}");
+            var output = Path.Combine(directory, count == 1 ? "boot" : $"boot-{boot}");
+            var result = _pipeline.BootTest(new BootRequest(built.Image, built.Release, output, ExpectedMessages(plan), host.Busybox), cancellation);
+            var (verdict, message) = Judge(result.Checks, result.Release, _pipeline.Options.Tests.Count > 0);
+            yield return (verdict, message, result.Qemu.Duration);
+        }
+    }
+
+    /// <summary>Good only when every boot passed; bad when any failed, and flaky (with the pass count) when they disagree.</summary>
+    public static (StepVerdict Verdict, string Message) Combine(IReadOnlyList<(StepVerdict Verdict, string Message)> boots)
+    {
+        var passes = boots.Count(b => b.Verdict == StepVerdict.Good);
+        if (boots.Count == 1) return boots[0];
+        if (passes == boots.Count) return (StepVerdict.Good, $"{boots[0].Message} (all {boots.Count} boots)");
+        var failed = boots.Select((b, i) => (b, Boot: i + 1)).Where(x => x.b.Verdict != StepVerdict.Good).ToList();
+        var first = failed[0];
+        return (StepVerdict.Bad, (passes > 0 ? $"flaky: {passes} of {boots.Count} boots passed; " : $"all {boots.Count} boots failed; ") +
+                                 $"boot {first.Boot}: {first.b.Message}");
     }
 
     private IReadOnlyList<string> ExpectedMessages(BisectPlan plan) =>

@@ -4,6 +4,19 @@ using System.Text.Json.Serialization;
 
 namespace Kiln.Kernel.Bisect;
 
+/// <summary>Why a bisect ran a step.</summary>
+public enum StepRole
+{
+    /// <summary>Testing --bad before bisecting: it must fail.</summary>
+    BadEnd,
+    /// <summary>Testing --good before bisecting: it must pass.</summary>
+    GoodEnd,
+    /// <summary>A commit git bisect run chose.</summary>
+    Bisect,
+    /// <summary>--bad with the first bad commit reverted: it must pass for the culprit to be confirmed.</summary>
+    Revert,
+}
+
 /// <summary>
 /// What one bisect step did to one commit, and how long each phase took. <see cref="TotalSeconds"/> is, as the step
 /// writes it, the step process's own time; <see cref="WithTotalsSince"/> makes it the whole step as the bisect sees it.
@@ -37,6 +50,13 @@ public sealed record StepRecord(
     public double QemuSeconds { get; init; }
     /// <summary>When the step wrote its record: the next step's checkout starts here.</summary>
     public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>How many times the step booted its kernel (--repeat; none when it did not build) and how many boots passed.</summary>
+    public int Boots { get; init; }
+    public int Passes { get; init; }
+    /// <summary>Some boots passed and some failed: the step counts as bad, and the failure is intermittent.</summary>
+    public bool Flaky => Passes > 0 && Passes < Boots;
+    /// <summary>What the bisect ran the step for; the driver names it (the step process does not know).</summary>
+    public StepRole Role { get; init; } = StepRole.Bisect;
 
     /// <summary>Everything but make and QEMU: git's checkout, the step process's start, preparing the boot, judging.</summary>
     public double OverheadSeconds => Math.Round(Math.Max(0, TotalSeconds - MakeSeconds - QemuSeconds), 1);

@@ -19,6 +19,8 @@ public sealed record BootTestSpec
     public IReadOnlyList<string> ExpectedMessages { get; init; } = Array.Empty<string>();
     /// <summary>Host paths of scripts run in order in the guest by busybox sh; exit 0 passes.</summary>
     public IReadOnlyList<string> TestScripts { get; init; } = Array.Empty<string>();
+    /// <summary>--rwdir: a host directory the test scripts may write ($KILN_RWDIR in the guest).</summary>
+    public string? WritableDirectory { get; init; }
     public TimeSpan? Timeout { get; init; }
     public string? ExtraKernelArgs { get; init; }
     public string BusyboxPath { get; init; } = InitramfsSpec.DefaultBusybox;
@@ -129,6 +131,8 @@ public sealed class BootTester
         var nonce = GuestReport.NewNonce();
         // Test scripts may run the host's programs (chroot "$KILN_HOST" CMD) when the guest can run them: same arch.
         var hostRoot = spec.TestScripts.Count > 0 && spec.Arch.IsHost;
+        var rwdir = spec.WritableDirectory is { } dir && spec.TestScripts.Count > 0 ? Path.GetFullPath(dir) : null;
+        if (rwdir is not null) Directory.CreateDirectory(rwdir);
         QemuRunResult run;
         HostObservations host;
         IReadOnlyList<GuestTest> tests;
@@ -139,6 +143,7 @@ public sealed class BootTester
                 {
                     Arch = spec.Arch, Nonce = nonce, BusyboxPath = spec.BusyboxPath, TestScripts = spec.TestScripts,
                     Devices = devices.Attached, TransportOptions = machine.Profile.TransportOptions, HostRoot = hostRoot,
+                    WritableDirectory = rwdir,
                 },
                 initramfsPath);
 
@@ -151,7 +156,12 @@ public sealed class BootTester
                 ExtraKernelArgs = string.Join(' ', new[] { spec.KUnit?.KernelArgument, spec.ExtraKernelArgs }.Where(a => !string.IsNullOrWhiteSpace(a))),
                 Machine = machine,
                 Devices = devices,
-                ExtraQemuArguments = [.. hostRoot ? HostShares.QemuArguments(machine.Profile, HostShares.RootTag, "/", readOnly: true) : [], .. spec.ExtraQemuArguments],
+                ExtraQemuArguments =
+                [
+                    .. hostRoot ? HostShares.QemuArguments(machine.Profile, HostShares.RootTag, "/", readOnly: true) : [],
+                    .. rwdir is not null ? HostShares.QemuArguments(machine.Profile, HostShares.WorkTag, rwdir, readOnly: false) : [],
+                    .. spec.ExtraQemuArguments,
+                ],
                 Timeout = spec.Timeout,
                 Accelerator = spec.Accelerator,
             }, serialPath, cancellation);

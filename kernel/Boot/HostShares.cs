@@ -3,8 +3,8 @@ namespace Kiln.Kernel.Boot;
 
 /// <summary>
 /// Host directories a guest mounts over 9p: the host's / read-only, which Run, Shell, Kselftest and BootTest's --test
-/// scripts run the host's programs from, and Run's working directory read-write. One QEMU declaration and one mount
-/// script serve them all.
+/// scripts run the host's programs from, and one directory read-write (Run's working directory, BootTest's --rwdir).
+/// One QEMU declaration and one mount script serve them all.
 /// </summary>
 public static class HostShares
 {
@@ -14,6 +14,8 @@ public static class HostShares
     public static IReadOnlyList<string> WritableDirectories { get; } = ["/tmp", "/run", "/var/tmp", "/var/log"];
     /// <summary>What the guest's kernel needs built in to mount the host's root and give it /dev and writable directories.</summary>
     public static IReadOnlyList<string> RootOptions { get; } = ["CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO", "CONFIG_DEVTMPFS", "CONFIG_TMPFS"];
+    /// <summary>What mounting one shared directory needs built in.</summary>
+    public static IReadOnlyList<string> ShareOptions { get; } = ["CONFIG_9P_FS", "CONFIG_NET_9P_VIRTIO"];
     private const string NinePOptions = "trans=virtio,version=9p2000.L,msize=262144";
 
     /// <summary>QEMU's -fsdev and -device for sharing <paramref name="path"/> under <paramref name="tag"/> on the profile's virtio transport.</summary>

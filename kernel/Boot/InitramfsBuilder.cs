@@ -26,6 +26,11 @@ public sealed record InitramfsSpec
     public IReadOnlyList<string> TransportOptions { get; init; } = Array.Empty<string>();
     /// <summary>QEMU shares the host's / (<see cref="HostShares.RootTag"/>): init mounts it on /host for the test scripts.</summary>
     public bool HostRoot { get; init; }
+    /// <summary>
+    /// QEMU shares this host directory read-write (<see cref="HostShares.WorkTag"/>): init mounts it at the same path
+    /// (under the host's / when that is shared too) and tells the test scripts where in KILN_RWDIR.
+    /// </summary>
+    public string? WritableDirectory { get; init; }
 }
 
 /// <summary>
@@ -224,15 +229,30 @@ public sealed class InitramfsBuilder
             fi
 
             """);
+        if (spec.HostRoot || spec.WritableDirectory is not null)
+            s.Append($$"""
+                warn() { echo "kiln: not shared with the tests: $*"; }
+                {{HostShares.MountFunctions("warn")}}
+                shares=$(missing {{string.Join(' ', (spec.HostRoot ? HostShares.RootOptions : HostShares.ShareOptions).Concat(spec.TransportOptions))}})
+
+                """);
         if (spec.HostRoot)
             s.Append($$"""
                 # The host's / for the test scripts: chroot "$KILN_HOST" CMD runs the host's programs in this kernel.
-                warn() { echo "kiln: the host's / is not shared with the tests: $*"; }
-                {{HostShares.MountFunctions("warn")}}
-                if m=$(missing {{string.Join(' ', HostShares.RootOptions.Concat(spec.TransportOptions))}}); then
-                  warn "$m is not set"
+                if [ -n "$shares" ]; then
+                  warn "the host's /: $shares is not set"
                 elif mount_root {{HostRootMount}}; then
                   export KILN_HOST={{HostRootMount}}
+                fi
+
+                """);
+        if (spec.WritableDirectory is { } rwdir)
+            s.Append($$"""
+                # --rwdir, at its own path: under the host's / when that is mounted, so chroot "$KILN_HOST" finds it there too.
+                if [ -n "$shares" ]; then
+                  warn "--rwdir: $shares is not set"
+                elif share {{HostShares.WorkTag}} "$KILN_HOST"{{Processes.Command.Quote(rwdir)}} ""; then
+                  export KILN_RWDIR="$KILN_HOST"{{Processes.Command.Quote(rwdir)}}
                 fi
 
                 """);

@@ -38,12 +38,14 @@ public sealed record BuildMetadata(
 
     public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
 
-    public static BuildMetadata? Read(string path)
+    public static BuildMetadata? Read(string path) => File.Exists(path) ? Parse(File.ReadAllBytes(path)) : null;
+
+    /// <summary>metadata.json's content; null when it is not JSON of this shape.</summary>
+    public static BuildMetadata? Parse(byte[] json)
     {
-        if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<BuildMetadata>(File.ReadAllText(path), Json);
+            return JsonSerializer.Deserialize<BuildMetadata>(json, Json);
         }
         catch (JsonException)
         {

@@ -39,7 +39,8 @@ public sealed class MakeProgress
 
     public string Describe()
     {
-        var of = _expectedSteps is > 0 ? $"/{_expectedSteps} (~{Math.Min(99, 100 * Steps / _expectedSteps.Value)}%)" : "";
+        // The previous build's count is only a guess at this one's (an incremental build before a full one): past it, no total.
+        var of = _expectedSteps is > 0 && Steps <= _expectedSteps ? $"/{_expectedSteps} (~{Math.Min(99, 100 * Steps / _expectedSteps.Value)}%)" : "";
         return $"[{_watch.Elapsed:mm\\:ss}] {Steps}{of} steps, now {Current}";
     }
 }

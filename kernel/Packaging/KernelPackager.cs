@@ -61,13 +61,14 @@ public static class KernelPackager
         var metadata = kernel.Metadata;
         var image = kernel.File(request.ImageName);
         var notes = new List<string>();
+        var arch = Arch.Parse(metadata.Arch);
 
         var template = File.ReadAllText(request.Stage1Template);
         var manifest = AciManifest.Render(template, new Dictionary<string, string>
         {
             ["VERSION"] = metadata.Key,
             ["KERNEL_RELEASE"] = metadata.Release,
-            ["ARCH"] = Arch.Parse(metadata.Arch).AciArch,
+            ["ARCH"] = arch.AciArch,
             ["IDENTITY"] = metadata.IdentityHash,
             ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
             ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
@@ -78,7 +79,7 @@ public static class KernelPackager
         var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
         log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");
 
-        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), metadata.Key, Arch.Parse(metadata.Arch).OciArch,
+        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), arch.OciTag(metadata.Key), arch.OciPlatform,
             OciContent(kernel, image, notes), OciAnnotations(metadata)));
         log.Info($"OCI layout {oci.Directory}:{oci.Tag} manifest {oci.ManifestDigest}");
 

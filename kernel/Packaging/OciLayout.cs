@@ -3,20 +3,21 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.RemoteCache;
 
 namespace Kiln.Kernel.Packaging;
 
 /// <summary>What goes into a single-layer OCI image.</summary>
-/// <param name="Architecture">The OCI/Go name: amd64 or arm64.</param>
+/// <param name="Tag">The arch's own tag (<see cref="Arch.OciTag"/>), the one a push uses too.</param>
 public sealed record OciImageSpec(
     string Directory,
     string Tag,
-    string Architecture,
+    OciPlatform Platform,
     IReadOnlyList<TarItem> Content,
     IReadOnlyDictionary<string, string> Annotations);
 
-/// <summary>A written image: the layout directory, the tag in index.json and its digests.</summary>
-public sealed record OciImage(string Directory, string Tag, string ManifestDigest, long ManifestSize, string ConfigDigest, string LayerDigest, string DiffId);
+/// <summary>A written image: the layout directory, the tag in index.json, its platform and its digests.</summary>
+public sealed record OciImage(string Directory, string Tag, OciPlatform Platform, string ManifestDigest, long ManifestSize, string ConfigDigest, string LayerDigest, string DiffId);
 
 /// <summary>
 /// Writes an OCI image layout (oci-layout, index.json, blobs/sha256/) with one gzip'd layer. Every JSON
@@ -47,13 +48,11 @@ public static class OciLayout
         var layer = MoveToBlob(layerGz, blobs);
 
         var annotations = Sorted(spec.Annotations);
-        var config = WriteBlob(blobs, new JsonObject
-        {
-            ["architecture"] = spec.Architecture,
-            ["os"] = "linux",
-            ["config"] = new JsonObject { ["Labels"] = Sorted(spec.Annotations) },
-            ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(diffId) },
-        });
+        // The image config carries the platform too: skopeo inspect and a pull without an index read it there.
+        var configDocument = PlatformJson(spec.Platform);
+        configDocument["config"] = new JsonObject { ["Labels"] = Sorted(spec.Annotations) };
+        configDocument["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(diffId) };
+        var config = WriteBlob(blobs, configDocument);
         var manifest = WriteBlob(blobs, new JsonObject
         {
             ["schemaVersion"] = 2,
@@ -64,7 +63,7 @@ public static class OciLayout
         });
         var indexEntry = Descriptor(ManifestMediaType, manifest);
         indexEntry["annotations"] = new JsonObject { [RefNameAnnotation] = spec.Tag };
-        indexEntry["platform"] = new JsonObject { ["architecture"] = spec.Architecture, ["os"] = "linux" };
+        indexEntry["platform"] = PlatformJson(spec.Platform);
         File.WriteAllText(Path.Combine(spec.Directory, "index.json"), new JsonObject
         {
             ["schemaVersion"] = 2,
@@ -73,7 +72,7 @@ public static class OciLayout
         }.ToJsonString());
         File.WriteAllText(Path.Combine(spec.Directory, "oci-layout"), new JsonObject { ["imageLayoutVersion"] = "1.0.0" }.ToJsonString());
 
-        var image = new OciImage(spec.Directory, spec.Tag, manifest.Digest, manifest.Size, config.Digest, layer.Digest, diffId);
+        var image = new OciImage(spec.Directory, spec.Tag, spec.Platform, manifest.Digest, manifest.Size, config.Digest, layer.Digest, diffId);
         Verify(spec.Directory);
         return image;
     }
@@ -128,6 +127,14 @@ public static class OciLayout
         if (new FileInfo(blob).Length != size) fail($"{what}: size {size} but the blob has {new FileInfo(blob).Length} bytes");
         if ("sha256:" + FileSha256(blob) != digest) fail($"{what}: blob content does not match {digest}");
         return blob;
+    }
+
+    /// <summary>The platform's fields in the OCI spec's order; no variant key for an arch without one.</summary>
+    private static JsonObject PlatformJson(OciPlatform platform)
+    {
+        var json = new JsonObject { ["architecture"] = platform.Architecture, ["os"] = platform.Os };
+        if (platform.Variant is { } variant) json["variant"] = variant;
+        return json;
     }
 
     private sealed record Blob(string Digest, long Size);

@@ -8,7 +8,7 @@ namespace Kiln.Kernel.Packaging;
 /// <summary>What <c>skopeo inspect</c> says about an image.</summary>
 public sealed record SkopeoImageInfo(string Digest, string Architecture, string Os, IReadOnlyList<string> Layers, IReadOnlyDictionary<string, string> Labels);
 
-/// <summary>skopeo, driven through <see cref="Command"/>: inspects OCI layouts and copies them to registries.</summary>
+/// <summary>skopeo, driven through <see cref="Command"/>: inspects OCI layouts and registry images, as their users would read them.</summary>
 public sealed class Skopeo
 {
     private readonly IKilnLog _log;
@@ -35,16 +35,6 @@ public sealed class Skopeo
             root.GetProperty("Os").GetString()!,
             root.GetProperty("Layers").EnumerateArray().Select(e => e.GetString()!).ToList(),
             labels);
-    }
-
-    /// <summary>Copies an image between transports; the bytes are kept (no recompression), so digests survive.</summary>
-    public void Copy(string source, string destination, bool destinationTlsVerify = true)
-    {
-        var args = new List<string> { "copy", "--preserve-digests" };
-        if (destination.StartsWith("docker://", StringComparison.Ordinal)) args.Add($"--dest-tls-verify={Bool(destinationTlsVerify)}");
-        args.Add(source);
-        args.Add(destination);
-        Run(args, $"skopeo copy to {destination}");
     }
 
     private CommandResult Run(List<string> args, string purpose)

@@ -410,6 +410,7 @@ public sealed class KernelPipeline : IKernelPipeline
             ConfigOptions = KernelTarget.Fragments(Options).Requested.Select(o => o.Display).ToList(),
             ExpectedMessages = request.ExpectedMessages,
             TestScripts = Options.Tests,
+            WritableDirectory = Options.WritableDirectory,
             Timeout = Options.Timeout,
             ExtraKernelArgs = Options.ExtraKernelArguments,
             BusyboxPath = request.Busybox,
@@ -503,26 +504,36 @@ public sealed class KernelPipeline : IKernelPipeline
         var result = KernelPackager.Package(new PackageRequest(booted.Built.Kernel, EntryFiles.Image(Options.Arch), Paths.Package,
             Path.Combine(Options.RepoRoot, "stage1", "manifest.json.in"), Options.KataPrefix, Target.KataDestDir), _log);
         var oci = $"oci:{result.Oci.Directory}:{result.Oci.Tag}";
+        var inspected = InspectWithSkopeo(oci, result.Oci);
+        if (Options.PushRegistry is not { } registry) return new Packaged(booted, result, oci, inspected, null);
+
+        using var client = new OciRegistryClient(registry, Options.PushCredentials, credentialVariables: RegistryCredentials.PushVariables);
+        try
+        {
+            var pushed = OciImagePush.PushAsync(result.Oci, booted.Built.Kernel.Metadata.Key, registry, client).GetAwaiter().GetResult();
+            _log.Info($"Pushed {pushed.ArchReference} ({result.Oci.ManifestDigest}); the index {pushed.IndexReference} lists " +
+                      string.Join(", ", pushed.Index.Manifests.Select(m => m.Platform?.ToString() ?? m.Digest)));
+            return new Packaged(booted, result, oci, inspected, pushed);
+        }
+        catch (Exception e) when (e is RegistryUnavailableException or InvalidArtifactException)
+        {
+            throw KilnException.Infrastructure($"Pushing {oci} to {registry} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>skopeo's reading of the layout, which must name the manifest Kiln wrote; null (with a warning) without skopeo.</summary>
+    private SkopeoImageInfo? InspectWithSkopeo(string oci, OciImage image)
+    {
         if (!Skopeo.IsInstalled)
         {
-            if (Options.PushRepository is not null) throw KilnException.BadInput("--push needs skopeo: apt-get install skopeo.");
             _log.Warning("skopeo is not installed (apt-get install skopeo): the OCI layout was checked by Kiln only, not by skopeo inspect");
-            return new Packaged(booted, result, oci, null, null);
+            return null;
         }
-        var skopeo = new Skopeo(_log);
-        var inspected = skopeo.Inspect(oci);
-        if (inspected.Digest != result.Oci.ManifestDigest)
-            throw KilnException.KernelFailed($"skopeo inspect {oci} reports {inspected.Digest}, but the layout's manifest is {result.Oci.ManifestDigest}");
+        var inspected = new Skopeo(_log).Inspect(oci);
+        if (inspected.Digest != image.ManifestDigest)
+            throw KilnException.KernelFailed($"skopeo inspect {oci} reports {inspected.Digest}, but the layout's manifest is {image.ManifestDigest}");
         _log.Info($"skopeo inspect {oci}: {inspected.Os}/{inspected.Architecture}, {inspected.Layers.Count} layer, digest {inspected.Digest}");
-        if (Options.PushRepository is not { } repository) return new Packaged(booted, result, oci, inspected, null);
-
-        var destination = (repository.Contains("://", StringComparison.Ordinal) ? repository : "docker://" + repository) + ":" + result.Oci.Tag;
-        skopeo.Copy(oci, destination, destinationTlsVerify: !Options.PushInsecure);
-        var pushed = skopeo.Inspect(destination, tlsVerify: !Options.PushInsecure);
-        if (pushed.Digest != result.Oci.ManifestDigest)
-            throw KilnException.Infrastructure($"{destination} has digest {pushed.Digest} after the push, expected {result.Oci.ManifestDigest}");
-        _log.Info($"Pushed {destination} ({pushed.Digest})");
-        return new Packaged(booted, result, oci, inspected, destination);
+        return inspected;
     }
 
     /// <summary>checkpatch and sparse on the series; sparse needs the patched, configured tree even when the kernel is cached.</summary>

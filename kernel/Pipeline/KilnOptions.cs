@@ -43,6 +43,7 @@ public sealed partial record KilnOptions
     public const int MaxTimeoutSeconds = 24 * 60 * 60;
     /// <summary>Bounds --smp; a count the profile's QEMU machine cannot take still fails when QEMU starts.</summary>
     public const int MaxSmp = 1024;
+    public const int MaxRepeat = 100;
 
     /// <summary>The Kiln repository: versions.yaml, patches/, configs/ (KILN_ROOT, else found upwards).</summary>
     public required string RepoRoot { get; init; }
@@ -125,6 +126,10 @@ public sealed partial record KilnOptions
     [Argument("test", "BootTest, Bisect: a shell script to run in the guest; it passes when it exits 0 (repeatable). In Bisect the scripts alone decide good or bad.", ValueName = "FILE")]
     public IReadOnlyList<string> Tests { get; init; } = [];
 
+    [Argument("rwdir", "BootTest, Bisect: a host directory the --test scripts may write, shared read-write over 9p and found at $KILN_RWDIR in the guest " +
+                       "(results to keep, or state a test carries from boot to boot).", ValueName = "DIR")]
+    public string? WritableDirectory { get; init; }
+
     [Argument("append", "BootTest, Run, Shell: extra kernel command line.", ValueName = "ARGS")]
     public string Append { get; init; } = "";
 
@@ -169,10 +174,11 @@ public sealed partial record KilnOptions
     [Argument("destdir", "PackageStage1: staging root of the Kata install layout (env DESTDIR).", ValueName = "DIR", Default = "<out>/kata", Environment = "DESTDIR")]
     public string? KataDestDir { get; init; }
 
-    [Argument("push", "PackageStage1: push the OCI image with skopeo to this repository, tagged with the cache key (docker://HOST/REPO).", ValueName = "REPO")]
+    [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
+                      "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD, else from skopeo/podman/docker login, when it asks).", ValueName = "REPO")]
     public string? PushRepository { get; init; }
 
-    [Argument("push-insecure", "PackageStage1: push over plain HTTP / without TLS verification (a local registry).")]
+    [Argument("push-insecure", "PackageStage1: push over plain HTTP (a local registry).")]
     public bool PushInsecure { get; init; }
 
     [Argument("cache-registry", "Remote kernel cache in an OCI registry (env KILN_CACHE_REGISTRY; credentials from KILN_CACHE_REGISTRY_USER/_PASSWORD when it asks): " +
@@ -196,6 +202,10 @@ public sealed partial record KilnOptions
     [Argument("patches", "Bisect: find the first patch of patches/<series>.x/ that breaks the boot, instead of a --repo range.")]
     public bool BisectPatches { get; init; }
 
+    [Argument("repeat", "Bisect: boot each step N times (one build); a step is good only when every boot passes and bad when any fails, and a step whose " +
+                        "boots disagree is reported as flaky. Raise it when the failure does not happen on every boot.", ValueName = "N", Default = "1", Maximum = MaxRepeat)]
+    public int? Repeat { get; init; }
+
     [Argument("bisect-plan", "BisectStep (run by Bisect through git bisect run): the plan file Bisect wrote.", ValueName = "FILE")]
     public string? BisectPlanPath { get; init; }
 
@@ -217,8 +227,9 @@ public sealed partial record KilnOptions
     /// <summary>Running as root: prerequisites are installed without --install-deps.</summary>
     public bool IsRoot { get; init; }
 
-    /// <summary>Environment only: credentials for --cache-registry, and GitHub Actions' output file.</summary>
+    /// <summary>Environment only: credentials for --cache-registry and for --push, and GitHub Actions' output file.</summary>
     public RegistryCredentials? RegistryCredentials { get; init; }
+    public RegistryCredentials? PushCredentials { get; init; }
     public string? GitHubOutput { get; init; }
 
     /// <summary>The arguments the user gave (by name), as opposed to defaults.</summary>
@@ -232,8 +243,12 @@ public sealed partial record KilnOptions
     public string? ExtraKernelArguments => Append.Length > 0 ? Append : null;
     /// <summary>make -j for a local build: --jobs, else the CPU count.</summary>
     public int Jobs => RequestedJobs ?? System.Environment.ProcessorCount;
+    /// <summary>How many times a bisect step boots its kernel: --repeat, else once.</summary>
+    public int Boots => Repeat ?? 1;
     /// <summary>--cache-registry parsed when the options are (a malformed one is exit 2 before any work), or null.</summary>
     public RegistryReference? Registry { get; private init; }
+    /// <summary>--push (with --push-insecure) parsed when the options are, or null.</summary>
+    public RegistryReference? PushRegistry { get; private init; }
     /// <summary>--machine, --smp and --memory, checked against --arch when the options are parsed.</summary>
     public MachineSetup Machine { get; private init; } = MachineSetup.Default(Arch.X86_64);
     /// <summary>--distcc-hosts parsed when the options are, or null.</summary>
@@ -271,8 +286,8 @@ public sealed partial record KilnOptions
 
     /// <summary>
     /// Parses <paramref name="arguments"/> (values by argument name, last one wins, a flag is "true") and
-    /// <paramref name="environment"/> (read only for the variables the arguments name, and KILN_CACHE_REGISTRY_USER/_PASSWORD,
-    /// GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
+    /// <paramref name="environment"/> (read only for the variables the arguments name, KILN_CACHE_REGISTRY_USER/_PASSWORD, KILN_PUSH_USER/_PASSWORD,
+    /// the login files' variables (see <see cref="RegistryLogin"/>) and GITHUB_OUTPUT); throws exit 2 naming the option for a bad value.
     /// </summary>
     public static KilnOptions Parse(ILookup<string, string> arguments, IReadOnlyDictionary<string, string?> environment, string repoRoot, bool isRoot = false)
     {
@@ -294,10 +309,15 @@ public sealed partial record KilnOptions
             if (text is null) continue;
             property.SetValue(options, Convert(property.PropertyType, argument, text));
         }
-        var user = Env("KILN_CACHE_REGISTRY_USER");
-        return options.Validated() with
+        // The variables first; else what skopeo, podman or docker login saved for the registry.
+        RegistryCredentials? Credentials(string prefix, RegistryReference? registry) =>
+            Env(prefix + "_USER") is { } user ? new RegistryCredentials(user, Env(prefix + "_PASSWORD") ?? "")
+            : registry is null ? null : RegistryLogin.Find(registry.Host, environment);
+        var validated = options.Validated();
+        return validated with
         {
-            RegistryCredentials = user is null ? null : new RegistryCredentials(user, Env("KILN_CACHE_REGISTRY_PASSWORD") ?? ""),
+            RegistryCredentials = Credentials(RegistryCredentials.CacheVariables, validated.Registry),
+            PushCredentials = Credentials(RegistryCredentials.PushVariables, validated.PushRegistry),
             GitHubOutput = Env("GITHUB_OUTPUT"),
         };
     }
@@ -353,6 +373,9 @@ public sealed partial record KilnOptions
         // Paths are checked now, so a file where a directory belongs, a read-only mount or /proc is exit 2 before any work.
         var tests = Tests.Select(t => PathArgument.ExistingFile("test", t)).ToList();
         var against = Against is null ? null : PathArgument.ExistingFile("against", Against);
+        if (WritableDirectory is not null && tests.Count == 0)
+            throw KilnException.BadInput($"--rwdir={WritableDirectory} is shared with the --test scripts; give at least one --test=FILE.");
+        var rwdir = WritableDirectory is null ? null : PathArgument.WritableDirectory("rwdir", WritableDirectory);
         return this with
         {
             KUnitRun = kunit,
@@ -360,12 +383,14 @@ public sealed partial record KilnOptions
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
+            PushRegistry = PushRepository is null ? null : RegistryReference.ParsePush(PushRepository, PushInsecure),
             CacheDir = PathArgument.WritableDirectory("cache-dir", CacheDir),
             Mirror = Mirror is null ? null : KernelOrgProvider.CheckMirror("mirror", Mirror),
             // A base config file is read by bisect steps too, which run in another directory.
             BaseConfig = File.Exists(BaseConfig) ? Path.GetFullPath(BaseConfig) : BaseConfig,
             Tests = tests,
             Against = against,
+            WritableDirectory = rwdir,
             GoodConfig = GoodConfig is null ? null : PathArgument.ExistingFile("good-config", GoodConfig),
             BadConfig = BadConfig is null ? null : PathArgument.ExistingFile("bad-config", BadConfig),
             StartConfig = StartConfig is null ? null : PathArgument.ExistingFile("config", StartConfig),

@@ -46,7 +46,7 @@ public sealed record BootRequest(string Image, string Release, string OutputDire
 public sealed record Booted(Built Built, BootTestResult Result);
 
 /// <summary>Package: every package of the booted kernel, and what skopeo said about the OCI image.</summary>
-public sealed record Packaged(Booted Booted, PackageResult Result, string OciReference, SkopeoImageInfo? Inspected, string? PushedTo);
+public sealed record Packaged(Booted Booted, PackageResult Result, string OciReference, SkopeoImageInfo? Inspected, PushedImage? Pushed);
 
 /// <summary>
 /// ConfigDiff: Kiln's .config (at <paramref name="OursPath"/>) against --against, and the report written to <paramref name="ReportPath"/>.

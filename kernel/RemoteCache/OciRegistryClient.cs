@@ -20,11 +20,19 @@ public sealed class InvalidArtifactException : Exception
 }
 
 /// <summary>User name and password (or token) for a registry that asks for them.</summary>
-public sealed record RegistryCredentials(string User, string Password);
+public sealed record RegistryCredentials(string User, string Password)
+{
+    /// <summary>The prefixes of the environment variables (<c>_USER</c>, <c>_PASSWORD</c>) that hold them: the remote cache's, --push's.</summary>
+    public const string CacheVariables = "KILN_CACHE_REGISTRY";
+    public const string PushVariables = "KILN_PUSH";
+}
+
+/// <summary>A manifest or index as the registry served it: its bytes, their digest and the media type it was served as.</summary>
+public sealed record RegistryManifest(byte[] Body, string Digest, string MediaType);
 
 /// <summary>
-/// The few calls of the OCI distribution HTTP API the remote cache needs: manifests by tag, blobs by
-/// digest, monolithic blob upload (POST then PUT). Plain HttpClient keeps Kiln free of oras/skopeo and lets
+/// The few calls of the OCI distribution HTTP API the remote cache and --push need: manifests and indexes by tag,
+/// blobs by digest, monolithic blob upload (POST then PUT). Plain HttpClient keeps Kiln free of oras/skopeo and lets
 /// the cache tell "registry down" (warn, build locally) from "content corrupt" (warn, rebuild).
 /// Authentication follows the registry's challenge: anonymous, Basic, or a Bearer token from its realm.
 /// </summary>
@@ -34,14 +42,18 @@ public sealed partial class OciRegistryClient : IDisposable
     private readonly HttpClient _http;
     private readonly RegistryReference _registry;
     private readonly RegistryCredentials? _credentials;
+    private readonly string _credentialVariables;
     // null: not authorized yet; false: for pulls; true: for pushes too (or the registry is anonymous).
     private bool? _authorizedForPush;
     private AuthenticationHeaderValue? _challenge;
 
-    public OciRegistryClient(RegistryReference registry, RegistryCredentials? credentials = null, TimeSpan? connectTimeout = null)
+    /// <param name="credentialVariables">Where the user gives credentials (<see cref="RegistryCredentials.CacheVariables"/>), named when they are missing.</param>
+    public OciRegistryClient(RegistryReference registry, RegistryCredentials? credentials = null, TimeSpan? connectTimeout = null,
+        string credentialVariables = RegistryCredentials.CacheVariables)
     {
         _registry = registry;
         _credentials = credentials;
+        _credentialVariables = credentialVariables;
         // A down registry must cost seconds, not minutes; blob transfers themselves may take a while.
         var handler = new SocketsHttpHandler { ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(10) };
         _http = new HttpClient(handler) { BaseAddress = registry.BaseUri, Timeout = TimeSpan.FromMinutes(15) };
@@ -52,12 +64,15 @@ public sealed partial class OciRegistryClient : IDisposable
 
     private string Repo => _registry.Repository;
 
-    /// <summary>The manifest under <paramref name="reference"/> (tag or digest) and its digest; null when there is none.</summary>
-    public async Task<(byte[] Body, string Digest)?> GetManifestAsync(string reference, CancellationToken cancel = default)
+    /// <summary>
+    /// The manifest or index under <paramref name="reference"/> (tag or digest), its digest and media type; null when
+    /// there is none.
+    /// </summary>
+    public async Task<RegistryManifest?> GetManifestAsync(string reference, CancellationToken cancel = default)
     {
         await AuthenticateAsync(push: false, cancel);
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{Repo}/manifests/{reference}");
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(OciManifest.ManifestMediaType));
+        foreach (var type in AcceptedManifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
         using var response = await SendAsync(request, cancel);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         await EnsureAsync(response, "get manifest " + reference, cancel, HttpStatusCode.OK);
@@ -67,12 +82,21 @@ public sealed partial class OciRegistryClient : IDisposable
         var body = await response.Content.ReadAsByteArrayAsync(cancel);
         if (body.Length > MaxManifestBytes)
             throw new InvalidArtifactException($"manifest {reference} is {body.Length} bytes, more than a manifest may be");
-        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
+        var digest = DigestOf(body);
         // The registry names the digest it stored; bytes that do not hash to it were changed on the way or at rest.
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var claimed) && claimed.FirstOrDefault() is { } stated && stated != digest)
             throw new InvalidArtifactException($"manifest {reference} hashes to {digest}, but the registry says {stated}");
-        return (body, digest);
+        return new RegistryManifest(body, digest, response.Content.Headers.ContentType?.MediaType ?? OciManifest.ManifestMediaType);
     }
+
+    // Kiln's own manifests and indexes, and Docker's forms of both, which older tools may have left under a tag.
+    private static readonly string[] AcceptedManifestTypes =
+    [
+        OciManifest.ManifestMediaType, OciIndex.IndexMediaType,
+        OciManifest.DockerManifestMediaType, OciIndex.DockerManifestListMediaType,
+    ];
+
+    public static string DigestOf(byte[] content) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(content));
 
     public async Task<bool> BlobExistsAsync(string digest, CancellationToken cancel = default)
     {
@@ -87,6 +111,21 @@ public sealed partial class OciRegistryClient : IDisposable
     /// <summary>Streams a blob to <paramref name="path"/>, refusing more bytes than declared and a digest that differs.</summary>
     public async Task DownloadBlobAsync(OciDescriptor blob, string path, CancellationToken cancel = default)
     {
+        await using var output = File.Create(path);
+        await CopyBlobAsync(blob, output, cancel);
+    }
+
+    /// <summary>A small blob (an image config, a metadata file) in memory, checked like a download.</summary>
+    public async Task<byte[]> ReadBlobAsync(OciDescriptor blob, long maxBytes, CancellationToken cancel = default)
+    {
+        if (blob.Size > maxBytes) throw new InvalidArtifactException($"blob {blob.Digest} is {blob.Size} bytes, more than the {maxBytes} expected");
+        using var output = new MemoryStream();
+        await CopyBlobAsync(blob, output, cancel);
+        return output.ToArray();
+    }
+
+    private async Task CopyBlobAsync(OciDescriptor blob, Stream output, CancellationToken cancel)
+    {
         var expected = ParseSha256(blob.Digest) ?? throw new InvalidArtifactException($"unsupported digest {blob.Digest}");
         await AuthenticateAsync(push: false, cancel);
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{Repo}/blobs/{blob.Digest}");
@@ -98,7 +137,6 @@ public sealed partial class OciRegistryClient : IDisposable
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long total = 0;
         await using (var input = await response.Content.ReadAsStreamAsync(cancel))
-        await using (var output = File.Create(path))
         {
             var buffer = new byte[1 << 16];
             int read;
@@ -151,11 +189,12 @@ public sealed partial class OciRegistryClient : IDisposable
         await EnsureAsync(done, "upload blob " + digest, cancel, HttpStatusCode.Created);
     }
 
-    public async Task PutManifestAsync(string tag, byte[] manifest, CancellationToken cancel = default)
+    /// <summary>Stores a manifest (or, with <paramref name="mediaType"/> the index type, an index) under <paramref name="tag"/>.</summary>
+    public async Task PutManifestAsync(string tag, byte[] manifest, string mediaType = OciManifest.ManifestMediaType, CancellationToken cancel = default)
     {
         await AuthenticateAsync(push: true, cancel);
         using var request = new HttpRequestMessage(HttpMethod.Put, $"v2/{Repo}/manifests/{tag}") { Content = new ByteArrayContent(manifest) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue(OciManifest.ManifestMediaType);
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
         using var response = await SendAsync(request, cancel);
         await EnsureAsync(response, "put manifest " + tag, cancel, HttpStatusCode.Created);
     }
@@ -182,7 +221,7 @@ public sealed partial class OciRegistryClient : IDisposable
         }
         if (_challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
         {
-            var credentials = _credentials ?? throw new RegistryUnavailableException("the registry requires a user name and password (KILN_CACHE_REGISTRY_USER, KILN_CACHE_REGISTRY_PASSWORD)");
+            var credentials = _credentials ?? throw new RegistryUnavailableException($"the registry requires a user name and password ({_credentialVariables}_USER, {_credentialVariables}_PASSWORD)");
             _http.DefaultRequestHeaders.Authorization = BasicHeader(credentials);
             _authorizedForPush = true;
             return;

@@ -19,6 +19,7 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
 
     public override string ToString() => $"{Host}/{Repository}";
 
+    /// <summary>--cache-registry's <c>[http[s]://]HOST[:PORT]/REPO</c>.</summary>
     public static RegistryReference Parse(string value)
     {
         var text = value.Trim();
@@ -29,17 +30,41 @@ public sealed partial record RegistryReference(Uri BaseUri, string Repository)
                 scheme = prefix[..^3].ToLowerInvariant();
                 text = text[prefix.Length..];
             }
+        return Parse(value, "cache-registry", text, scheme);
+    }
+
+    /// <param name="value">What the user gave <paramref name="argument"/>, named in the errors.</param>
+    /// <param name="text">HOST[:PORT]/REPO, the value without its scheme or transport.</param>
+    /// <param name="scheme">http or https; null: plain HTTP for loopback hosts only.</param>
+    private static RegistryReference Parse(string value, string argument, string text, string? scheme)
+    {
         var slash = text.IndexOf('/');
         if (slash <= 0 || slash == text.Length - 1)
-            throw KilnException.BadInput($"--cache-registry={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
+            throw KilnException.BadInput($"--{argument}={value}: expected HOST[:PORT]/REPOSITORY, e.g. 127.0.0.1:5000/kiln/kernels.");
         var host = text[..slash];
         var repository = text[(slash + 1)..].TrimEnd('/');
         if (!RepositoryName().IsMatch(repository))
-            throw KilnException.BadInput($"--cache-registry={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
+            throw KilnException.BadInput($"--{argument}={value}: '{repository}' is not a valid repository name (lowercase letters, digits, . _ - separated by /).");
         scheme ??= IsLoopback(host) ? "http" : "https";
-        if (!Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
-            throw KilnException.BadInput($"--cache-registry={value}: '{host}' is not a valid HOST[:PORT].");
+        // "oci:" or "dir:" (skopeo's other transports) would pass as a host with an empty port.
+        if (host.EndsWith(':') || !Uri.TryCreate($"{scheme}://{host}/", UriKind.Absolute, out var baseUri) || baseUri.AbsolutePath != "/")
+            throw KilnException.BadInput($"--{argument}={value}: '{host}' is not a valid HOST[:PORT].");
         return new RegistryReference(baseUri, repository);
+    }
+
+    /// <summary>
+    /// --push's <c>docker://HOST[:PORT]/REPO</c> (skopeo's name for a registry; <c>HOST/REPO</c> alone too); plain HTTP
+    /// with --push-insecure, else as <see cref="Parse"/> decides.
+    /// </summary>
+    public static RegistryReference ParsePush(string value, bool plainHttp)
+    {
+        const string transport = "docker://";
+        var text = value.Trim();
+        if (text.StartsWith(transport, StringComparison.OrdinalIgnoreCase)) text = text[transport.Length..];
+        // Another transport (oci:/DIR, dir:/PATH, http://…) is not a registry repository; HOST:PORT/ has digits before its slash.
+        if (text.Contains(":/", StringComparison.Ordinal))
+            throw KilnException.BadInput($"--push={value}: expected a registry repository, docker://HOST[:PORT]/REPO (add --push-insecure for plain HTTP).");
+        return Parse(value, "push", text, plainHttp ? "http" : null);
     }
 
     private static bool IsLoopback(string hostAndPort)

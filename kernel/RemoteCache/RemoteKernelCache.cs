@@ -9,10 +9,11 @@ namespace Kiln.Kernel.RemoteCache;
 /// <summary>
 /// Built kernels shared through an OCI registry, one artifact per cache entry: every file of the entry
 /// (bzImage, vmlinux, System.map, config, metadata.json) is a layer titled with its name, the manifest is
-/// annotated with the full identity hash, and it is tagged twice: <c>&lt;key&gt;-&lt;hash12&gt;</c> (what a
-/// pull asks for, so a reused key never serves another identity) and <c>&lt;key&gt;</c> (the latest build of
-/// that key, for people and CI dashboards). Nothing the registry does can fail a build: an unreachable
-/// registry or a corrupt artifact is a warning and the kernel is built locally.
+/// annotated with the full identity hash, and it is tagged <c>&lt;key&gt;-&lt;hash12&gt;</c> (what a pull asks for,
+/// so a reused key never serves another identity) and <c>&lt;key&gt;-&lt;ociarch&gt;</c> (the latest build of that key
+/// for that arch), and listed in the index under <c>&lt;key&gt;</c> (every arch's latest, for people and CI dashboards).
+/// Nothing the registry does can fail a build: an unreachable registry or a corrupt artifact is a warning and the
+/// kernel is built locally.
 /// </summary>
 public sealed class RemoteKernelCache : IDisposable
 {
@@ -21,6 +22,7 @@ public sealed class RemoteKernelCache : IDisposable
     public const string IdentityAnnotation = "dev.kiln.identity-hash";
     public const string KeyAnnotation = "dev.kiln.cache-key";
     private const int MaxFiles = 64;
+    private const long MaxMetadataBytes = 1 << 20;
 
     private readonly OciRegistryClient _client;
     private readonly IKilnLog _log;
@@ -59,7 +61,7 @@ public sealed class RemoteKernelCache : IDisposable
                 _log.Info($"Remote cache: {Describe(tag)} is not there yet");
                 return null;
             }
-            var manifest = OciManifest.Parse(found.Value.Body) ?? throw new InvalidArtifactException("its manifest is not an OCI image manifest");
+            var manifest = OciManifest.Parse(found.Body) ?? throw new InvalidArtifactException("its manifest is not an OCI image manifest");
             var files = CheckManifest(manifest, identity);
 
             staging = local.NewStagingDirectory(identity);
@@ -67,7 +69,7 @@ public sealed class RemoteKernelCache : IDisposable
                 _client.DownloadBlobAsync(layer, Path.Combine(staging, name)).GetAwaiter().GetResult();
             var entry = local.TryCommit(identity, staging, out var problem) ?? throw new InvalidArtifactException(problem!);
             var bytes = files.Sum(f => f.Layer.Size);
-            _log.Info($"Cache hit: Linux {entry.Metadata.Release} pulled from {Describe(tag)} ({found.Value.Digest[..19]}, " +
+            _log.Info($"Cache hit: Linux {entry.Metadata.Release} pulled from {Describe(tag)} ({found.Digest[..19]}, " +
                       $"{bytes / 1048576.0:F1} MiB in {watch.Elapsed.TotalSeconds:F1} s) into {entry.Directory}");
             return entry;
         }
@@ -114,8 +116,7 @@ public sealed class RemoteKernelCache : IDisposable
                 _client.UploadBlobAsync(digest, () => File.OpenRead(path), size).GetAwaiter().GetResult();
                 layers.Add(new OciDescriptor(FileMediaType, digest, size, new Dictionary<string, string> { [OciManifest.TitleAnnotation] = name }));
             }
-            var config = new OciDescriptor(OciManifest.EmptyMediaType,
-                "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(OciManifest.EmptyConfig)), OciManifest.EmptyConfig.Length);
+            var config = new OciDescriptor(OciManifest.EmptyMediaType, OciRegistryClient.DigestOf(OciManifest.EmptyConfig), OciManifest.EmptyConfig.Length);
             _client.UploadBlobAsync(config.Digest, () => new MemoryStream(OciManifest.EmptyConfig), config.Size).GetAwaiter().GetResult();
 
             var manifest = new OciManifest(2, OciManifest.ManifestMediaType, ArtifactType, config, layers, new Dictionary<string, string>
@@ -124,16 +125,40 @@ public sealed class RemoteKernelCache : IDisposable
                 [KeyAnnotation] = identity.Key,
                 ["org.opencontainers.image.version"] = entry.Metadata.Release,
             }).ToJson();
+            var arch = Arch.Parse(entry.Metadata.Arch);
             _client.PutManifestAsync(tag, manifest).GetAwaiter().GetResult();
-            _client.PutManifestAsync(identity.Key, manifest).GetAwaiter().GetResult();
-            _log.Info($"Pushed Linux {entry.Metadata.Release} to {Describe(tag)} (also tagged {identity.Key}): " +
+            _client.PutManifestAsync(arch.OciTag(identity.Key), manifest).GetAwaiter().GetResult();
+            var listed = new OciDescriptor(OciManifest.ManifestMediaType, OciRegistryClient.DigestOf(manifest), manifest.Length,
+                Platform: arch.OciPlatform, ArtifactType: ArtifactType);
+            var index = new MultiArchTag(_client, identity.Key, PlatformOfOlderEntryAsync).AddAsync(listed).GetAwaiter().GetResult();
+            _log.Info($"Pushed Linux {entry.Metadata.Release} to {Describe(tag)} (also tagged {arch.OciTag(identity.Key)}, and listed in the index " +
+                      $"{identity.Key} with {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? m.Digest))}): " +
                       $"{layers.Sum(l => l.Size) / 1048576.0:F1} MiB in {watch.Elapsed.TotalSeconds:F1} s");
             return true;
         }
-        catch (RegistryUnavailableException e)
+        catch (Exception e) when (e is RegistryUnavailableException or InvalidArtifactException)
         {
             _log.Warning($"Could not push to the remote cache {Registry} ({e.Message}); the kernel is only in the local cache.");
             return false;
+        }
+    }
+
+    /// <summary>
+    /// The platform of the artifact an older Kiln tagged <c>&lt;key&gt;</c> alone: its empty config says nothing, so it is
+    /// the arch its metadata.json records. Null (the entry is kept without a platform) when that cannot be read.
+    /// </summary>
+    private async Task<OciPlatform?> PlatformOfOlderEntryAsync(OciManifest manifest)
+    {
+        var metadata = manifest.Layers.FirstOrDefault(l => l.Annotations?.GetValueOrDefault(OciManifest.TitleAnnotation) == BuildMetadata.FileName);
+        if (manifest.ArtifactType != ArtifactType || metadata is null) return null;
+        try
+        {
+            var arch = BuildMetadata.Parse(await _client.ReadBlobAsync(metadata, MaxMetadataBytes))?.Arch;
+            return arch is null ? null : Arch.Parse(arch).OciPlatform;
+        }
+        catch (Exception e) when (e is InvalidArtifactException or KilnException)
+        {
+            return null;
         }
     }
 
@@ -142,7 +167,7 @@ public sealed class RemoteKernelCache : IDisposable
         try
         {
             var found = _client.GetManifestAsync(tag).GetAwaiter().GetResult();
-            if (found is null || OciManifest.Parse(found.Value.Body) is not { } manifest) return false;
+            if (found is null || OciManifest.Parse(found.Body) is not { } manifest) return false;
             CheckManifest(manifest, identity);
             return true;
         }

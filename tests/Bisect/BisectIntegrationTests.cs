@@ -23,19 +23,11 @@ public sealed class BisectIntegrationTests
     {
         // A fixed path: the repository's bisect build directory in the shared cache is then reused by the next run.
         var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
-        var repoPath = Path.Combine(root, "linux");
-        CopyTree(TestKernel.SourceTree, repoPath);
-        File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
-        var repo = GitFixture.Init(repoPath);
-        var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var (repo, repoPath, good) = DebianTreeRepository(root);
         var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
         var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
         Assert.That(mainC, Does.Contain("\tkernel_init_freeable();\n"));
 
-        // Debian's .gitignore ends by ignoring its whole top level: drop that stanza, as a kernel developer would.
-        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
         repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
         var breaksBuild = repo.Commit("init: a syntax error", ("init/main.c", mainC + "\nint kiln_bisect_syntax_error = ;\n"));
         repo.Commit("init: fix the syntax error", ("init/main.c", mainC));
@@ -70,7 +62,10 @@ public sealed class BisectIntegrationTests
         Assert.That(panicking.GetProperty("verdict").GetString(), Is.EqualTo("bad"));
         Assert.That(panicking.GetProperty("message").GetString(), Does.Contain("Kernel panic"));
 
-        var deciding = steps.Count(s => s.GetProperty("verdict").GetString() is "good" or "bad");
+        Assert.That(steps.Select(s => s.GetProperty("role").GetString()).Take(2), Is.EqualTo(new[] { "badEnd", "goodEnd" }));
+        Assert.That(steps[^1].GetProperty("role").GetString(), Is.EqualTo("revert"));
+        Assert.That(json.GetProperty("confirmation").GetProperty("status").GetString(), Is.EqualTo("confirmed"));
+        var deciding = steps.Count(s => s.GetProperty("role").GetString() == "bisect" && s.GetProperty("verdict").GetString() is "good" or "bad");
         Assert.That(deciding, Is.LessThanOrEqualTo(BisectBound.MaxDecidingSteps(5)), "git bisect's bound: ceil(log2 N)+1 builds plus skips");
         Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
 
@@ -110,8 +105,121 @@ public sealed class BisectIntegrationTests
         Directory.Delete(root, recursive: true);
     }
 
-    /// <summary>The Debian 6.1 tree as a repository: good, a benign commit, a commit that panics at boot.</summary>
-    internal static (GitFixture Repo, string Path, string Good, string Panics) ThreeCommitHistory(string root)
+    /// <summary>The culprit of <see cref="A_culprit_that_fails_on_every_second_boot_is_found_with_repeat_3_and_its_revert_confirmed"/>: a proc file that panics the kernel when written.</summary>
+    private const string FlakyDriver = """
+        // SPDX-License-Identifier: GPL-2.0
+        /* Kiln's bisect fixture: writing /proc/kiln_flaky panics the kernel. */
+        #include <linux/init.h>
+        #include <linux/kernel.h>
+        #include <linux/proc_fs.h>
+
+        static ssize_t kiln_flaky_write(struct file *file, const char __user *buf, size_t count, loff_t *pos)
+        {
+        	panic("kiln-flaky: the culprit failed this boot");
+        	return count;
+        }
+
+        static const struct proc_ops kiln_flaky_ops = {
+        	.proc_write = kiln_flaky_write,
+        };
+
+        static int __init kiln_flaky_init(void)
+        {
+        	proc_create("kiln_flaky", 0200, NULL, &kiln_flaky_ops);
+        	return 0;
+        }
+        late_initcall(kiln_flaky_init);
+
+        """;
+
+    /// <summary>Counts every boot in --rwdir; on every second one it writes the culprit's proc file, when the kernel has it.</summary>
+    private const string FlakyTest = """
+        #!/bin/sh
+        [ -n "$KILN_RWDIR" ] || { echo "no KILN_RWDIR: --rwdir is not shared"; exit 2; }
+        n=$(cat "$KILN_RWDIR/boots" 2>/dev/null || echo 0)
+        n=$((n + 1))
+        echo "$n" > "$KILN_RWDIR/boots" && sync
+        echo "boot $n"
+        if [ -e /proc/kiln_flaky ] && [ $((n % 2)) -eq 0 ]; then echo crash > /proc/kiln_flaky; fi
+        exit 0
+
+        """;
+
+    /// <summary>
+    /// Extended: a history whose culprit panics on every second boot (a boot counter in --rwdir decides). Once (--repeat=1),
+    /// the bad end's single boot passes and the range is refused; --repeat=3 finds the culprit, reports its steps as flaky
+    /// and confirms it by its revert; a range whose good end holds the culprit is refused. Shares the first test's repository
+    /// path, and so its bisect build directory.
+    /// </summary>
+    [Test]
+    [Category("Extended")]
+    public void A_culprit_that_fails_on_every_second_boot_is_found_with_repeat_3_and_its_revert_confirmed()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "kiln-bisect-it");
+        var (repo, repoPath, good) = DebianTreeRepository(root);
+        var makefile = File.ReadAllText(Path.Combine(repoPath, "kernel", "Makefile"));
+        var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
+        repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
+        var culprit = repo.Commit("kernel: a driver that fails on some boots",
+            ("kernel/kiln_flaky.c", FlakyDriver), ("kernel/Makefile", makefile + "obj-y += kiln_flaky.o\n"));
+        repo.Commit("README: another benign change", ("README", readme + "\nKiln bisect test, again.\n"));
+        var test = Path.Combine(root, "flaky-test.sh");
+        File.WriteAllText(test, FlakyTest);
+        var rwdir = Path.Combine(root, "state");
+        var before = repo.State();
+
+        KilnRunResult Bisect(string goodRef, int repeat, string outDir)
+        {
+            if (Directory.Exists(rwdir)) Directory.Delete(rwdir, recursive: true);
+            return KilnRun.Run(new[] { "--target=Bisect", "--repo=" + repoPath, "--good=" + goodRef, "--bad=main", "--repeat=" + repeat,
+                "--test=" + test, "--rwdir=" + rwdir, "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir }, timeout: TimeSpan.FromMinutes(60));
+        }
+
+        // Once: the bad end's one boot is the first, which passes, so the range is refused rather than bisected wrongly.
+        var once = Bisect(good[..12], 1, Path.Combine(root, "out-once"));
+        Assert.That(once.ExitCode, Is.EqualTo(2), once.ToString());
+        Assert.That(once.Output, Does.Contain("the bad end --bad=main").And.Contain("passes"));
+        Assert.That(File.ReadAllText(Path.Combine(rwdir, "boots")).Trim(), Is.EqualTo("1"));
+
+        var outDir = Path.Combine(root, "out");
+        var run = Bisect(good[..12], 3, outDir);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Output, Does.Contain($"First bad commit: {culprit} kernel: a driver that fails on some boots"));
+        Assert.That(run.Output, Does.Contain("Confirmed: --bad=main with " + culprit[..12] + " reverted passes"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, BisectReport.FileName)));
+        var json = report.RootElement;
+        Assert.That(json.GetProperty("repeat").GetInt32(), Is.EqualTo(3));
+        Assert.That(json.GetProperty("ends").GetProperty("bad").GetProperty("verdict").GetString(), Is.EqualTo("bad"));
+        Assert.That(json.GetProperty("ends").GetProperty("good").GetProperty("verdict").GetString(), Is.EqualTo("good"));
+        Assert.That(json.GetProperty("confirmation").GetProperty("status").GetString(), Is.EqualTo("confirmed"));
+        var steps = json.GetProperty("steps").EnumerateArray().ToList();
+        TestContext.Progress.WriteLine(string.Join("\n", steps.Select(s =>
+            $"step {s.GetProperty("number")} {s.GetProperty("role")}: {s.GetProperty("sha").GetString()![..12]} {s.GetProperty("verdict")} " +
+            $"{s.GetProperty("passes")}/{s.GetProperty("boots")} flaky={s.GetProperty("flaky")}: {s.GetProperty("message")}")));
+        // Every step with the culprit is bad and flaky (three consecutive boots hold an even one); every other step passes all three.
+        var withCulprit = steps.Where(s => s.GetProperty("role").GetString() != "revert" &&
+                                           repo.Git.Try("merge-base", "--is-ancestor", culprit, s.GetProperty("sha").GetString()!).ExitCode == 0).ToList();
+        Assert.That(withCulprit, Is.Not.Empty);
+        Assert.That(withCulprit.Select(s => s.GetProperty("verdict").GetString()), Is.All.EqualTo("bad"));
+        Assert.That(withCulprit.Select(s => s.GetProperty("flaky").GetBoolean()), Is.All.True);
+        Assert.That(steps.Except(withCulprit).Select(s => s.GetProperty("passes").GetInt32()), Is.All.EqualTo(3));
+        Assert.That(json.GetProperty("flakySteps").GetInt32(), Is.EqualTo(withCulprit.Count));
+        Assert.That(File.ReadAllText(Path.Combine(rwdir, "boots")).Trim(), Is.EqualTo((3 * steps.Count).ToString()), "every boot ran the test once");
+        Assert.That(run.Output, Does.Contain($"{withCulprit.Count} step(s) were flaky"));
+
+        // The culprit as the good end: it fails (on one of its three boots), so there is nothing to bisect.
+        var wrongGood = Bisect(culprit[..12], 3, Path.Combine(root, "out-wrong-good"));
+        Assert.That(wrongGood.ExitCode, Is.EqualTo(2), wrongGood.ToString());
+        Assert.That(wrongGood.Output, Does.Contain($"the good end --good={culprit[..12]}").And.Contain("fails: flaky:"));
+        Assert.That(repo.State(), Is.EqualTo(before), "the repository's HEAD, branch, index, status and worktrees are unchanged");
+        Directory.Delete(root, recursive: true);
+    }
+
+    /// <summary>
+    /// A repository of the Debian 6.1 tree at <paramref name="root"/>/linux (emptied first) whose first commit, the good
+    /// end, drops the last stanza of Debian's .gitignore (which ignores its whole top level), as a kernel developer would.
+    /// </summary>
+    internal static (GitFixture Repo, string Path, string Good) DebianTreeRepository(string root)
     {
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         Directory.CreateDirectory(root);
@@ -120,9 +228,16 @@ public sealed class BisectIntegrationTests
         File.Delete(Path.Combine(repoPath, ".kiln-source.json"));
         var repo = GitFixture.Init(repoPath);
         var gitignore = File.ReadAllText(Path.Combine(repoPath, ".gitignore"));
+        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
+        return (repo, repoPath, good);
+    }
+
+    /// <summary>The Debian 6.1 tree as a repository: good, a benign commit, a commit that panics at boot.</summary>
+    internal static (GitFixture Repo, string Path, string Good, string Panics) ThreeCommitHistory(string root)
+    {
+        var (repo, repoPath, good) = DebianTreeRepository(root);
         var mainC = File.ReadAllText(Path.Combine(repoPath, "init", "main.c"));
         var readme = File.ReadAllText(Path.Combine(repoPath, "README"));
-        var good = repo.Commit("Linux 6.1 (Debian's tree)", (".gitignore", gitignore[..gitignore.LastIndexOf("\n#\n# Debian packaging", StringComparison.Ordinal)] + "\n"));
         repo.Commit("README: a benign change", ("README", readme + "\nKiln bisect test.\n"));
         var panics = repo.Commit("init: panic in kernel_init", ("init/main.c", mainC.Replace("\tkernel_init_freeable();\n", "\tkernel_init_freeable();\n" + PanicLine)));
         return (repo, repoPath, good, panics);
@@ -151,9 +266,15 @@ public sealed class BisectIntegrationTests
         TestContext.Progress.WriteLine(string.Join("\n", steps.Select(s =>
             $"step {s.GetProperty("number")}: {s.GetProperty("subject").GetString()} {s.GetProperty("verdict")} " +
             $"configure {s.GetProperty("configureSeconds")} s, build {s.GetProperty("buildSeconds")} s, boot {s.GetProperty("bootSeconds")} s")));
-        // The whole series is tested first, then the one patch before the last decides.
-        Assert.That(steps.Select(s => s.GetProperty("subject").GetString() + ":" + s.GetProperty("verdict").GetString()),
-            Is.EqualTo(new[] { "init: panic in kernel_init:bad", "init: print a Kiln marker after the Linux banner:good" }));
+        // Both ends (the whole series, the pristine tree), then the one patch before the last decides, then the revert check.
+        Assert.That(steps.Select(s => s.GetProperty("role").GetString() + ":" + s.GetProperty("subject").GetString() + ":" + s.GetProperty("verdict").GetString()),
+            Is.EqualTo(new[]
+            {
+                "badEnd:init: panic in kernel_init:bad", $"goodEnd:{steps[1].GetProperty("subject").GetString()}:good",
+                "bisect:init: print a Kiln marker after the Linux banner:good", "revert:init: panic in kernel_init (with uncommitted changes):good",
+            }));
+        Assert.That(steps[1].GetProperty("subject").GetString(), Does.StartWith("Linux 6.1"));
+        Assert.That(json.GetProperty("confirmation").GetProperty("status").GetString(), Is.EqualTo("confirmed"));
         Assert.That(json.GetProperty("withinBound").GetBoolean(), Is.True);
         Directory.Delete(kilnRoot, recursive: true);
     }

@@ -75,9 +75,21 @@ public sealed class BisectRepositoryTests
 
     private string WorktreePath => Path.Combine(_root, "work", "worktree");
 
+    private string StepsFile => Path.Combine(_root, "out", "steps.jsonl");
+
     private BisectJob Job(GitFixture repo, string good, string script, string bad = "main") =>
         new(BisectRange.Resolve(repo.Directory, good, bad, new RecordingLog()), WorktreePath, Path.Combine(_root, "locks", "bisect.lock"),
-            ["sh", "-c", script], new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl"));
+            FakeStep.Command(script, StepsFile), new Dictionary<string, string>(), StepsFile);
+
+    /// <summary>A fake kernel tree where each commit adds its own file and commit <paramref name="culprit"/> adds "broken": its revert applies on any later commit.</summary>
+    private (GitFixture Repo, List<string> Commits) Additive(int n, int culprit, int? alsoBroken = null)
+    {
+        var repo = GitFixture.Init(Path.Combine(_root, "additive"));
+        var commits = new List<string> { repo.Commit("base", ("Makefile", Makefile), ("Kconfig", "# kconfig\n")) };
+        for (var i = 1; i <= n; i++)
+            commits.Add(repo.Commit($"change {i}", i == culprit ? ("broken", "1\n") : i == alsoBroken ? ("broken-too", "1\n") : ($"c{i}", $"{i}\n")));
+        return (repo, commits);
+    }
 
     /// <summary>The worktree stays for the next bisect, with no bisect in progress in it.</summary>
     private void AssertKeptIdle()
@@ -103,20 +115,90 @@ public sealed class BisectRepositoryTests
             Is.LessThanOrEqualTo(BisectBound.MaxDecidingSteps(7)));
         Assert.That(repo.State(), Is.EqualTo(before));
         AssertKeptIdle();
+        // Both ends first, then git's steps, then the revert check, which cannot apply: every later commit rewrites the line.
+        Assert.That(outcome.BadEnd!.Number, Is.EqualTo(1));
+        Assert.That(outcome.BadEnd.Sha, Is.EqualTo(commits[7]));
+        Assert.That(outcome.GoodEnd!.Number, Is.EqualTo(2));
+        Assert.That(outcome.GoodEnd.Sha, Is.EqualTo(commits[0]));
+        Assert.That(outcome.Steps.Skip(2).Select(s => s.Role), Is.All.EqualTo(StepRole.Bisect));
+        Assert.That(outcome.WithinBound, Is.True);
+        Assert.That(outcome.Confirmation.Status, Is.EqualTo(ConfirmationStatus.NotConfirmed));
+        Assert.That(outcome.Confirmation.Message, Does.StartWith("revert does not apply: ").And.Contain("could not revert"));
+        var e = Assert.Throws<KilnException>(() => BisectSession.Conclude(outcome, new RecordingLog()))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.KernelFailed));
+        Assert.That(e.Message, Does.Contain("not confirmed: revert does not apply"));
     }
 
     [Test]
-    public void Verifying_the_bad_end_first_reports_a_range_without_a_failure()
+    public void The_first_bad_commit_is_confirmed_when_reverting_it_on_the_bad_end_passes()
+    {
+        var (repo, commits) = Additive(6, 4);
+        var before = repo.State();
+        var log = new RecordingLog();
+
+        var outcome = new BisectDriver(log).Run(Job(repo, commits[0], "test ! -e broken"));
+
+        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(commits[4]));
+        Assert.That(outcome.Confirmation.Status, Is.EqualTo(ConfirmationStatus.Confirmed), outcome.Confirmation.Message);
+        var revert = outcome.Steps[^1];
+        Assert.That(revert.Role, Is.EqualTo(StepRole.Revert));
+        Assert.That(revert.Sha, Is.EqualTo(commits[6]), "the revert is tested on the bad end");
+        Assert.That(revert.Verdict, Is.EqualTo(StepVerdict.Good));
+        Assert.That(outcome.Confirmation.Step, Is.EqualTo(revert.Number));
+        Assert.DoesNotThrow(() => BisectSession.Conclude(outcome, log));
+        Assert.That(log.Lines, Has.Some.Contains("Confirmed: --bad with " + commits[4][..12] + " reverted passes"));
+        Assert.That(repo.State(), Is.EqualTo(before));
+        Assert.That(new GitFixture(WorktreePath).Run("status", "--porcelain"), Is.Empty, "the revert is not left in the worktree");
+        AssertKeptIdle();
+    }
+
+    [Test]
+    public void A_revert_that_applies_but_still_fails_is_not_confirmed()
+    {
+        // change 5 breaks it a second way: reverting change 3 alone cannot fix the bad end.
+        var (repo, commits) = Additive(6, 3, alsoBroken: 5);
+        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "test ! -e broken && test ! -e broken-too"));
+        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(commits[3]));
+        Assert.That(outcome.Confirmation.Status, Is.EqualTo(ConfirmationStatus.NotConfirmed));
+        Assert.That(outcome.Confirmation.Message, Does.Contain("reverted still fails"));
+        var json = BisectReport.ToJson(outcome);
+        Assert.That(json["confirmation"]!["status"]!.GetValue<string>(), Is.EqualTo("not confirmed"));
+        Assert.That(json["ends"]!["good"]!["verdict"]!.GetValue<string>(), Is.EqualTo("good"));
+        Assert.That(json["ends"]!["bad"]!["verdict"]!.GetValue<string>(), Is.EqualTo("bad"));
+    }
+
+    [Test]
+    public void A_good_end_that_fails_or_a_bad_end_that_passes_stops_before_bisecting_with_exit_2()
     {
         var (repo, commits) = FakeKernel(3, 4);
-        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "grep -q good state") with { VerifyBad = true });
-        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.BadEndIsGood));
+        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "grep -q good state"));
+        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.EndRejected));
+        Assert.That(outcome.Problem, Does.StartWith("the bad end --bad (" + commits[3][..12] + " change 3) passes"));
+        Assert.That(outcome.Steps, Has.Count.EqualTo(1), "the good end is not tested when the bad one already disqualifies the range");
+        var e = Assert.Throws<KilnException>(() => BisectSession.Conclude(outcome, new RecordingLog()))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         AssertKeptIdle();
 
-        var (failing, failingCommits) = FakeKernel(1, 1, "failing");
-        outcome = new BisectDriver(new RecordingLog()).Run(Job(failing, failingCommits[0], "grep -q good state") with { VerifyBad = true });
-        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Found), "a one-commit range is decided by the verification");
-        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(failingCommits[1]));
+        var (failing, failingCommits) = FakeKernel(3, 2, "failing-good");
+        outcome = new BisectDriver(new RecordingLog()).Run(Job(failing, failingCommits[0], "grep -q good state && ! grep -q 'good$' state"));
+        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.EndRejected));
+        Assert.That(outcome.Problem, Does.StartWith("the good end --good (" + failingCommits[0][..12] + " base) fails"));
+        Assert.That(outcome.GoodEnd!.Verdict, Is.EqualTo(StepVerdict.Bad));
+        Assert.That(BisectReport.ToJson(outcome)["status"]!.GetValue<string>(), Is.EqualTo("endrejected"));
+
+        outcome = new BisectDriver(new RecordingLog()).Run(Job(failing, failingCommits[0], "exit 125"));
+        Assert.That(outcome.Problem, Does.Contain("cannot be tested"));
+    }
+
+    [Test]
+    public void A_one_commit_range_is_decided_by_its_ends_and_confirmed()
+    {
+        var (repo, commits) = Additive(1, 1);
+        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "test ! -e broken"));
+        Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Found));
+        Assert.That(outcome.FirstBad!.Sha, Is.EqualTo(commits[1]));
+        Assert.That(outcome.FirstBadTested, Is.True, "the bad end's test built it");
+        Assert.That(outcome.Confirmation.Status, Is.EqualTo(ConfirmationStatus.Confirmed));
     }
 
     [Test]
@@ -126,7 +208,7 @@ public sealed class BisectRepositoryTests
         var before = repo.State();
         var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "exit 255"));
         Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Aborted));
-        Assert.That(outcome.Problem, Does.Contain("git bisect run exited"));
+        Assert.That(outcome.Problem, Does.Contain("decided abort"), "the bad end's step stopped it");
         Assert.That(repo.State(), Is.EqualTo(before));
         AssertKeptIdle();
     }
@@ -135,7 +217,9 @@ public sealed class BisectRepositoryTests
     public void Only_skipped_commits_left_gives_the_candidates()
     {
         var (repo, commits) = FakeKernel(3, 2);
-        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0], "exit 125"));
+        // The ends decide; every commit between them cannot be built.
+        var outcome = new BisectDriver(new RecordingLog()).Run(Job(repo, commits[0],
+            $"h=$(git rev-parse HEAD); [ $h = {commits[0]} ] && exit 0; [ $h = {commits[3]} ] && exit 1; exit 125"));
         Assert.That(outcome.Status, Is.EqualTo(BisectStatus.Inconclusive));
         Assert.That(outcome.Candidates.Select(c => c.Sha), Is.EquivalentTo(commits.Skip(1)));
     }

@@ -124,4 +124,25 @@ public sealed class BisectStepJudgeTests
         Assert.That(BisectStepRunner.Judge(checks, "6.1.192", testsDecide: true).Verdict, Is.EqualTo(StepVerdict.Good));
         Assert.That(BisectStepRunner.Judge([Check("test:probe.sh", false)], null, testsDecide: true).Verdict, Is.EqualTo(StepVerdict.Bad));
     }
+
+    [Test]
+    public void Repeated_boots_are_good_only_when_all_pass_and_flaky_when_they_disagree()
+    {
+        (StepVerdict, string) Good(int n) => (StepVerdict.Good, $"booted {n}");
+        (StepVerdict, string) Bad(string why) => (StepVerdict.Bad, why);
+        Assert.That(BisectStepRunner.Combine([Good(1)]), Is.EqualTo(Good(1)), "one boot is its own verdict");
+        Assert.That(BisectStepRunner.Combine([Good(1), Good(2), Good(3)]), Is.EqualTo((StepVerdict.Good, "booted 1 (all 3 boots)")));
+        Assert.That(BisectStepRunner.Combine([Good(1), Bad("panic"), Good(3)]),
+            Is.EqualTo((StepVerdict.Bad, "flaky: 2 of 3 boots passed; boot 2: panic")));
+        Assert.That(BisectStepRunner.Combine([Bad("oops"), Bad("panic")]), Is.EqualTo((StepVerdict.Bad, "all 2 boots failed; boot 1: oops")));
+    }
+
+    [Test]
+    public void A_step_is_flaky_when_some_of_its_boots_passed()
+    {
+        var step = new StepRecord(1, new string('a', 40), "s", StepVerdict.Bad, 1, StepPhase.Boot, "m", 0, 0, 0, 0, "/d") { Boots = 3, Passes = 2 };
+        Assert.That(step.Flaky, Is.True);
+        Assert.That((step with { Passes = 0 }).Flaky, Is.False);
+        Assert.That((step with { Passes = 3 }).Flaky, Is.False);
+    }
 }

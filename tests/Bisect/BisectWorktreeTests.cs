@@ -39,7 +39,7 @@ public sealed class BisectWorktreeTests
     private BisectOutcome Bisect(GitFixture repo, string good, string bad, RecordingLog? log = null) =>
         new BisectDriver(log ?? new RecordingLog()).Run(new BisectJob(
             BisectRange.Resolve(repo.Directory, good, bad, new RecordingLog()), WorktreePath, LockPath,
-            ["sh", "-c", "grep -q good state"], new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl")));
+            FakeStep.Command("grep -q good state", Path.Combine(_root, "out", "steps.jsonl")), new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl")));
 
     private static string Stat(string path) =>
         new Command("stat", "--format=%i %y", path).Run(new RecordingLog()).StandardOutput.Trim();
@@ -153,7 +153,7 @@ public sealed class BisectWorktreeTests
         File.WriteAllText(Path.Combine(repo.Directory, "work-in-progress.c"), "the user's untracked work\n");
         var worktree = Path.Combine(repo.Directory, ".kiln-cache", "bisect", "worktree");
         var job = new BisectJob(BisectRange.Resolve(repo.Directory, commits[0], "main", new RecordingLog()), worktree, LockPath,
-            ["sh", "-c", "grep -q good state"], new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl"));
+            FakeStep.Command("grep -q good state", Path.Combine(_root, "out", "steps.jsonl")), new Dictionary<string, string>(), Path.Combine(_root, "out", "steps.jsonl"));
         new BisectDriver(new RecordingLog()).Run(job);
         File.Delete(Path.Combine(worktree, ".git"));
         var before = Checkout(repo);

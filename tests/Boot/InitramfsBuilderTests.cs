@@ -83,7 +83,10 @@ public class InitramfsBuilderTests
         var script = Path.Combine(_dir, "init");
         // vsock is never attached yet (it has no guest script).
         var devices = GuestDevice.All.Where(d => d != GuestDevice.Vsock).ToList();
-        var spec = new InitramfsSpec { Arch = Arch.X86_64, Nonce = "n", Devices = devices, TransportOptions = ["CONFIG_VIRTIO_PCI"], HostRoot = true };
+        var spec = new InitramfsSpec
+        {
+            Arch = Arch.X86_64, Nonce = "n", Devices = devices, TransportOptions = ["CONFIG_VIRTIO_PCI"], HostRoot = true, WritableDirectory = "/srv/kiln's state",
+        };
         File.WriteAllText(script, InitramfsBuilder.InitScript(spec, [new GuestTest("t.sh", "/t.sh")]));
         var check = new Kiln.Kernel.Processes.Command(InitramfsSpec.DefaultBusybox, "sh", "-n", script) { AcceptedExitCodes = [0, 1, 2] }.Run(new RecordingLog());
 
@@ -94,6 +97,8 @@ public class InitramfsBuilderTests
         Assert.That(init, Does.Contain("if m=$(missing CONFIG_VIRTIO_NET CONFIG_INET CONFIG_VIRTIO_PCI); then"));
         Assert.That(init, Does.Contain("elif mount_root /host; then\n  export KILN_HOST=/host"), "the host's / for the test scripts");
         Assert.That(init.IndexOf("mount_root /host", StringComparison.Ordinal), Is.LessThan(init.IndexOf("run_test t.sh", StringComparison.Ordinal)));
+        Assert.That(init, Does.Contain("""elif share kilncwd "$KILN_HOST"'/srv/kiln'\''s state' ""; then""" + "\n" + """  export KILN_RWDIR="$KILN_HOST"'/srv/kiln'\''s state'"""),
+            "--rwdir at its own path under the host's /, quoted for sh");
     }
 
     [Test]

@@ -89,6 +89,8 @@ public class KilnOptionsTests
     [TestCase("cache-dir", "/sys/kiln", "--cache-dir=/sys/kiln: /sys is a kernel pseudo-filesystem")]
     [TestCase("ci-output", "/tmp", "--ci-output=/tmp: this is a directory")]
     [TestCase("test", "/tmp", "--test=/tmp: this is a directory")]
+    [TestCase("repeat", "0", "--repeat=0: expected a positive whole number from 1 to 100")]
+    [TestCase("rwdir", "/tmp/kiln-rw", "--rwdir=/tmp/kiln-rw is shared with the --test scripts; give at least one --test=FILE")]
     public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;

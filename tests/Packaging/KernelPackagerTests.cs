@@ -15,7 +15,7 @@ public sealed class KernelPackagerTests
     private static string Template => Path.Combine(TestPaths.RepositoryRoot, "stage1", "manifest.json.in");
 
     private static PackageResult Package(FakeKernel fake, string outDir, string prefix = "/usr") =>
-        KernelPackager.Package(new PackageRequest(fake.Kernel, "bzImage", Path.Combine(outDir, "package"), Template, prefix,
+        KernelPackager.Package(new PackageRequest(fake.Kernel, fake.ImageName, Path.Combine(outDir, "package"), Template, prefix,
             Path.Combine(outDir, "kata")), new RecordingLog());
 
     [Test]
@@ -96,8 +96,8 @@ public sealed class KernelPackagerTests
         Assert.That(JsonNode.Parse(File.ReadAllText(Path.Combine(oci.Directory, "oci-layout")))!["imageLayoutVersion"]!.GetValue<string>(), Is.EqualTo("1.0.0"));
         var index = JsonNode.Parse(File.ReadAllText(Path.Combine(oci.Directory, "index.json")))!;
         var entry = index["manifests"]!.AsArray().Single()!;
-        Assert.That(entry["annotations"]!["org.opencontainers.image.ref.name"]!.GetValue<string>(), Is.EqualTo("6.1.192-1"));
-        Assert.That(entry["platform"]!["architecture"]!.GetValue<string>(), Is.EqualTo("amd64"));
+        Assert.That(entry["annotations"]!["org.opencontainers.image.ref.name"]!.GetValue<string>(), Is.EqualTo("6.1.192-1-amd64"));
+        Assert.That(entry["platform"]!.ToJsonString(), Is.EqualTo("""{"architecture":"amd64","os":"linux"}"""), "x86_64 has no variant");
 
         void AssertDescribes(JsonNode descriptor)
         {
@@ -130,6 +130,40 @@ public sealed class KernelPackagerTests
         Assert.That(files["kernel"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("bzImage"))));
         Assert.That(files["kernel-headers.tar"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("kernel-headers.tar"))));
         Assert.That(result.Notes, Has.Some.Contains("no /kernel.tar"));
+    }
+
+    [Test]
+    public void Oci_image_of_an_arm64_kernel_is_tagged_and_platformed_as_arm64_v8()
+    {
+        using var fake = new FakeKernel(arch: "arm64");
+        using var dir = new TempDirectory();
+        var oci = Package(fake, dir.Path).Oci;
+
+        Assert.That(oci.Tag, Is.EqualTo("6.1.192-1-arm64"));
+        var entry = JsonNode.Parse(File.ReadAllText(Path.Combine(oci.Directory, "index.json")))!["manifests"]!.AsArray().Single()!;
+        Assert.That(entry["platform"]!.ToJsonString(), Is.EqualTo("""{"architecture":"arm64","os":"linux","variant":"v8"}"""));
+        var manifest = PackageReader.Blob(oci.Directory, oci.ManifestDigest);
+        var config = PackageReader.Blob(oci.Directory, manifest["config"]!["digest"]!.GetValue<string>());
+        Assert.That((config["architecture"]!.GetValue<string>(), config["os"]!.GetValue<string>(), config["variant"]!.GetValue<string>()),
+            Is.EqualTo(("arm64", "linux", "v8")));
+        var layer = PackageReader.ReadGzipTar(OciLayout.BlobPath(oci.Directory, manifest["layers"]![0]!["digest"]!.GetValue<string>()));
+        Assert.That(layer["kernel"].Data, Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("Image"))));
+    }
+
+    [Test]
+    public void Aci_and_kata_layout_of_an_arm64_kernel_name_the_arch_as_appc_and_kata_do()
+    {
+        using var fake = new FakeKernel(arch: "arm64");
+        using var dir = new TempDirectory();
+        var result = Package(fake, dir.Path);
+
+        var manifest = JsonNode.Parse(PackageReader.ReadTar(result.Aci.TarPath)["manifest"].Data)!;
+        var labels = manifest["labels"]!.AsArray().ToDictionary(l => l!["name"]!.GetValue<string>(), l => l!["value"]!.GetValue<string>());
+        Assert.That(labels["arch"], Is.EqualTo("aarch64"), "appc's arch label for arm64");
+        Assert.That(PackageReader.ReadTar(result.Aci.TarPath)["rootfs/kernel_image"].LinkName, Is.EqualTo("Image"));
+        // Kata's build-kernel.sh installs vmlinuz-<version>-<config version> with no arch in the name, for every arch.
+        Assert.That(result.Kata.Files.Select(Path.GetFileName), Is.EqualTo(new[] { "vmlinuz-6.1.192-1", "vmlinux-6.1.192-1", "config-6.1.192-1" }));
+        Assert.That(File.ReadAllBytes(result.Kata.Files[0]), Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("Image"))));
     }
 
     [Test]

@@ -78,18 +78,20 @@ public static class PackageReader
 public sealed class FakeKernel : IDisposable
 {
     /// <param name="modules">Adds kernel.tar and kernel-dev.tar, as BuildKernel stores them for a CONFIG_MODULES=y kernel.</param>
-    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n", bool modules = false)
+    /// <param name="arch">Kiln's arch name: the image is that arch's (bzImage, Image), with bytes of its own.</param>
+    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n", bool modules = false, string arch = "x86_64")
     {
         Root = Directory.CreateTempSubdirectory("kiln-fake-kernel").FullName;
         var dir = Path.Combine(Root, "entry");
         Directory.CreateDirectory(dir);
-        var random = new Random(42);
+        ImageName = Kiln.Kernel.Arch.Parse(arch).ImageName;
+        var random = new Random(42 + Kiln.Kernel.Arch.All.ToList().IndexOf(Kiln.Kernel.Arch.Parse(arch)));
         byte[] Bytes(int n) { var b = new byte[n]; random.NextBytes(b); return b; }
-        File.WriteAllBytes(Path.Combine(dir, "bzImage"), Bytes(300_000));
+        File.WriteAllBytes(Path.Combine(dir, ImageName), Bytes(300_000));
         File.WriteAllBytes(Path.Combine(dir, "vmlinux"), Bytes(500_000));
         File.WriteAllText(Path.Combine(dir, "System.map"), "ffffffff81000000 T _text\nffffffff81000000 T startup_64\n");
         File.WriteAllText(Path.Combine(dir, "config"), config);
-        var names = new List<string> { "bzImage", "vmlinux", "System.map", "config", DevelopmentArtifacts.HeadersTar };
+        var names = new List<string> { ImageName, "vmlinux", "System.map", "config", DevelopmentArtifacts.HeadersTar };
         DeterministicTar.Write(Path.Combine(dir, DevelopmentArtifacts.HeadersTar),
             new[] { TarItem.Bytes("usr/include/linux/version.h", "#define LINUX_VERSION_CODE 393664\n"u8.ToArray()) });
         if (modules)
@@ -104,7 +106,7 @@ public sealed class FakeKernel : IDisposable
         foreach (var name in names)
             files[name] = SourceCache.FileSha256(Path.Combine(dir, name));
         var key = "6.1.192-1" + (variant.Length > 0 ? "-" + variant : "");
-        var metadata = new BuildMetadata(key, new string('1', 64), new string('2', 64), "6.1.192", key, "x86_64", variant, "tinyconfig",
+        var metadata = new BuildMetadata(key, new string('1', 64), new string('2', 64), "6.1.192", key, arch, variant, "tinyconfig",
             new SourceProvenance("debian:linux-source-6.1", "6.1.192", "/usr/src/linux-source-6.1.tar.xz", new string('3', 64)),
             new Dictionary<string, string> { ["compiler"] = "gcc 12" }, new Dictionary<string, double> { ["build"] = 1 }, files,
             new[] { "0001-x.patch" }, new[] { "common/base.conf" });
@@ -114,6 +116,8 @@ public sealed class FakeKernel : IDisposable
 
     public string Root { get; }
     public CachedKernel Kernel { get; }
+    /// <summary>The compressed image's name in the entry: bzImage or Image.</summary>
+    public string ImageName { get; }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }

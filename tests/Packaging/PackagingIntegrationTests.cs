@@ -2,6 +2,7 @@ using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Packaging;
 using Kiln.Kernel.Processes;
+using Kiln.Kernel.RemoteCache;
 using Kiln.Tests.Integration;
 using Kiln.Tests.RemoteCache;
 
@@ -55,7 +56,7 @@ public sealed class PackagingIntegrationTests
     }
 
     [Test]
-    public void Skopeo_inspects_the_layout_and_pushes_it_to_a_local_registry()
+    public void Skopeo_reads_the_layout_and_the_image_Kiln_pushed_to_a_local_registry()
     {
         var outDir = NewOutDir();
         var result = KernelPackager.Package(Request(SharedCachedKernel(), outDir), new RecordingLog());
@@ -69,9 +70,10 @@ public sealed class PackagingIntegrationTests
         Assert.That(local.Labels["org.opencontainers.image.version"], Is.EqualTo(KilnRun.Key61));
 
         using var registry = LocalRegistry.Start();
-        var destination = $"docker://{registry.Address("kiln/kernel")}:{result.Oci.Tag}";
-        skopeo.Copy(oci, destination, destinationTlsVerify: false);
-        var pushed = skopeo.Inspect(destination, tlsVerify: false);
+        var repository = RegistryReference.ParsePush(registry.Address("kiln/kernel"), plainHttp: true);
+        using (var client = new OciRegistryClient(repository))
+            OciImagePush.PushAsync(result.Oci, KilnRun.Key61, repository, client).GetAwaiter().GetResult();
+        var pushed = skopeo.Inspect($"docker://{repository}:{result.Oci.Tag}", tlsVerify: false);
         Assert.That(pushed.Digest, Is.EqualTo(result.Oci.ManifestDigest), "the registry serves the exact manifest Kiln wrote");
         Assert.That(pushed.Labels["org.opencontainers.image.revision"], Is.EqualTo(SharedCachedKernel().Metadata.IdentityHash));
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using Kiln.Kernel;
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.Identity;
@@ -37,7 +38,7 @@ public sealed class RemoteKernelCacheTests
         new(key, Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray())));
 
     /// <summary>A complete local entry with random file contents; <paramref name="claimedIdentity"/> forges metadata.json.</summary>
-    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null)
+    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null, string arch = "x86_64")
     {
         var files = Path.Combine(_work, "files-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(files);
@@ -49,7 +50,7 @@ public sealed class RemoteKernelCacheTests
             inputs[name] = path;
         }
         return new KernelCache(cacheDir).Store(identity, inputs, hashes => new BuildMetadata(
-            identity.Key, claimedIdentity ?? identity.Hash, "recipe", "6.1.192", identity.Key, "x86_64", "", "tinyconfig",
+            identity.Key, claimedIdentity ?? identity.Hash, "recipe", "6.1.192", identity.Key, arch, "", "tinyconfig",
             new SourceProvenance("test", "6.1.192", "test", new string('0', 64)), new Dictionary<string, string>(),
             new Dictionary<string, double>(), hashes, Array.Empty<string>(), Array.Empty<string>()));
     }
@@ -58,6 +59,17 @@ public sealed class RemoteKernelCacheTests
         new(RegistryReference.Parse(address ?? _registry.Address()), log);
 
     private string Cache(string name) => Path.Combine(_work, name);
+
+    private OciRegistryClient Client() => new(RegistryReference.Parse(_registry.Address()));
+
+    /// <summary>A new entry of <paramref name="identity"/> in its own local cache, pushed to the registry.</summary>
+    private CachedKernel StoreAndPush(CacheIdentity identity, string arch = "x86_64")
+    {
+        var built = StoreEntry(Cache("local-" + Guid.NewGuid().ToString("N")[..6]), identity, arch: arch);
+        using var remote = Remote(new RecordingLog());
+        remote.Push(built, identity);
+        return built;
+    }
 
     [Test]
     public void A_pushed_entry_is_pulled_into_another_cache_byte_for_byte()
@@ -78,18 +90,19 @@ public sealed class RemoteKernelCacheTests
     }
 
     [Test]
-    public void The_artifact_is_an_OCI_manifest_tagged_with_the_key_and_the_identity()
+    public void The_artifact_is_an_OCI_manifest_tagged_with_the_identity_and_the_arch_and_listed_in_the_key_index()
     {
         var identity = NewIdentity("6.1.192-7");
-        var built = StoreEntry(Cache("local"), identity);
-        using (var remote = Remote(new RecordingLog())) remote.Push(built, identity);
+        StoreAndPush(identity);
 
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
-        foreach (var tag in new[] { identity.EntryName, identity.Key })
+        using var client = Client();
+        var digests = new HashSet<string>();
+        foreach (var tag in new[] { identity.EntryName, "6.1.192-7-amd64" })
         {
             var found = client.GetManifestAsync(tag).GetAwaiter().GetResult();
             Assert.That(found, Is.Not.Null, tag);
-            var manifest = OciManifest.Parse(found!.Value.Body)!;
+            digests.Add(found!.Digest);
+            var manifest = OciManifest.Parse(found.Body)!;
             Assert.That(manifest.MediaType, Is.EqualTo("application/vnd.oci.image.manifest.v1+json"));
             Assert.That(manifest.ArtifactType, Is.EqualTo(RemoteKernelCache.ArtifactType));
             Assert.That(manifest.Config.MediaType, Is.EqualTo("application/vnd.oci.empty.v1+json"));
@@ -97,6 +110,57 @@ public sealed class RemoteKernelCacheTests
             Assert.That(manifest.Layers.Select(l => l.Annotations![OciManifest.TitleAnnotation]),
                 Is.EquivalentTo(new[] { "bzImage", "vmlinux", "System.map", "config", "metadata.json" }));
         }
+        Assert.That(digests, Has.Count.EqualTo(1), "both tags name one manifest");
+        var index = client.GetManifestAsync(identity.Key).GetAwaiter().GetResult()!;
+        Assert.That(index.MediaType, Is.EqualTo(OciIndex.IndexMediaType));
+        var entry = OciIndex.Parse(index.Body)!.Manifests.Single();
+        Assert.That((entry.Digest, entry.Platform, entry.ArtifactType), Is.EqualTo((digests.Single(), Arch.X86_64.OciPlatform, RemoteKernelCache.ArtifactType)));
+    }
+
+    private OciIndex KeyIndex(string key)
+    {
+        using var client = Client();
+        return OciIndex.Parse(client.GetManifestAsync(key).GetAwaiter().GetResult()!.Body)!;
+    }
+
+    [Test]
+    public void Two_arches_of_one_key_each_keep_their_entry_and_pull_by_their_identity()
+    {
+        var amd64 = NewIdentity("6.1.192-8");
+        var arm64 = NewIdentity("6.1.192-8");
+        var builds = new[] { StoreEntry(Cache("x86"), amd64), StoreEntry(Cache("arm"), arm64, arch: "arm64") };
+        // Two CI jobs of one matrix push at the same time.
+        Task.WaitAll(Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(builds[0], amd64); }),
+                     Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(builds[1], arm64); }));
+
+        Assert.That(KeyIndex("6.1.192-8").Manifests.Select(m => m.Platform), Is.EqualTo(new[] { Arch.X86_64.OciPlatform, Arch.Arm64.OciPlatform }));
+        foreach (var (identity, built) in new[] { (amd64, builds[0]), (arm64, builds[1]) })
+        {
+            var pulled = Remote(new RecordingLog()).TryPull(identity, new KernelCache(Cache("pull-" + built.Metadata.Arch)));
+            Assert.That(pulled?.Metadata.Arch, Is.EqualTo(built.Metadata.Arch));
+        }
+    }
+
+    [Test]
+    public void An_entry_an_older_kiln_tagged_with_the_key_alone_stays_listed_under_its_arch()
+    {
+        var old = NewIdentity("6.1.192-9");
+        StoreAndPush(old);
+        // An older Kiln put the artifact itself under <key>, not an index.
+        using var client = Client();
+        var oldManifest = client.GetManifestAsync(old.EntryName).GetAwaiter().GetResult()!;
+        client.PutManifestAsync(old.Key, oldManifest.Body).GetAwaiter().GetResult();
+
+        var arm64 = NewIdentity("6.1.192-9");
+        StoreAndPush(arm64, "arm64");
+
+        var entries = KeyIndex(old.Key).Manifests;
+        Assert.That(entries.Select(m => (m.Platform, m.Digest)), Is.EqualTo(new[]
+        {
+            (Arch.X86_64.OciPlatform, oldManifest.Digest),
+            (Arch.Arm64.OciPlatform, client.GetManifestAsync(arm64.EntryName).GetAwaiter().GetResult()!.Digest),
+        }));
+        Assert.That(Remote(new RecordingLog()).TryPull(old, new KernelCache(Cache("pull"))), Is.Not.Null, "the older entry still pulls by its identity");
     }
 
     [Test]
@@ -161,8 +225,8 @@ public sealed class RemoteKernelCacheTests
         using (var remote = Remote(new RecordingLog())) remote.Push(built, other);
         // Someone re-tags another identity's artifact with ours (a reused key or a hash12 collision).
         var mine = new CacheIdentity(other.Key, other.Hash[..12] + new string('f', 52));
-        using var client = new OciRegistryClient(RegistryReference.Parse(_registry.Address()));
-        var manifest = client.GetManifestAsync(other.EntryName).GetAwaiter().GetResult()!.Value.Body;
+        using var client = Client();
+        var manifest = client.GetManifestAsync(other.EntryName).GetAwaiter().GetResult()!.Body;
         client.PutManifestAsync(mine.EntryName, manifest).GetAwaiter().GetResult();
 
         var log = new RecordingLog();
@@ -215,6 +279,27 @@ public sealed class RegistryReferenceTests
         var e = Assert.Throws<KilnException>(() => RegistryReference.Parse(value));
         Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(e.Message, Does.Contain("--cache-registry"));
+    }
+
+    [TestCase("docker://registry.example:5000/kiln/kernel", false, "https://registry.example:5000/", "kiln/kernel")]
+    [TestCase("docker://registry.example:5000/kiln/kernel", true, "http://registry.example:5000/", "kiln/kernel")]
+    [TestCase("127.0.0.1:5000/kiln/kernel", false, "http://127.0.0.1:5000/", "kiln/kernel")]
+    [TestCase("docker://[::1]:5000/kiln", false, "http://[::1]:5000/", "kiln")]
+    public void Parses_the_push_repository(string value, bool insecure, string baseUri, string repository)
+    {
+        var reference = RegistryReference.ParsePush(value, insecure);
+        Assert.That((reference.BaseUri.ToString(), reference.Repository), Is.EqualTo((baseUri, repository)));
+    }
+
+    [TestCase("oci:/tmp/layout")]
+    [TestCase("docker://127.0.0.1:5000")]
+    [TestCase("https://127.0.0.1:5000/kiln")]
+    [TestCase("docker://127.0.0.1:5000/kiln/kernel:6.1.192-1")]
+    public void Rejects_a_push_destination_that_is_not_a_repository(string value)
+    {
+        var e = Assert.Throws<KilnException>(() => RegistryReference.ParsePush(value, plainHttp: false));
+        Assert.That(e!.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.StartWith($"--push={value}:"));
     }
 
     [Test]
