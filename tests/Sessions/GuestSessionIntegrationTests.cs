@@ -89,14 +89,17 @@ public class GuestSessionIntegrationTests
     }
 
     [Test]
-    public void A_boot_test_script_runs_the_host_s_programs_from_the_shared_root()
+    public void A_boot_test_script_runs_the_host_s_programs_from_the_shared_root_and_writes_the_rwdir()
     {
         var script = Path.Combine(_work, "host-programs.sh");
-        File.WriteAllText(script, "#!/bin/sh\nset -e\n[ \"$KILN_HOST\" = /host ]\nchroot \"$KILN_HOST\" /bin/bash -c 'echo \"host bash $BASH_VERSION on $(uname -r)\"'\n");
-        var run = KilnRun.Run(Arguments("BootTest", "--test=" + script));
+        var rwdir = Path.Combine(_work, "rw dir");
+        File.WriteAllText(script, "#!/bin/sh\nset -e\n[ \"$KILN_HOST\" = /host ]\nchroot \"$KILN_HOST\" /bin/bash -c 'echo \"host bash $BASH_VERSION on $(uname -r)\"'\n" +
+                                  "[ \"$KILN_RWDIR\" = \"/host" + rwdir + "\" ]\nuname -r > \"$KILN_RWDIR/from-guest\"\n");
+        var run = KilnRun.Run(Arguments("BootTest", "--test=" + script, "--rwdir=" + rwdir));
 
         Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
         Assert.That(File.ReadAllText(Path.Combine(_work, "out", "boot", "serial.log")), Does.Match($@"host bash \d+\.\d+.* on {Regex.Escape(KilnRun.Key61)}"));
+        Assert.That(File.ReadAllText(Path.Combine(rwdir, "from-guest")), Does.StartWith(KilnRun.Key61), "the guest wrote the --rwdir on the host");
     }
 
     private string WithHostFile()
