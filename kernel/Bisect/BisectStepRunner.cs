@@ -26,8 +26,9 @@ public sealed class BisectStepRunner
         var total = Stopwatch.StartNew();
         var git = new Git(plan.Worktree, _log);
         var commit = git.Commit("HEAD");
-        // The confirmation step tests a revert on top of HEAD, uncommitted: named -dirty, as the kernel's setlocalversion would.
-        var dirty = git.Try("diff", "--quiet", "HEAD").ExitCode != 0;
+        // The confirmation step tests a revert on top of HEAD, staged by git revert --no-commit: named -dirty, as the kernel's
+        // setlocalversion would. Comparing the index alone spares every step a stat of the whole tree.
+        var dirty = git.Try("diff", "--quiet", "--cached", "HEAD").ExitCode != 0;
         var number = StepRecord.ReadAll(plan.StepsFile).Count + 1;
         var directory = Path.Combine(plan.StepsDirectory, $"{number:D2}-{commit.ShortSha}");
         Directory.CreateDirectory(directory);
