@@ -16,10 +16,12 @@ public sealed class PackageStage1 : FrostingTask<BuildContext>
         context.Output.Set(CiKeys.PackageDir, context.Target.Paths.Package);
         context.Output.Set(CiKeys.ReleaseTarball, result.ReleaseTarball);
         context.Output.Set(CiKeys.Sha256Sums, result.Sums);
-        context.Output.Set(CiKeys.Aci, result.Aci.TarPath);
+        if (result.Aci is { } aci) context.Output.Set(CiKeys.Aci, aci.TarPath);
         context.Output.Set(CiKeys.OciLayout, packaged.OciReference);
         context.Output.Info($"Packaged Linux {kernel.Metadata.Release} (the kernel BootTest passed, sha256 {kernel.Metadata.Files[EntryFiles.Image(context.Options.Arch)]}):");
-        context.Output.Info($"  stage1 ACI   {result.Aci.TarPath} (+ .gz), image ID in {result.Aci.IdPath}");
+        context.Output.Info(result.Aci is { } written
+            ? $"  stage1 ACI   {written.TarPath} (+ .gz), image ID in {written.IdPath}"
+            : $"  stage1 ACI   none: appc defines no {context.Options.Arch.Name} arch");
         context.Output.Info($"  Kata layout  {result.Kata.ShareDirectory}");
         context.Output.Info($"  OCI image    {packaged.OciReference}");
         if (packaged.Pushed is { } pushed)

@@ -110,7 +110,7 @@ public static class DeviceChecks
         if (GuestDevice.All.Any(d => ran.Contains(d.Name)))
             exercised.UnionWith(profile.TransportOptions.Append("CONFIG_VIRTIO_MENU"));
         // The virtio console carries the report on these machines, so every boot that reported exercised it.
-        if (profile.Report == ReportWiring.VirtioConsole) exercised.UnionWith(["CONFIG_VIRTIO_CONSOLE", "CONFIG_VIRTIO_MMIO", "CONFIG_VIRTIO_MENU"]);
+        exercised.UnionWith(profile.ReportOptions);
         var virtio = GuestDevice.All.SelectMany(d => d.AllOptions).ToHashSet();
         return requestedBuiltIn.Where(o => (o.Contains("VIRTIO", StringComparison.Ordinal) || virtio.Contains(o)) && !exercised.Contains(o))
             .Distinct().ToList();

@@ -13,8 +13,8 @@ namespace Kiln.Kernel.Boot;
 public sealed record GuestDevice
 {
     public required string Name { get; init; }
-    public required string PciDevice { get; init; }
-    public required string MmioDevice { get; init; }
+    /// <summary>QEMU's device model without its transport suffix (virtio-blk: virtio-blk-pci, -device, -ccw).</summary>
+    public required string QemuModel { get; init; }
     /// <summary>Options the check needs built in (=y; the initramfs loads no modules), besides the transport's.</summary>
     public required IReadOnlyList<string> DriverOptions { get; init; }
     /// <summary>Requested options a run of this check exercises, for the "compiled, not exercised" list.</summary>
@@ -53,7 +53,7 @@ public sealed record GuestDevice
 
     public static readonly GuestDevice Blk = new()
     {
-        Name = BlkName, PciDevice = "virtio-blk-pci", MmioDevice = "virtio-blk-device",
+        Name = BlkName, QemuModel = "virtio-blk",
         DriverOptions = ["CONFIG_VIRTIO_BLK"], ExercisedOptions = ["CONFIG_BLK_DEV"],
         GuestScript = $$"""
             if [ ! -b /dev/vda ]; then
@@ -71,7 +71,7 @@ public sealed record GuestDevice
 
     public static readonly GuestDevice Net = new()
     {
-        Name = NetName, PciDevice = "virtio-net-pci", MmioDevice = "virtio-net-device",
+        Name = NetName, QemuModel = "virtio-net",
         DriverOptions = ["CONFIG_VIRTIO_NET", "CONFIG_INET"], ExercisedOptions = ["CONFIG_NETDEVICES"],
         // udhcpc needs packet sockets; a kernel without them gets slirp's fixed address instead, and says so.
         // Debian 12's busybox wget crashes with -T, so timeout bounds it.
@@ -107,14 +107,14 @@ public sealed record GuestDevice
 
     public static readonly GuestDevice NineP = new()
     {
-        Name = NinePName, PciDevice = "virtio-9p-pci", MmioDevice = "virtio-9p-device",
+        Name = NinePName, QemuModel = "virtio-9p",
         DriverOptions = ["CONFIG_NET_9P_VIRTIO", "CONFIG_9P_FS"], ExercisedOptions = ["CONFIG_NET_9P", "CONFIG_NETWORK_FILESYSTEMS"],
         GuestScript = ShareScript(NinePName, "9p", NinePTag, "-o trans=virtio,version=9p2000.L"),
     };
 
     public static readonly GuestDevice VirtioFs = new()
     {
-        Name = VirtioFsName, PciDevice = "vhost-user-fs-pci", MmioDevice = "vhost-user-fs-device",
+        Name = VirtioFsName, QemuModel = "vhost-user-fs",
         DriverOptions = ["CONFIG_VIRTIO_FS"], ExercisedOptions = ["CONFIG_FUSE_FS"],
         GuestScript = ShareScript(VirtioFsName, "virtiofs", VirtioFsTag, ""),
     };
@@ -122,7 +122,7 @@ public sealed record GuestDevice
     /// <summary>Never attached yet (see <see cref="AttachedDevices"/>): listed so its check is reported as skipped with the reason.</summary>
     public static readonly GuestDevice Vsock = new()
     {
-        Name = VsockName, PciDevice = "vhost-vsock-pci", MmioDevice = "vhost-vsock-device",
+        Name = VsockName, QemuModel = "vhost-vsock",
         DriverOptions = ["CONFIG_VIRTIO_VSOCKETS"], ExercisedOptions = ["CONFIG_VSOCKETS"],
         GuestScript = "",
     };

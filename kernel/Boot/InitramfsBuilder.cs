@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -286,26 +287,26 @@ public sealed class InitramfsBuilder
     {
         private const uint PtInterp = 3;
 
+        /// <summary>Reads a 64-bit ELF of either byte order (s390x is big-endian); null for anything else.</summary>
         public static ElfInfo? Read(string path)
         {
-            using var stream = File.OpenRead(path);
-            using var reader = new BinaryReader(stream);
-            if (stream.Length < 64) return null;
-            var ident = reader.ReadBytes(16);
-            if (ident[0] != 0x7F || ident[1] != (byte)'E' || ident[2] != (byte)'L' || ident[3] != (byte)'F') return null;
-            // Only little-endian 64-bit ELF is a candidate for the guests Kiln boots.
-            if (ident[4] != 2 || ident[5] != 1) return null;
-            stream.Position = 18;
-            var machine = reader.ReadUInt16();
-            stream.Position = 32;
-            var phoff = reader.ReadInt64();
-            stream.Position = 54;
-            var phentsize = reader.ReadUInt16();
-            var phnum = reader.ReadUInt16();
+            var bytes = File.ReadAllBytes(path);
+            if (bytes.Length < 64 || bytes[0] != 0x7F || bytes[1] != (byte)'E' || bytes[2] != (byte)'L' || bytes[3] != (byte)'F') return null;
+            // Only 64-bit ELF (EI_CLASS 2) is a candidate for the guests Kiln boots; EI_DATA 1 is little-endian, 2 big-endian.
+            if (bytes[4] != 2 || bytes[5] is not (1 or 2)) return null;
+            var little = bytes[5] == 1;
+            ushort U16(long at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan((int)at)) : BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan((int)at));
+            uint U32(long at) => little ? BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan((int)at)) : BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan((int)at));
+            long I64(long at) => little ? BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan((int)at)) : BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan((int)at));
+            var machine = U16(18);
+            var phoff = I64(32);
+            var phentsize = U16(54);
+            var phnum = U16(56);
             for (var i = 0; i < phnum; i++)
             {
-                stream.Position = phoff + (long)i * phentsize;
-                if (reader.ReadUInt32() == PtInterp) return new ElfInfo(machine, true);
+                var entry = phoff + (long)i * phentsize;
+                if (entry < 0 || entry + 4 > bytes.Length) return null;
+                if (U32(entry) == PtInterp) return new ElfInfo(machine, true);
             }
             return new ElfInfo(machine, false);
         }

@@ -4,11 +4,32 @@ using Kiln.Kernel.Diagnostics;
 
 namespace Kiln.Kernel.Boot;
 
-/// <summary>How a profile's virtio devices sit on the machine: PCI functions, or virtio-mmio slots.</summary>
+/// <summary>How a profile's virtio devices sit on the machine: PCI functions, virtio-mmio slots, or s390's channel I/O.</summary>
 public enum VirtioTransport
 {
     Pci,
     Mmio,
+    Ccw,
+}
+
+/// <summary>What QEMU and the kernel call each transport's devices and drivers.</summary>
+public static class VirtioTransports
+{
+    /// <summary>QEMU's name for device <paramref name="model"/> (virtio-blk) on the transport: virtio-blk-pci, -device, -ccw.</summary>
+    public static string Device(this VirtioTransport transport, string model) => model + transport switch
+    {
+        VirtioTransport.Pci => "-pci",
+        VirtioTransport.Mmio => "-device",
+        _ => "-ccw",
+    };
+
+    /// <summary>The kernel options the transport's driver needs built in (virtio_ccw is built by S390_GUEST).</summary>
+    public static IReadOnlyList<string> KernelOptions(this VirtioTransport transport) => transport switch
+    {
+        VirtioTransport.Pci => ["CONFIG_VIRTIO_PCI"],
+        VirtioTransport.Mmio => ["CONFIG_VIRTIO_MMIO"],
+        _ => ["CONFIG_S390_GUEST"],
+    };
 }
 
 /// <summary>How the guest's report device (<see cref="Arch.ReportDevice"/>) is wired to the host file.</summary>
@@ -18,7 +39,7 @@ public enum ReportWiring
     SecondSerial,
     /// <summary>An ISA UART added by hand on machines that create only one (microvm): <c>-device isa-serial</c>.</summary>
     IsaSerialDevice,
-    /// <summary>A virtio console on virtio-mmio: <c>-device virtio-serial-device -device virtconsole</c>.</summary>
+    /// <summary>A virtio console on <see cref="MachineProfile.ReportTransport"/>: <c>-device virtio-serial-device -device virtconsole</c>.</summary>
     VirtioConsole,
 }
 
@@ -40,10 +61,17 @@ public sealed record MachineProfile
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
     public required VirtioTransport Transport { get; init; }
     public required ReportWiring Report { get; init; }
+    /// <summary>The transport of a <see cref="ReportWiring.VirtioConsole"/> report device: virtio-mmio unless the machine has none.</summary>
+    public VirtioTransport ReportTransport { get; init; } = VirtioTransport.Mmio;
     /// <summary>Kernel command-line arguments the machine needs (before the user's --append).</summary>
     public string KernelArguments { get; init; } = "";
     /// <summary>The kernel options the transport needs, so a device check is not applicable without them.</summary>
-    public IReadOnlyList<string> TransportOptions => Transport == VirtioTransport.Pci ? ["CONFIG_VIRTIO_PCI"] : ["CONFIG_VIRTIO_MMIO"];
+    public IReadOnlyList<string> TransportOptions => Transport.KernelOptions();
+
+    /// <summary>The kernel options the report device needs besides its tty: none on a UART, the virtio console's otherwise.</summary>
+    public IReadOnlyList<string> ReportOptions => Report == ReportWiring.VirtioConsole
+        ? ["CONFIG_VIRTIO_CONSOLE", .. ReportTransport.KernelOptions(), "CONFIG_VIRTIO_MENU"]
+        : [];
 
     public const int DefaultSmp = 2;
     public static readonly MemorySize DefaultMemory = MemorySize.FromMiB(2048);
@@ -79,6 +107,23 @@ public sealed record MachineProfile
             Report = ReportWiring.VirtioConsole,
             Summary = "QEMU's arm64 board; devices on its generic PCI host, the report on virtio-mmio",
         },
+        new()
+        {
+            Name = "s390-ccw-virtio", Arch = Arch.S390x, Machine = "s390-ccw-virtio", Transport = VirtioTransport.Ccw,
+            Report = ReportWiring.VirtioConsole, ReportTransport = VirtioTransport.Ccw,
+            Summary = "QEMU's s390x machine, as Kata's; virtio over channel I/O (virtio-ccw)",
+        },
+        new()
+        {
+            // pseries's default CPU under TCG is POWER9 (QEMU 7.2); the kernel's 64-bit little-endian book3s runs on it.
+            Name = "pseries", Arch = Arch.Ppc64le, Machine = "pseries", Transport = VirtioTransport.Pci, Report = ReportWiring.SecondSerial,
+            Summary = "QEMU's sPAPR (POWER) machine, as Kata's; virtio over PCI, the report on a second hypervisor terminal",
+        },
+        new()
+        {
+            Name = "virt", Arch = Arch.Riscv64, Machine = "virt", Transport = VirtioTransport.Pci, Report = ReportWiring.VirtioConsole,
+            Summary = "QEMU's riscv64 board with OpenSBI; devices on its generic PCI host, the report on virtio-mmio",
+        },
     ];
 
     public static MachineProfile Default(Arch arch) => All.First(p => p.Arch == arch);
@@ -92,14 +137,14 @@ public sealed record MachineProfile
                                         string.Join(", ", For(arch).Select(p => $"{p.Name} ({p.Summary})")) + ".");
 
     /// <summary>The QEMU device name of <paramref name="device"/> on this profile's transport.</summary>
-    public string QemuDevice(GuestDevice device) => Transport == VirtioTransport.Pci ? device.PciDevice : device.MmioDevice;
+    public string QemuDevice(GuestDevice device) => Transport.Device(device.QemuModel);
 
     /// <summary>The QEMU devices <see cref="ReportDeviceArguments"/> uses.</summary>
     public IReadOnlyList<string> ReportQemuDevices => Report switch
     {
         ReportWiring.SecondSerial => [],
         ReportWiring.IsaSerialDevice => ["isa-serial"],
-        _ => ["virtio-serial-device", "virtconsole"],
+        _ => [ReportTransport.Device("virtio-serial"), "virtconsole"],
     };
 
     /// <summary>QEMU arguments that wire the guest's report device to a host file.</summary>
@@ -111,7 +156,7 @@ public sealed record MachineProfile
         {
             ReportWiring.SecondSerial => ["-chardev", chardev, "-serial", "chardev:kilnreport"],
             ReportWiring.IsaSerialDevice => ["-chardev", chardev, "-device", "isa-serial,chardev=kilnreport,index=1"],
-            _ => ["-chardev", chardev, "-device", "virtio-serial-device", "-device", "virtconsole,chardev=kilnreport"],
+            _ => ["-chardev", chardev, "-device", ReportTransport.Device("virtio-serial"), "-device", "virtconsole,chardev=kilnreport"],
         };
     }
 

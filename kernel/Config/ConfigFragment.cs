@@ -39,7 +39,7 @@ public sealed partial class ConfigFragment
     /// <summary>Lines that look like requests but that kconfig and merge_config.sh read otherwise.</summary>
     public IReadOnlyList<string> Warnings { get; }
 
-    public bool AppliesTo(Arch arch) => !IsTagged(arch.Name);
+    public bool AppliesTo(Arch arch) => !IsTagged(arch.KataName);
 
     /// <summary>Whether the text holds <c>!tag</c> anywhere: Kata's <c>grep -e '!tag' -L</c>, substring match included (<c>!s390</c> finds <c>!s390x</c>).</summary>
     public bool IsTagged(string tag) => _text.Contains("!" + tag, StringComparison.Ordinal);

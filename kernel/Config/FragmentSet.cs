@@ -95,12 +95,12 @@ public sealed class FragmentSet
         }
 
         AddDirectory("common");
-        AddDirectory(arch.Name);
+        AddDirectory(arch.KataName);
         CheckKataFolders(fragmentsRoot, selection);
         if (selection.BuildType.Length > 0) AddDirectory(Path.Combine(BuildTypeDirectory, selection.BuildType), recursive: true);
         if (selection.ConfGuest.Length > 0)
         {
-            AddDirectory(Path.Combine(arch.Name, selection.ConfGuest));
+            AddDirectory(Path.Combine(arch.KataName, selection.ConfGuest));
             fragments.Add(ConfigFragment.Load(Path.Combine(fragmentsRoot, ConfidentialTmpfs), ConfidentialTmpfs));
         }
         foreach (var variant in selection.Variants)
@@ -134,7 +134,7 @@ public sealed class FragmentSet
         if (selection.ConfGuest.Length > 0)
         {
             CheckName("--conf-guest", selection.ConfGuest);
-            var full = Path.Combine(fragmentsRoot, selection.Arch.Name, selection.ConfGuest);
+            var full = Path.Combine(fragmentsRoot, selection.Arch.KataName, selection.ConfGuest);
             if (!Directory.Exists(full) || !Directory.EnumerateFiles(full, "*.conf").Any())
                 throw KilnException.BadInput($"--conf-guest={selection.ConfGuest}: there are no fragments in {full}/ for {selection.Arch}.");
             if (!File.Exists(Path.Combine(fragmentsRoot, ConfidentialTmpfs)))

@@ -29,5 +29,5 @@ public static partial class SearchConfigFile
 
     private static IReadOnlyList<string> Names(Arch arch) => [arch.Name, arch.MakeArch, arch.SrcArch, .. arch.Aliases];
 
-    private static string ArchSymbol(Arch arch) => arch.SrcArch.ToUpperInvariant();
+    private static string ArchSymbol(Arch arch) => arch.KconfigSymbol;
 }

@@ -6,7 +6,8 @@ namespace Kiln.Kernel.HostSetup;
 /// <summary>
 /// The static busybox that goes into the guest's initramfs. For the host's own arch it is Debian's
 /// busybox-static (/bin/busybox); for another arch Kiln fetches busybox-static:&lt;arch&gt; with apt-get
-/// download (dpkg multiarch) and keeps the binary in the cache.
+/// download (dpkg multiarch), or builds it from Debian's source where Debian 12 has no such package
+/// (<see cref="BusyboxSourceBuild"/>), and keeps the binary in the cache.
 /// </summary>
 public static class GuestBusybox
 {
@@ -19,6 +20,14 @@ public static class GuestBusybox
 
         var cached = KilnPaths.Busybox(cacheDir, arch);
         if (File.Exists(cached)) return cached;
+        if (!arch.DebianBusybox)
+        {
+            if (!mayInstall)
+                throw KilnException.BadInput($"The {arch} guest needs a static busybox, and Debian 12 has no busybox-static:{debianArch}. Run as root or " +
+                                             $"with --install-deps to let Kiln build Debian's busybox source with {arch.CrossPrefix}gcc, or put a static {arch} busybox at {cached}.");
+            BusyboxSourceBuild.Build(arch, cached, Environment.ProcessorCount, log);
+            return cached;
+        }
         var package = $"busybox-static:{debianArch}";
         if (!mayInstall)
             throw KilnException.BadInput($"The {arch} guest needs {package}. Run as root or with --install-deps to let Kiln fetch it " +

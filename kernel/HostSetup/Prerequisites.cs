@@ -25,6 +25,8 @@ public static class Prerequisites
         };
         if (arch.CrossCompile is not null) list.Add(Program(arch.Compiler, arch.CrossCompilerPackage));
         list.Add(Program(arch.QemuBinary, arch.QemuDebianPackage));
+        list.AddRange(arch.Firmware.Select(f => File(f.Path, f.Package)));
+        if (!arch.IsHost && !arch.DebianBusybox) list.AddRange(BusyboxSourceBuild.Needs(arch).Select(n => File(n.Path, n.Package)));
         if (distcc) list.Add(Program("distcc", "distcc"));
         if (docker)
         {

@@ -18,7 +18,8 @@ public sealed record PackageRequest(
     string KataDestDir);
 
 public sealed record PackageResult(
-    AciImage Aci,
+    /// <summary>Null for an arch appc names no label for (riscv64): rkt could not run it.</summary>
+    AciImage? Aci,
     KataInstall Kata,
     OciImage Oci,
     string ReleaseTarball,
@@ -63,18 +64,24 @@ public static class KernelPackager
         var notes = new List<string>();
         var arch = Arch.Parse(metadata.Arch);
 
-        var template = File.ReadAllText(request.Stage1Template);
-        var manifest = AciManifest.Render(template, new Dictionary<string, string>
+        AciImage? aci = null;
+        if (arch.AciArch is null)
+            notes.Add($"No stage1 ACI for {arch.Name}: appc (rkt's image format) defines no {arch.Name} arch label.");
+        else
         {
-            ["VERSION"] = metadata.Key,
-            ["KERNEL_RELEASE"] = metadata.Release,
-            ["ARCH"] = arch.AciArch,
-            ["IDENTITY"] = metadata.IdentityHash,
-            ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
-            ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
-        }, Path.GetFileName(Path.GetDirectoryName(request.Stage1Template)) + "/" + Path.GetFileName(request.Stage1Template));
-        var aci = AciWriter.Write(manifest, image, request.ImageName, outDir, $"stage1-kvm-{metadata.Key}-{metadata.Arch}");
-        log.Info($"ACI {aci.TarPath} ({aci.ImageId[..(7 + 32)]}…), gzip'd {aci.GzipPath}");
+            var template = File.ReadAllText(request.Stage1Template);
+            var manifest = AciManifest.Render(template, new Dictionary<string, string>
+            {
+                ["VERSION"] = metadata.Key,
+                ["KERNEL_RELEASE"] = metadata.Release,
+                ["ARCH"] = arch.AciArch,
+                ["IDENTITY"] = metadata.IdentityHash,
+                ["SOURCE"] = $"{metadata.Source.Provider} {metadata.Source.Version}",
+                ["KERNEL_SHA256"] = metadata.Files[request.ImageName],
+            }, Path.GetFileName(Path.GetDirectoryName(request.Stage1Template)) + "/" + Path.GetFileName(request.Stage1Template));
+            aci = AciWriter.Write(manifest, image, request.ImageName, outDir, $"stage1-kvm-{metadata.Key}-{metadata.Arch}");
+            log.Info($"ACI {aci.TarPath} ({aci.ImageId[..(7 + 32)]}…), gzip'd {aci.GzipPath}");
+        }
 
         var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
         log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");

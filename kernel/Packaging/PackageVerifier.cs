@@ -62,9 +62,12 @@ public static class PackageVerifier
             }
         }
 
-        var aciExpected = new[] { ("rootfs/" + imageName, imageName, files[imageName]) };
-        ExpectEntries(result.Aci.TarPath, TarHashes(File.OpenRead(result.Aci.TarPath)), aciExpected);
-        ExpectEntries(result.Aci.GzipPath, TarHashes(new GZipStream(File.OpenRead(result.Aci.GzipPath), CompressionMode.Decompress)), aciExpected);
+        if (result.Aci is { } aci)
+        {
+            var aciExpected = new[] { ("rootfs/" + imageName, imageName, files[imageName]) };
+            ExpectEntries(aci.TarPath, TarHashes(File.OpenRead(aci.TarPath)), aciExpected);
+            ExpectEntries(aci.GzipPath, TarHashes(new GZipStream(File.OpenRead(aci.GzipPath), CompressionMode.Decompress)), aciExpected);
+        }
 
         var kataSources = new[] { imageName, EntryFiles.Vmlinux, EntryFiles.Config };
         foreach (var (file, name) in result.Kata.Files.Zip(kataSources))

@@ -51,7 +51,7 @@ public sealed partial record KilnOptions
     [Argument("kernel", "Kernel series (6.1) or exact release (6.1.150) from versions.yaml.", ValueName = "VERSION", Default = "versions.yaml's assets.kernel.version")]
     public string? Kernel { get; init; }
 
-    [Argument("arch", "Target architecture: x86_64 or arm64 (cross-built with gcc-aarch64-linux-gnu).", ValueName = "ARCH", Default = "x86_64")]
+    [Argument("arch", "Target architecture: x86_64, arm64, s390x, ppc64le or riscv64 (also Kata's names: aarch64, s390, powerpc, riscv); an arch other than the host's is cross-built with Debian's gcc-<triplet> and booted under QEMU TCG.", ValueName = "ARCH", Default = "x86_64")]
     public Arch Arch { get; init; } = Arch.X86_64;
 
     [Argument("variant", "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", ValueName = "NAME", Default = "none")]
@@ -332,8 +332,8 @@ public sealed partial record KilnOptions
                                                    (argument.Maximum < int.MaxValue ? $" from 1 to {argument.Maximum}." : "."));
         if (type == typeof(MemorySize?)) return MemorySize.Parse(name, text);
         if (type == typeof(Arch))
-            return Arch.All.FirstOrDefault(a => a.Name == text)
-                   ?? throw KilnException.BadInput($"--{name}={text}: unknown architecture. Valid: {string.Join(", ", Arch.All.Select(a => a.Name))}.");
+            return Arch.Find(text)
+                   ?? throw KilnException.BadInput($"--{name}={text}: unknown architecture. Supported: {Arch.Supported}.");
         return text;
     }
 

@@ -178,13 +178,12 @@ public sealed class GuestSession
     private static IReadOnlyList<string> QemuArguments(GuestSessionSpec spec, bool shareRoot, SessionFiles paths)
     {
         var profile = spec.Machine.Profile;
-        var pci = profile.Transport == VirtioTransport.Pci;
         var args = new List<string>();
         if (shareRoot) args.AddRange(HostShares.QemuArguments(profile, HostShares.RootTag, "/", readOnly: true));
         args.AddRange(HostShares.QemuArguments(profile, HostShares.WorkTag, Path.GetFullPath(spec.WorkingDirectory), readOnly: false));
         if (spec.Command is not null)
         {
-            args.AddRange(["-device", (pci ? "virtio-serial-pci" : "virtio-serial-device") + ",id=kilnio"]);
+            args.AddRange(["-device", profile.Transport.Device("virtio-serial") + ",id=kilnio"]);
             foreach (var (id, file, name) in new[] { ("kilnout", paths.Stdout, StandardOutputPort), ("kilnerr", paths.Stderr, StandardErrorPort) })
                 args.AddRange(["-chardev", $"file,id={id},path={QemuRunner.EscapeOption(file)}",
                     "-device", $"virtserialport,bus=kilnio.0,chardev={id},name={name}"]);

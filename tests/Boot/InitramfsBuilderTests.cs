@@ -133,6 +133,36 @@ public class InitramfsBuilderTests
         Assert.That(e!.Message, Does.Contain("not built for arm64"));
     }
 
+    /// <summary>A 64-bit ELF header and one program header (PT_LOAD or PT_INTERP) in the given byte order.</summary>
+    private string Elf(bool bigEndian, ushort machine, bool interpreter)
+    {
+        var bytes = new byte[64 + 56];
+        bytes[0] = 0x7F; bytes[1] = (byte)'E'; bytes[2] = (byte)'L'; bytes[3] = (byte)'F';
+        bytes[4] = 2; bytes[5] = (byte)(bigEndian ? 2 : 1);
+        void U16(int at, ushort v) { if (bigEndian) System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(at), v); else System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(at), v); }
+        void U32(int at, uint v) { if (bigEndian) System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), v); else System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), v); }
+        U16(18, machine);
+        U32(32 + (bigEndian ? 4 : 0), 64); // e_phoff, a 64-bit field
+        U16(54, 56);
+        U16(56, 1);
+        U32(64, interpreter ? 3u : 1u);
+        var path = Path.Combine(_dir, $"elf-{bigEndian}-{machine}-{interpreter}");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Test]
+    public void A_big_endian_s390x_busybox_is_read_in_its_own_byte_order()
+    {
+        Assert.DoesNotThrow(() => InitramfsBuilder.CheckBusybox(Elf(bigEndian: true, machine: 22, interpreter: false), Arch.S390x));
+        var dynamic = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(Elf(bigEndian: true, machine: 22, interpreter: true), Arch.S390x))!;
+        Assert.That(dynamic.Message, Does.Contain("dynamically linked"));
+        // Read as little-endian, machine 22 would be 0x1600 and the check would name the wrong arch.
+        var wrong = Assert.Throws<KilnException>(() => InitramfsBuilder.CheckBusybox(Elf(bigEndian: true, machine: 22, interpreter: false), Arch.Ppc64le))!;
+        Assert.That(wrong.Message, Does.Contain("not built for ppc64le (ELF machine 22)"));
+        Assert.DoesNotThrow(() => InitramfsBuilder.CheckBusybox(Elf(bigEndian: false, machine: 243, interpreter: false), Arch.Riscv64));
+    }
+
     [Test]
     public void A_missing_test_script_is_bad_input()
     {

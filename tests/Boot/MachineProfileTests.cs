@@ -16,6 +16,28 @@ public class MachineProfileTests
         Assert.That(MachineProfile.Find(Arch.X86_64, "microvm").TransportOptions, Is.EqualTo(new[] { "CONFIG_VIRTIO_MMIO" }));
         Assert.That(MachineProfile.Find(Arch.X86_64, "Q35").QemuDevice(GuestDevice.Net), Is.EqualTo("virtio-net-pci"));
         Assert.That(MachineProfile.Find(Arch.X86_64, "microvm").QemuDevice(GuestDevice.Blk), Is.EqualTo("virtio-blk-device"));
+        foreach (var arch in Arch.All) Assert.That(MachineProfile.For(arch), Is.Not.Empty, arch.Name);
+    }
+
+    [Test]
+    public void The_new_arches_use_their_own_transports_and_report_channels()
+    {
+        var s390 = MachineProfile.Default(Arch.S390x);
+        Assert.That((s390.Name, s390.QemuDevice(GuestDevice.NineP)), Is.EqualTo(("s390-ccw-virtio", "virtio-9p-ccw")));
+        Assert.That(s390.TransportOptions, Is.EqualTo(new[] { "CONFIG_S390_GUEST" }));
+        Assert.That(s390.ReportDeviceArguments("/r"), Does.Contain("virtio-serial-ccw"));
+        Assert.That(s390.ReportOptions, Does.Contain("CONFIG_VIRTIO_CONSOLE").And.Contain("CONFIG_S390_GUEST"));
+
+        var pseries = MachineProfile.Default(Arch.Ppc64le);
+        Assert.That(pseries.Name, Is.EqualTo("pseries"));
+        // The second -serial is the second sPAPR terminal, hvc1; the console keeps hvc0.
+        Assert.That(pseries.ReportDeviceArguments("/r"), Is.EqualTo(new[] { "-chardev", "file,id=kilnreport,path=/r", "-serial", "chardev:kilnreport" }));
+        Assert.That((Arch.Ppc64le.ConsoleDevice, Arch.Ppc64le.ReportDevice), Is.EqualTo(("hvc0", "hvc1")));
+        Assert.That(pseries.ReportOptions, Is.Empty);
+
+        var riscv = MachineProfile.Default(Arch.Riscv64);
+        Assert.That((riscv.Name, riscv.QemuDevice(GuestDevice.Blk)), Is.EqualTo(("virt", "virtio-blk-pci")));
+        Assert.That(riscv.ReportDeviceArguments("/r"), Does.Contain("virtio-serial-device"));
     }
 
     [Test]

@@ -162,5 +162,7 @@ public sealed class AciManifestTests
 
     [TestCase("x86_64", "amd64")]
     [TestCase("arm64", "aarch64")]
+    [TestCase("s390x", "s390x")]
+    [TestCase("ppc64le", "ppc64le")]
     public void Kiln_arches_map_to_appc(string arch, string appc) => Assert.That(Kiln.Kernel.Arch.Parse(arch).AciArch, Is.EqualTo(appc));
 }

@@ -23,7 +23,7 @@ public sealed class KernelPackagerTests
     {
         using var fake = new FakeKernel();
         using var dir = new TempDirectory();
-        var aci = Package(fake, dir.Path).Aci;
+        var aci = Package(fake, dir.Path).Aci!;
 
         var entries = PackageReader.ReadTar(aci.TarPath);
         Assert.That(entries.Keys, Is.EqualTo(new[] { "manifest", "rootfs/", "rootfs/bzImage", "rootfs/kernel_image" }));
@@ -157,10 +157,10 @@ public sealed class KernelPackagerTests
         using var dir = new TempDirectory();
         var result = Package(fake, dir.Path);
 
-        var manifest = JsonNode.Parse(PackageReader.ReadTar(result.Aci.TarPath)["manifest"].Data)!;
+        var manifest = JsonNode.Parse(PackageReader.ReadTar(result.Aci!.TarPath)["manifest"].Data)!;
         var labels = manifest["labels"]!.AsArray().ToDictionary(l => l!["name"]!.GetValue<string>(), l => l!["value"]!.GetValue<string>());
         Assert.That(labels["arch"], Is.EqualTo("aarch64"), "appc's arch label for arm64");
-        Assert.That(PackageReader.ReadTar(result.Aci.TarPath)["rootfs/kernel_image"].LinkName, Is.EqualTo("Image"));
+        Assert.That(PackageReader.ReadTar(result.Aci!.TarPath)["rootfs/kernel_image"].LinkName, Is.EqualTo("Image"));
         // Kata's build-kernel.sh installs vmlinuz-<version>-<config version> with no arch in the name, for every arch.
         Assert.That(result.Kata.Files.Select(Path.GetFileName), Is.EqualTo(new[] { "vmlinuz-6.1.192-1", "vmlinux-6.1.192-1", "config-6.1.192-1" }));
         Assert.That(File.ReadAllBytes(result.Kata.Files[0]), Is.EqualTo(File.ReadAllBytes(fake.Kernel.File("Image"))));

@@ -63,10 +63,10 @@ public sealed class PackageVerifierTests
             switch (which)
             {
                 case "aci":
-                    var manifest = System.Text.Encoding.UTF8.GetString(PackageReader.ReadTar(result.Aci.TarPath)["manifest"].Data);
+                    var manifest = System.Text.Encoding.UTF8.GetString(PackageReader.ReadTar(result.Aci!.TarPath)["manifest"].Data);
                     AciWriter.Write(manifest, other.Kernel.File("config"), "bzImage",
-                        Path.GetDirectoryName(result.Aci.TarPath)!, Path.GetFileNameWithoutExtension(result.Aci.TarPath));
-                    named = result.Aci.TarPath + " (rootfs/bzImage)";
+                        Path.GetDirectoryName(result.Aci!.TarPath)!, Path.GetFileNameWithoutExtension(result.Aci!.TarPath));
+                    named = result.Aci!.TarPath + " (rootfs/bzImage)";
                     break;
                 case "kata":
                     File.Copy(other.Kernel.File("config"), result.Kata.Files[2], overwrite: true);
