@@ -54,6 +54,8 @@ public sealed record Arch
     public bool DebianBusybox { get; init; } = true;
     /// <summary>Debian packages the boot needs besides QEMU (firmware QEMU loads before the kernel).</summary>
     public IReadOnlyList<(string Path, string Package)> Firmware { get; init; } = [];
+    /// <summary>Whether the guest is big-endian (s390x): its ELF files, and what virtio-fs's FUSE messages carry.</summary>
+    public bool BigEndian { get; init; }
     /// <summary>The OCI/Go platform architecture.</summary>
     public required string OciArch { get; init; }
     /// <summary>The OCI platform variant, as containerd and LinuxKit set it (<c>v8</c> for arm64); null when the arch has none.</summary>
@@ -103,7 +105,7 @@ public sealed record Arch
         ImagePath = "arch/s390/boot/bzImage",
         QemuBinary = "qemu-system-s390x", QemuDebianPackage = "qemu-system-misc",
         ConsoleDevice = "ttysclp0", ReportDevice = "hvc0", ReportDeviceMajor = 229, ReportDeviceMinor = 0,
-        ElfMachine = 22,
+        ElfMachine = 22, BigEndian = true,
         DebianArch = "s390x", OciArch = "s390x", AciArch = "s390x",
         Firmware = [("/usr/share/qemu/s390-ccw.img", "qemu-system-data")],
     };

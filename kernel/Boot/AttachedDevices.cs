@@ -58,6 +58,14 @@ public sealed class AttachedDevices : IDisposable
         Directory.CreateDirectory(directory);
         var skipped = new Dictionary<string, string>();
         var virtiofsd = VirtiofsdBinary.Find(out var whyNot);
+        // virtio-fs carries FUSE messages in the guest's byte order, and virtiofsd reads them in its own: seen here, an
+        // s390x guest's open on the share failed with ECONNREFUSED, an errno no FUSE server sent.
+        if (virtiofsd is not null && profile.Arch.BigEndian == BitConverter.IsLittleEndian)
+        {
+            whyNot = $"virtiofsd ({virtiofsd.Path}) does not swap FUSE messages between byte orders, and the {profile.Arch.Name} guest's " +
+                     $"are {(profile.Arch.BigEndian ? "big" : "little")}-endian on this {(BitConverter.IsLittleEndian ? "little" : "big")}-endian host";
+            virtiofsd = null;
+        }
         if (virtiofsd is null) skipped[GuestDevice.VirtioFsName] = whyNot!;
         skipped[GuestDevice.VsockName] = File.Exists("/dev/vhost-vsock")
             ? "Kiln does not attach vsock yet: its busybox guest has no vsock client to exchange data with (this host has /dev/vhost-vsock)"

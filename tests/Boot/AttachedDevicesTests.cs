@@ -20,6 +20,16 @@ public class AttachedDevicesTests
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
     [Test]
+    public void A_big_endian_guest_gets_no_virtio_fs_and_its_devices_sit_on_channel_io()
+    {
+        using var devices = AttachedDevices.Prepare(MachineProfile.Default(Arch.S390x), _dir, new RecordingLog());
+        var skipped = devices.Observe().Skipped;
+        Assert.That(devices.Attached, Does.Not.Contain(GuestDevice.VirtioFs));
+        Assert.That(skipped["virtio-fs"], Does.Contain("byte orders").Or.Contain("no virtiofsd").Or.Contain("needs root"));
+        Assert.That(string.Join(' ', devices.QemuArguments), Does.Contain("virtio-blk-ccw,drive=kilnblk").And.Contain("virtio-9p-ccw,fsdev=kiln9p"));
+    }
+
+    [Test]
     public void Each_device_gets_its_own_token_and_the_host_reads_back_what_the_guest_left()
     {
         using var devices = AttachedDevices.Prepare(MachineProfile.Default(Arch.X86_64), _dir, new RecordingLog());
