@@ -58,7 +58,7 @@ public sealed class BuildRecipe
 
         AddDir(Path.Combine("patches", version.SeriesName + ".x"), "*.patch");
         AddDir(Path.Combine("configs", "fragments", "common"), "*.conf");
-        AddDir(Path.Combine("configs", "fragments", arch), "*.conf");
+        AddDir(Path.Combine("configs", "fragments", Kernel.Arch.Parse(arch).KataName), "*.conf");
         foreach (var dir in VariantDirectories(variant)) AddDir(Path.Combine("configs", "fragments", dir), "*.conf");
         if (buildType.Length > 0) AddDir(Path.Combine("configs", "fragments", "build-type", buildType), "*.conf");
         var configs = Path.Combine(repoRoot, "configs");
