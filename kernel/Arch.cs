@@ -141,7 +141,7 @@ public sealed record Arch
         ElfMachine = 243,
         DebianArch = "riscv64", OciArch = "riscv64", AciArch = null,
         DebianBusybox = false,
-        Firmware = [("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin", "opensbi")],
+        Firmware = [("/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin", "qemu-system-data")],
     };
 
     public static IReadOnlyList<Arch> All { get; } = [X86_64, Arm64, S390x, Ppc64le, Riscv64];
