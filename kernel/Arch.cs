@@ -56,6 +56,12 @@ public sealed record Arch
     public IReadOnlyList<(string Path, string Package)> Firmware { get; init; } = [];
     /// <summary>Whether the guest is big-endian (s390x): its ELF files, and what virtio-fs's FUSE messages carry.</summary>
     public bool BigEndian { get; init; }
+    /// <summary>
+    /// open(2)'s O_LARGEFILE and O_DIRECTORY on this arch (asm-generic's unless the arch numbers them itself). FUSE, and so
+    /// virtio-fs, carries the guest's open flags to the host's virtiofsd unchanged.
+    /// </summary>
+    public int OpenLargeFile { get; init; } = 0x8000;
+    public int OpenDirectory { get; init; } = 0x10000;
     /// <summary>The OCI/Go platform architecture.</summary>
     public required string OciArch { get; init; }
     /// <summary>The OCI platform variant, as containerd and LinuxKit set it (<c>v8</c> for arm64); null when the arch has none.</summary>
@@ -89,7 +95,7 @@ public sealed record Arch
         ImagePath = "arch/arm64/boot/Image",
         QemuBinary = "qemu-system-aarch64", QemuDebianPackage = "qemu-system-arm",
         ConsoleDevice = "ttyAMA0", ReportDevice = "hvc0", ReportDeviceMajor = 229, ReportDeviceMinor = 0,
-        ElfMachine = 183,
+        ElfMachine = 183, OpenLargeFile = 0x20000, OpenDirectory = 0x4000,
         DebianArch = "arm64", OciArch = "arm64", OciVariant = "v8", AciArch = "aarch64",
     };
 
@@ -121,7 +127,7 @@ public sealed record Arch
         ImagePath = "vmlinux",
         QemuBinary = "qemu-system-ppc64", QemuDebianPackage = "qemu-system-ppc",
         ConsoleDevice = "hvc0", ReportDevice = "hvc1", ReportDeviceMajor = 229, ReportDeviceMinor = 1,
-        ElfMachine = 21,
+        ElfMachine = 21, OpenLargeFile = 0x10000, OpenDirectory = 0x4000,
         DebianArch = "ppc64el", OciArch = "ppc64le", AciArch = "ppc64le",
         Firmware = [("/usr/share/qemu/slof.bin", "qemu-system-data")],
     };
@@ -163,6 +169,9 @@ public sealed record Arch
 
     /// <summary>"x86_64, arm64, …" for messages.</summary>
     public static string Supported => string.Join(", ", All.Select(a => a.Name));
+
+    /// <summary>The arch of this machine, or null when Kiln builds no guest for it.</summary>
+    public static Arch? Host => All.FirstOrDefault(a => a.IsHost);
 
     /// <summary>Whether this machine builds and runs the arch natively.</summary>
     public bool IsHost => RuntimeInformation.OSArchitecture == HostEquivalent;

@@ -52,6 +52,23 @@ public sealed class AttachedDevices : IDisposable
         _virtiofsSocket = virtiofsSocket;
     }
 
+    /// <summary>
+    /// Why this host's virtiofsd cannot serve a <paramref name="guest"/>, or null when it can: FUSE messages travel in the
+    /// guest's byte order and with the guest's open(2) flags, and virtiofsd translates neither. Seen here: an s390x guest's
+    /// open on the share failed with ECONNREFUSED, and a ppc64le guest's with EINVAL (powerpc's O_LARGEFILE, which every
+    /// 64-bit open carries, is x86_64's O_DIRECTORY). arm64's O_LARGEFILE is x86_64's O_NOFOLLOW, which virtiofsd drops.
+    /// </summary>
+    internal static string? ForeignFuse(Arch guest)
+    {
+        if (guest.BigEndian == BitConverter.IsLittleEndian)
+            return $"does not swap FUSE messages between byte orders, and the {guest.Name} guest's are {(guest.BigEndian ? "big" : "little")}-endian " +
+                   $"on this {(BitConverter.IsLittleEndian ? "little" : "big")}-endian host";
+        if (Arch.Host is { } host && guest.OpenLargeFile == host.OpenDirectory && guest.OpenLargeFile != host.OpenLargeFile)
+            return $"passes the guest's open flags to the host unchanged, and the O_LARGEFILE every {guest.Name} open carries " +
+                   $"(0x{guest.OpenLargeFile:x}) is O_DIRECTORY on this {host.Name} host";
+        return null;
+    }
+
     /// <summary>Prepares every device of <paramref name="profile"/> this host can provide, in <paramref name="directory"/>.</summary>
     public static AttachedDevices Prepare(MachineProfile profile, string directory, IKilnLog log)
     {
@@ -60,10 +77,9 @@ public sealed class AttachedDevices : IDisposable
         var virtiofsd = VirtiofsdBinary.Find(out var whyNot);
         // virtio-fs carries FUSE messages in the guest's byte order, and virtiofsd reads them in its own: seen here, an
         // s390x guest's open on the share failed with ECONNREFUSED, an errno no FUSE server sent.
-        if (virtiofsd is not null && profile.Arch.BigEndian == BitConverter.IsLittleEndian)
+        if (virtiofsd is not null && ForeignFuse(profile.Arch) is { } foreign)
         {
-            whyNot = $"virtiofsd ({virtiofsd.Path}) does not swap FUSE messages between byte orders, and the {profile.Arch.Name} guest's " +
-                     $"are {(profile.Arch.BigEndian ? "big" : "little")}-endian on this {(BitConverter.IsLittleEndian ? "little" : "big")}-endian host";
+            whyNot = $"virtiofsd ({virtiofsd.Path}) {foreign}";
             virtiofsd = null;
         }
         if (virtiofsd is null) skipped[GuestDevice.VirtioFsName] = whyNot!;

@@ -30,6 +30,15 @@ public class AttachedDevicesTests
     }
 
     [Test]
+    public void Virtiofsd_serves_the_guests_whose_fuse_messages_it_reads_as_sent()
+    {
+        Prerequisite.Require(Arch.Host == Arch.X86_64, "the byte-order and open-flag cases are written for an x86_64 host");
+        Assert.That(AttachedDevices.ForeignFuse(Arch.S390x), Does.Contain("byte orders"));
+        Assert.That(AttachedDevices.ForeignFuse(Arch.Ppc64le), Does.Contain("O_DIRECTORY on this x86_64 host"));
+        Assert.That(new[] { Arch.X86_64, Arch.Arm64, Arch.Riscv64 }.Select(AttachedDevices.ForeignFuse), Is.All.Null);
+    }
+
+    [Test]
     public void Each_device_gets_its_own_token_and_the_host_reads_back_what_the_guest_left()
     {
         using var devices = AttachedDevices.Prepare(MachineProfile.Default(Arch.X86_64), _dir, new RecordingLog());
