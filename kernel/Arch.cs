@@ -179,19 +179,8 @@ public sealed record Arch
     /// <summary>The cross-compiler prefix make needs on this host, or null for a native build.</summary>
     public string? CrossCompile => IsHost ? null : CrossPrefix;
 
-    /// <summary>The C compiler make runs: gcc natively, &lt;prefix&gt;gcc when cross-building.</summary>
-    public string Compiler => CrossCompile + "gcc";
-
     /// <summary>The image file name users expect: bzImage on x86 and s390, Image on arm64 and riscv, vmlinux on powerpc.</summary>
     public string ImageName => Path.GetFileName(ImagePath);
-
-    /// <summary>Variables every make invocation for this arch passes (ARCH=…, CROSS_COMPILE=… when cross-building, ccache in front of gcc).</summary>
-    public IEnumerable<string> MakeVariables(bool ccache = false)
-    {
-        yield return "ARCH=" + MakeArch;
-        if (CrossCompile is { } prefix) yield return "CROSS_COMPILE=" + prefix;
-        if (ccache) yield return $"CC=ccache {Compiler}";
-    }
 
     /// <summary>The platform of this arch's entry in an OCI image index and of its image config.</summary>
     public RemoteCache.OciPlatform OciPlatform => new(OciArch, "linux", OciVariant);

@@ -35,7 +35,7 @@ public static partial class Sparse
         {
             var lines = new List<string>();
             var make = new Command("make", new[] { "-C", build.SourceDir, "O=" + build.BuildDir, "-j" + build.Jobs }
-                .Concat(build.Arch.MakeVariables(ccache: true))
+                .Concat(build.Compilers.MakeVariables(build.Arch, ccache: true))
                 .Concat(new[] { "LOCALVERSION=" + build.LocalVersion, "C=2", "CHECK=sparse", Path.ChangeExtension(file, ".o") })
                 .ToArray())
             {

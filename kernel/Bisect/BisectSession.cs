@@ -36,7 +36,7 @@ public sealed class BisectSession(KernelPipeline pipeline, IKilnLog log)
         var plan = new BisectPlan
         {
             Worktree = paths.BisectWorktree(name),
-            BuildDir = paths.BisectBuildDirectory(name, options.Arch, options.Variant, options.Runtime),
+            BuildDir = paths.BisectBuildDirectory(name, options.Arch, options.Variant, options.Runtime, options.Toolchain),
             PatchBootExpectations = expectations,
             StepsDirectory = stepsDirectory,
             StepsFile = Path.Combine(stepsDirectory, "steps.jsonl"),

@@ -26,7 +26,13 @@ public sealed record BuildRequest(
     /// <summary>The file whose mtime dates the build: the pristine source's Makefile, which no patch series changes; null is the tree's own.</summary>
     string? TimestampFile = null,
     /// <summary>Runs make under another command line (Reproduce's other user, host name and clock); null runs make itself.</summary>
-    Func<Command, Command>? WrapMake = null);
+    Func<Command, Command>? WrapMake = null,
+    /// <summary>gcc or clang (LLVM=1); null is gcc.</summary>
+    Toolchain? Toolchain = null)
+{
+    /// <summary>The toolchain the request builds with (gcc unless one is named).</summary>
+    public Toolchain Compilers => Toolchain ?? Kernel.Toolchain.Gcc;
+}
 
 /// <summary>The files a finished build produced, inside its build directory.</summary>
 /// <param name="Extras">kernel-headers.tar, and kernel.tar and kernel-dev.tar with modules, by cache entry name.</param>
@@ -69,7 +75,7 @@ public static class KernelBuilder
         Command Make(string purpose, IEnumerable<string> goals)
         {
             var make = new Command("make", new[] { "-C", request.SourceDir, "O=" + request.BuildDir, "-j" + request.Jobs }
-                .Concat(request.Arch.MakeVariables(ccache: request.CcacheDir is not null))
+                .Concat(request.Compilers.MakeVariables(request.Arch, ccache: request.CcacheDir is not null))
                 .Concat(new[] { "LOCALVERSION=" + request.LocalVersion })
                 .Concat(goals)
                 .ToArray())

@@ -29,6 +29,8 @@ public sealed record ConfigureRequest(string SourceDir, string BuildDir, Arch Ar
     public AllowList AllowList { get; init; } = AllowList.Empty;
     /// <summary>Where make runs: Kconfig probes the compiler, so the config must come from the one that builds.</summary>
     public BuildRuntime Runtime { get; init; } = BuildRuntime.Host;
+    /// <summary>The compiler Kconfig probes (CONFIG_CC_IS_CLANG, cc-option): the one that builds.</summary>
+    public Toolchain Toolchain { get; init; } = Toolchain.Gcc;
 
     public MergeSemantics Semantics => SemanticsFor(BaseConfig);
 
@@ -75,7 +77,7 @@ public sealed partial class KernelConfigurator
             throw KilnException.BadInput(
                 $"Base config '{request.BaseConfig}' is neither a make *config target (tinyconfig, defconfig, …) nor an existing config file.");
         Kiln.Kernel.Build.KbuildPaths.Check(sourceDir, buildDir);
-        if (!request.Runtime.IsContainer) CheckCrossCompiler(request.Arch);
+        if (!request.Runtime.IsContainer) CheckCompiler(request.Arch, request.Toolchain);
         Directory.CreateDirectory(buildDir);
         var configPath = Path.Combine(buildDir, ".config");
         var mergedPath = Path.Combine(buildDir, MergedFileName);
@@ -95,14 +97,14 @@ public sealed partial class KernelConfigurator
             var inputs = Stage(tiny.Concat(fragments), buildDir);
             if (inputs.Count == 0) File.WriteAllText(mergedPath, "");
             else Merge(mergeScript, buildDir, inputs[0], inputs.Skip(1), mergedPath, cancellation);
-            Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { "KCONFIG_ALLCONFIG=" + mergedPath, "allnoconfig" }, cancellation);
+            Make(sourceDir, buildDir, request.Arch, request.Toolchain, request.Runtime, new[] { "KCONFIG_ALLCONFIG=" + mergedPath, "allnoconfig" }, cancellation);
         }
         else
         {
             if (isTarget)
             {
                 _log.Info($"Configure: base {request.BaseConfig} for {request.Arch}, fragments merged with merge_config.sh -m, then olddefconfig");
-                Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { request.BaseConfig }, cancellation);
+                Make(sourceDir, buildDir, request.Arch, request.Toolchain, request.Runtime, new[] { request.BaseConfig }, cancellation);
             }
             else
             {
@@ -111,7 +113,7 @@ public sealed partial class KernelConfigurator
             }
             Merge(mergeScript, buildDir, configPath, Stage(fragments, buildDir), mergedPath, cancellation);
             File.Copy(mergedPath, configPath, overwrite: true);
-            Make(sourceDir, buildDir, request.Arch, request.Runtime, new[] { "olddefconfig" }, cancellation);
+            Make(sourceDir, buildDir, request.Arch, request.Toolchain, request.Runtime, new[] { "olddefconfig" }, cancellation);
         }
 
         var config = KernelConfig.Load(configPath);
@@ -173,16 +175,17 @@ public sealed partial class KernelConfigurator
     /// make olddefconfig on the .config a config search wrote into <paramref name="buildDir"/>: the kernel's own Kconfig
     /// makes it consistent (dependencies drop options, selects add them, new options take their defaults).
     /// </summary>
-    public KernelConfig OldDefConfig(string sourceDir, string buildDir, Arch arch, BuildRuntime runtime, CancellationToken cancellation = default)
+    public KernelConfig OldDefConfig(string sourceDir, string buildDir, Arch arch, Toolchain toolchain, BuildRuntime runtime, CancellationToken cancellation = default)
     {
-        Make(Path.GetFullPath(sourceDir), Path.GetFullPath(buildDir), arch, runtime, ["olddefconfig"], cancellation);
+        Make(Path.GetFullPath(sourceDir), Path.GetFullPath(buildDir), arch, toolchain, runtime, ["olddefconfig"], cancellation);
         return KernelConfig.Load(Path.Combine(buildDir, ".config"));
     }
 
-    private void Make(string sourceDir, string buildDir, Arch arch, BuildRuntime runtime, IReadOnlyList<string> targetArguments, CancellationToken cancellation)
+    private void Make(string sourceDir, string buildDir, Arch arch, Toolchain toolchain, BuildRuntime runtime, IReadOnlyList<string> targetArguments,
+        CancellationToken cancellation)
     {
         var arguments = new List<string> { "-C", sourceDir, "O=" + buildDir };
-        arguments.AddRange(arch.MakeVariables());
+        arguments.AddRange(toolchain.MakeVariables(arch));
         arguments.AddRange(targetArguments);
         var make = new Command("make", arguments.ToArray())
         {
@@ -193,15 +196,13 @@ public sealed partial class KernelConfigurator
         };
         runtime.Run(make, new[] { sourceDir, buildDir }, _log, cancellation);
     }
-    /// <summary>Kconfig probes the compiler, so a missing cross-compiler fails every step; say which package to install.</summary>
-    private static void CheckCrossCompiler(Arch arch)
+    /// <summary>Kconfig probes the compiler, so a missing one fails every step; say which package to install.</summary>
+    private static void CheckCompiler(Arch arch, Toolchain toolchain)
     {
-        if (arch.CrossCompile is not { } prefix) return;
-        var compiler = prefix + "gcc";
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        if (path.Split(Path.PathSeparator).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, compiler)))) return;
+        var missing = toolchain.Programs(arch).Where(p => !HostSetup.Prerequisites.OnPath(p.Program)).ToList();
+        if (missing.Count == 0) return;
         throw KilnException.BadInput(
-            $"Configuring for {arch} needs the cross-compiler {compiler}, which is not on PATH. " +
-            $"Install it (Debian: apt-get install gcc-{prefix.TrimEnd('-')}).");
+            $"Configuring for {arch} with {toolchain} needs {string.Join(", ", missing.Select(p => p.Program))}, not on PATH. " +
+            $"Install {(missing.Count == 1 ? "it" : "them")} (Debian: apt-get install {string.Join(' ', missing.Select(p => p.Package).Distinct())}), or rerun as root or with --install-deps.");
     }
 }

@@ -21,7 +21,7 @@ public sealed class KernelConfigTrials(KernelPipeline pipeline, Workspace worksp
     {
         Directory.CreateDirectory(workspace.BuildDir);
         AtomicFile.WriteAllText(_configPath, wanted.Render());
-        return OptionSet.From(new KernelConfigurator(log).OldDefConfig(workspace.SourceDir, workspace.BuildDir, pipeline.Options.Arch, workspace.Host.Runtime));
+        return OptionSet.From(new KernelConfigurator(log).OldDefConfig(workspace.SourceDir, workspace.BuildDir, pipeline.Options.Arch, pipeline.Options.Toolchain, workspace.Host.Runtime));
     }
 
     public TrialResult Test(OptionSet config, int step)

@@ -11,11 +11,11 @@ public static class Prerequisites
 {
     /// <param name="distcc">A build farm was requested: the distcc client must be here (the farm may still be down).</param>
     /// <param name="docker">--runtime=docker: the docker client, and debootstrap to make the builder image.</param>
-    public static IReadOnlyList<Prerequisite> For(Arch arch, bool distcc = false, bool docker = false)
+    public static IReadOnlyList<Prerequisite> For(Arch arch, bool distcc = false, bool docker = false, Toolchain? toolchain = null)
     {
         var list = new List<Prerequisite>
         {
-            Program("make", "make"), Program("gcc", "gcc"), Program("flex", "flex"), Program("bison", "bison"),
+            Program("make", "make"), Program("flex", "flex"), Program("bison", "bison"),
             Program("bc", "bc"), Program("perl", "perl"), Program("xz", "xz-utils"), Program("ccache", "ccache"),
             Program("patch", "patch"), Program("cpio", "cpio"),
             File("/usr/include/gelf.h", "libelf-dev"), File("/usr/include/openssl/ssl.h", "libssl-dev"),
@@ -23,7 +23,7 @@ public static class Prerequisites
             // modules_install runs depmod for kernels with CONFIG_MODULES=y.
             File("/sbin/depmod", "kmod"),
         };
-        if (arch.CrossCompile is not null) list.Add(Program(arch.Compiler, arch.CrossCompilerPackage));
+        list.AddRange((toolchain ?? Toolchain.Gcc).Programs(arch).Select(p => Program(p.Program, p.Package)));
         list.Add(Program(arch.QemuBinary, arch.QemuDebianPackage));
         list.AddRange(arch.Firmware.Select(f => File(f.Path, f.Package)));
         if (!arch.IsHost && !arch.DebianBusybox) list.AddRange(BusyboxSourceBuild.Needs(arch).Select(n => File(n.Path, n.Package)));
@@ -39,8 +39,8 @@ public static class Prerequisites
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(Arch arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false) =>
-        Ensure(For(arch, distcc, docker), mayInstall, log);
+    public static void Ensure(Arch arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false, Toolchain? toolchain = null) =>
+        Ensure(For(arch, distcc, docker, toolchain), mayInstall, log);
 
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
     public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };

@@ -90,7 +90,7 @@ public sealed class KernelPipeline : IKernelPipeline
     /// <summary>Prerequisites (installed when allowed), the runtime (for docker, the builder image: minutes, once per package list) and the guest's busybox.</summary>
     public HostReady PrepareHost()
     {
-        Prerequisites.Ensure(Options.Arch, Options.MayInstall, _log, distcc: Options.DistccFarm is not null, docker: Options.InContainer);
+        Prerequisites.Ensure(Options.Arch, Options.MayInstall, _log, distcc: Options.DistccFarm is not null, docker: Options.InContainer, toolchain: Options.Toolchain);
         var runtime = BuildRuntime.Host;
         if (Options.InContainer)
         {
@@ -142,7 +142,7 @@ public sealed class KernelPipeline : IKernelPipeline
         _log.Info($"Linux {source.Version} from {source.Provenance.Provider} ({source.Provenance.Origin})");
         var baseConfig = File.Exists(Options.BaseConfig) ? "file:" + SourceCache.FileSha256(Options.BaseConfig) : Options.BaseConfig;
         var identity = CacheIdentity.For(Target.Recipe, Target.ConfigVersion, source.Provenance.Sha256,
-            host.Runtime.DescribeCompiler(Options.Arch, _log), baseConfig, host.Runtime.IdentityText);
+            host.Runtime.DescribeCompiler(Options.Arch, Options.Toolchain, _log), baseConfig, host.Runtime.IdentityText);
         _log.Info($"Cache key {Target.CacheKey}, identity {identity.ShortHash}");
         if (Options.NoCache)
         {
@@ -244,11 +244,13 @@ public sealed class KernelPipeline : IKernelPipeline
                 return new Configured(workspace, fragments, watch.Elapsed);
             }
             ConfigureStamp.Clear(workspace.BuildDir);
+            ToolchainCheck.Require(Options.Toolchain, Options.Arch, workspace.SourceDir, workspace.Host.Runtime, _log);
             var result = new KernelConfigurator(_log).Configure(new ConfigureRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, fragments)
             {
                 BaseConfig = baseConfig,
                 AllowList = allowList,
                 Runtime = workspace.Host.Runtime,
+                Toolchain = Options.Toolchain,
             }, cancellation);
             result.Verification.ThrowIfFailed();
             ConfigureStamp.Write(workspace.BuildDir, inputs);
@@ -271,7 +273,7 @@ public sealed class KernelPipeline : IKernelPipeline
         try
         {
             return (KernelBuilder.Build(new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, distribution.Jobs,
-                Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime, workspace.BuildTimestampFile), _log), distribution);
+                Paths.Ccache, workspace.BuildLog, distribution, workspace.Host.Runtime, workspace.BuildTimestampFile, Toolchain: Options.Toolchain), _log), distribution);
         }
         finally
         {
@@ -297,7 +299,7 @@ public sealed class KernelPipeline : IKernelPipeline
 
     /// <summary>The build directory (O=) of this run's options: named by everything that changes what make leaves in it.</summary>
     public string BuildDirectory => Paths.BuildDirectory(Target.Version.ToString(), Options.Arch, Options.Variant, Options.Runtime,
-        Options.BuildType, Options.ConfGuest, BaseConfigName(), Options.KselftestTargets);
+        Options.BuildType, Options.ConfGuest, BaseConfigName(), Options.KselftestTargets, Options.Toolchain);
 
     /// <summary>
     /// The base config's part of the build directory's name: empty for the default tinyconfig, the make target otherwise, and for a file the start of its sha256, since its contents make the .config.
@@ -319,7 +321,8 @@ public sealed class KernelPipeline : IKernelPipeline
         var files = EntryFilesOf(built);
         var toolchain = new Dictionary<string, string>
         {
-            ["compiler"] = acquired.Host.Runtime.DescribeCompiler(arch, _log),
+            ["name"] = Options.Toolchain.Name,
+            ["compiler"] = acquired.Host.Runtime.DescribeCompiler(arch, Options.Toolchain, _log),
             ["ccache"] = "ccache " + Paths.Ccache,
             ["jobs"] = distribution.Jobs.ToString(),
         };
@@ -369,7 +372,7 @@ public sealed class KernelPipeline : IKernelPipeline
             {
                 // Local make, ccache off: every object is compiled again, and a distcc farm would add its own machines.
                 return EntryFilesOf(KernelBuilder.Build(new BuildRequest(place.SourceDir, place.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs,
-                    CcacheDir: null, place.BuildLog, TimestampFile: workspace.BuildTimestampFile, WrapMake: place.Disguise.Wrap), _log));
+                    CcacheDir: null, place.BuildLog, TimestampFile: workspace.BuildTimestampFile, WrapMake: place.Disguise.Wrap, Toolchain: Options.Toolchain), _log));
             }
             finally
             {
@@ -545,7 +548,8 @@ public sealed class KernelPipeline : IKernelPipeline
             throw KilnException.BadInput("Analyze checks patches/ against a pristine tree; with --source=PATH the series is not applied. Run it with --source=auto.");
         var workspace = (patched ?? Patch(acquired)).Workspace;
         Configure(workspace);
-        var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog);
+        var build = new BuildRequest(workspace.SourceDir, workspace.BuildDir, Options.Arch, workspace.LocalVersion, Options.Jobs, Paths.Ccache, Paths.SparseLog,
+            Toolchain: Options.Toolchain);
         try
         {
             return SeriesAnalyzer.Analyze(series, acquired.Source.Tree().Directory, build, Paths.Analysis, _log);

@@ -54,6 +54,10 @@ public sealed partial record KilnOptions
     [Argument("arch", "Target architecture: x86_64, arm64, s390x, ppc64le or riscv64 (also Kata's names: aarch64, s390, powerpc, riscv); an arch other than the host's is cross-built with Debian's gcc-<triplet> and booted under QEMU TCG.", ValueName = "ARCH", Default = "x86_64")]
     public Arch Arch { get; init; } = Arch.X86_64;
 
+    [Argument("toolchain", "Compilers: gcc (Debian's gcc, gcc-<triplet> for another arch) or clang (Debian's clang, lld and llvm; make LLVM=1 LLVM_IAS=1). " +
+                           "Part of the build identity, metadata.json and the build directory, not of the cache key: give --out per toolchain.", ValueName = "NAME", Default = "gcc")]
+    public Toolchain Toolchain { get; init; } = Toolchain.Gcc;
+
     [Argument("variant", "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", ValueName = "NAME", Default = "none")]
     public string Variant { get; init; } = "";
 
@@ -331,6 +335,9 @@ public sealed partial record KilnOptions
                    ?? throw KilnException.BadInput($"--{name}={text}: expected a positive whole number" +
                                                    (argument.Maximum < int.MaxValue ? $" from 1 to {argument.Maximum}." : "."));
         if (type == typeof(MemorySize?)) return MemorySize.Parse(name, text);
+        if (type == typeof(Toolchain))
+            return Toolchain.Find(text)
+                   ?? throw KilnException.BadInput($"--{name}={text}: unknown toolchain. Supported: {Toolchain.Supported}.");
         if (type == typeof(Arch))
             return Arch.Find(text)
                    ?? throw KilnException.BadInput($"--{name}={text}: unknown architecture. Supported: {Arch.Supported}.");
@@ -359,6 +366,7 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
         CheckGuestSession();
         CheckConfigSearch();
+        CheckBuilderImage();
         var kselftests = (Kselftest ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
         foreach (var target in kselftests.Where(t => !KselftestTargetName().IsMatch(t) || t.Split('/').Contains("..")))
             throw KilnException.BadInput($"--kselftest={Kselftest}: '{target}' is not a selftest target name (a directory under tools/testing/selftests, such as timers or net/af_unix).");
@@ -416,6 +424,18 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput($"--gdb starts a guest for a debugger, with --target=Run or --target=Shell, not --target={TargetName}.");
         if (shell && (System.Console.IsInputRedirected || System.Console.IsOutputRedirected))
             throw KilnException.BadInput("--target=Shell needs an interactive terminal (stdin and stdout are not one); use --target=Run -- CMD to run a command.");
+    }
+
+    /// <summary>--runtime=docker compiles in the builder image, which has only the compilers its package list names.</summary>
+    private void CheckBuilderImage()
+    {
+        if (!InContainer) return;
+        var list = Path.Combine(RepoRoot, BuilderImageRecipe.PackagesFile);
+        var packages = BuilderImageRecipe.Load(list).Packages;
+        var missing = Toolchain.Programs(Arch).Select(p => p.Package).Where(p => p != "gcc" && !packages.Contains(p)).Distinct().ToList();
+        if (missing.Count > 0)
+            throw KilnException.BadInput($"--runtime=docker: the builder image has no {string.Join(", ", missing)} (for --arch={Arch} --toolchain={Toolchain}). " +
+                                         $"Add {(missing.Count == 1 ? "it" : "them")} to {list} (the next docker build makes a new image), or build with --runtime=host.");
     }
 
     /// <summary>ConfigBisect needs both ends; the config files themselves are read (arch, contents) when the search starts.</summary>

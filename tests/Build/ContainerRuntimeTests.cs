@@ -167,7 +167,7 @@ public class BuildRuntimeTests
     public void TheCompilerIsDescribedFromInsideTheImage()
     {
         var engine = new FakeEngine { Behaviour = run => { run.OnOutput!("aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"); return 0; } };
-        var description = BuildRuntime.InContainer(engine, Image, "0:0").DescribeCompiler(Kiln.Kernel.Arch.Arm64, new RecordingLog());
+        var description = BuildRuntime.InContainer(engine, Image, "0:0").DescribeCompiler(Kiln.Kernel.Arch.Arm64, Kiln.Kernel.Toolchain.Gcc, new RecordingLog());
         Assert.That(description, Is.EqualTo("aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"));
         Assert.That(engine.Runs.Single().Program, Is.EqualTo("aarch64-linux-gnu-gcc"));
     }

@@ -37,21 +37,6 @@ public class ArchTests
     }
 
     [Test]
-    public void Configure_and_build_cross_compile_the_same_way()
-    {
-        // Only a foreign arch needs CROSS_COMPILE; the compiler make runs is that prefix's gcc.
-        foreach (var arch in Arch.All)
-        {
-            var native = RuntimeInformation.OSArchitecture == arch.HostEquivalent;
-            var variables = arch.MakeVariables(ccache: true).ToList();
-            Assert.That(variables[0], Is.EqualTo("ARCH=" + arch.MakeArch));
-            Assert.That(variables, native ? Has.None.StartsWith("CROSS_COMPILE=") : Does.Contain("CROSS_COMPILE=" + arch.CrossPrefix));
-            Assert.That(arch.Compiler, Is.EqualTo(native ? "gcc" : arch.CrossPrefix + "gcc"));
-            Assert.That(variables, Does.Contain("CC=ccache " + arch.Compiler));
-        }
-    }
-
-    [Test]
     public void Prerequisites_follow_the_arch()
     {
         foreach (var arch in Arch.All)

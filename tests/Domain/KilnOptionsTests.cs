@@ -63,6 +63,7 @@ public class KilnOptionsTests
     }
 
     [TestCase("arch", "sparc", "--arch=sparc: unknown architecture")]
+    [TestCase("toolchain", "icc", "--toolchain=icc: unknown toolchain. Supported: gcc, clang.")]
     [TestCase("jobs", "0", "--jobs=0: expected a positive whole number")]
     [TestCase("timeout", "soon", "--timeout=soon")]
     [TestCase("variant", "nosuch", "--variant=nosuch: there is no configs/fragments/")]
@@ -131,14 +132,24 @@ public class KilnOptionsTests
     }
 
     [Test]
+    public void Docker_builds_only_with_the_compilers_the_builder_image_lists()
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, ("runtime", "docker"), ("toolchain", "clang")))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain("no clang, lld, llvm").And.Contain("containers/builder/packages").And.Contain("--runtime=host"));
+        Assert.That(Assert.Throws<KilnException>(() => Parse(null, ("runtime", "docker"), ("arch", "s390x")))!.Message, Does.Contain("gcc-s390x-linux-gnu"));
+        Assert.That(Parse(null, ("runtime", "docker"), ("arch", "arm64")).Toolchain, Is.EqualTo(Toolchain.Gcc));
+    }
+
+    [Test]
     public void A_bisect_step_parses_the_same_options_from_the_arguments_bisect_passes_on()
     {
-        var options = Parse(null, ("arch", "arm64"), ("runtime", "docker"), ("jobs", "3"), ("no-cache", "true"), ("append", "loglevel=7 quiet"), ("cache-dir", "rel/cache"));
+        var options = Parse(null, ("arch", "arm64"), ("toolchain", "clang"), ("jobs", "3"), ("no-cache", "true"), ("append", "loglevel=7 quiet"), ("cache-dir", "rel/cache"));
         var passed = options.ToArguments();
         Assert.That(passed, Does.Contain("--arch=arm64").And.Contain("--append=loglevel=7 quiet").And.Contain("--cache-dir=" + Path.GetFullPath("rel/cache")));
         var again = Parse(null, passed.Select(a => a[2..].Split('=', 2)).Select(p => (p[0], p[1])).ToArray());
-        Assert.That((again.Arch, again.Runtime, again.RequestedJobs, again.NoCache, again.Append, again.CacheDir),
-            Is.EqualTo((options.Arch, options.Runtime, options.RequestedJobs, options.NoCache, options.Append, options.CacheDir)));
+        Assert.That((again.Arch, again.Toolchain, again.RequestedJobs, again.NoCache, again.Append, again.CacheDir),
+            Is.EqualTo((Arch.Arm64, Toolchain.Clang, options.RequestedJobs, options.NoCache, options.Append, options.CacheDir)));
     }
 
     /// <summary>A repository whose configs tree has Kata's build-type and confidential folders.</summary>

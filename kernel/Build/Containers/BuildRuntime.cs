@@ -53,10 +53,17 @@ public sealed class BuildRuntime
 
     public RuntimeMetadata Metadata => new(Name) { Image = Image?.Reference, ImageId = Image?.Id, EngineVersion = Image?.EngineVersion };
 
-    /// <summary>"gcc (Debian 12.2.0-14) 12.2.0": the first version line of the compiler this runtime builds <paramref name="arch"/> with.</summary>
-    public string DescribeCompiler(Arch arch, IKilnLog log) =>
-        Run(new Command(arch.Compiler, "--version") { Purpose = "Query the compiler" }, Array.Empty<string>(), log)
-            .StandardOutput.Split('\n')[0].Trim();
+    /// <summary>
+    /// "gcc (Debian 12.2.0-14) 12.2.0": the first version line of the compiler this runtime builds <paramref name="arch"/> with;
+    /// for clang also the linker's and the make variables ("Debian clang version 14.0.6; Debian LLD 14.0.6 …; LLVM=1 LLVM_IAS=1").
+    /// </summary>
+    public string DescribeCompiler(Arch arch, Toolchain toolchain, IKilnLog log)
+    {
+        string FirstLine(string program) =>
+            Run(new Command(program, "--version") { Purpose = $"Query the {toolchain} toolchain" }, Array.Empty<string>(), log).StandardOutput.Split('\n')[0].Trim();
+        var compiler = FirstLine(toolchain.Compiler(arch));
+        return toolchain.Linker is { } linker ? $"{compiler}; {FirstLine(linker)}; {string.Join(' ', toolchain.ExtraMakeVariables)}" : compiler;
+    }
 
     /// <summary>"on this host" or "in docker image kiln-builder:… (sha256:…)", for log lines.</summary>
     public string Describe() => Image is null ? "on this host" : $"in {Name} image {Image.Reference} ({Image.Id[..Math.Min(19, Image.Id.Length)]})";

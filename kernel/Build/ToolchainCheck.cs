@@ -1,0 +1,51 @@
+using System.Text.RegularExpressions;
+using Kiln.Kernel.Build.Containers;
+using Kiln.Kernel.Diagnostics;
+using Kiln.Kernel.Processes;
+using Kiln.Kernel.Sources;
+
+namespace Kiln.Kernel.Build;
+
+/// <summary>
+/// Before Configure: the tree and the toolchain must suit each other, or the build fails minutes later in Kconfig's
+/// compiler probe. The minimum is the tree's own (scripts/min-tool-version.sh, run with the arch's SRCARCH as Kbuild runs it).
+/// </summary>
+public static partial class ToolchainCheck
+{
+    public static void Require(Toolchain toolchain, Arch arch, string sourceDir, BuildRuntime runtime, IKilnLog log)
+    {
+        var kernel = LocalTreeProvider.ReadMakefileVersion(Path.Combine(sourceDir, "Makefile"))
+                     ?? throw KilnException.BadInput($"{sourceDir}/Makefile: no VERSION/PATCHLEVEL lines; is this a kernel tree?");
+        var installed = InstalledVersion(toolchain, arch, runtime, log);
+        var minimum = TreeMinimum(toolchain, arch, sourceDir, log);
+        log.Verbose($"{toolchain} {installed} for Linux {kernel} on {arch}" + (minimum is null ? "" : $" (the tree asks {minimum} or newer)"));
+        toolchain.RequireSupports(kernel, arch, installed, minimum);
+    }
+
+    /// <summary>The compiler's version from its --version line (gcc 12.2.0, clang 14.0.6), in the runtime that builds.</summary>
+    public static Version InstalledVersion(Toolchain toolchain, Arch arch, BuildRuntime runtime, IKilnLog log)
+    {
+        var compiler = toolchain.Compiler(arch);
+        var line = runtime.Run(new Command(compiler, "--version") { Purpose = $"Query {compiler}'s version" }, Array.Empty<string>(), log)
+            .StandardOutput.Split('\n')[0];
+        return ParseVersion(line) ?? throw KilnException.Infrastructure($"{compiler} --version printed no version: {line}");
+    }
+
+    /// <summary>The first x.y.z in a --version line: "gcc (Debian 12.2.0-14) 12.2.0" is 12.2.0, "Debian clang version 14.0.6" 14.0.6.</summary>
+    public static Version? ParseVersion(string line) =>
+        VersionNumber().Match(line) is { Success: true } m ? new Version(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value)) : null;
+
+    /// <summary>What the tree's scripts/min-tool-version.sh gives for the toolchain and arch; null for a tree without the script (before 5.15).</summary>
+    public static Version? TreeMinimum(Toolchain toolchain, Arch arch, string sourceDir, IKilnLog log)
+    {
+        var script = Path.Combine(sourceDir, "scripts", "min-tool-version.sh");
+        if (!File.Exists(script)) return null;
+        var run = new Command("sh", script, toolchain.MinToolName) { Purpose = "Ask the tree for its minimum " + toolchain, AcceptedExitCodes = [0, 1] };
+        run.Environment["SRCARCH"] = arch.SrcArch;
+        var result = run.Run(log);
+        return result.ExitCode == 0 ? ParseVersion(result.StandardOutput) : null;
+    }
+
+    [GeneratedRegex(@"(\d+)\.(\d+)\.(\d+)")]
+    private static partial Regex VersionNumber();
+}
