@@ -34,6 +34,8 @@ public class KselftestIntegrationTests
     public void Selftests_build_run_in_the_guest_and_give_one_check_per_test()
     {
         var run = Kselftest("size,proc", "--timeout=150");
+        var resultsPath = Path.Combine(_out, "kselftest", "results.json");
+        Assert.That(File.Exists(resultsPath), Is.True, () => "no kselftest/results.json: " + run);
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, "kselftest", "results.json")));
         var checks = json.RootElement.GetProperty("checks").EnumerateArray()
