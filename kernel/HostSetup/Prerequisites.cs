@@ -11,7 +11,8 @@ public static class Prerequisites
 {
     /// <param name="distcc">A build farm was requested: the distcc client must be here (the farm may still be down).</param>
     /// <param name="docker">--runtime=docker: the docker client, and debootstrap to make the builder image.</param>
-    public static IReadOnlyList<Prerequisite> For(Arch arch, bool distcc = false, bool docker = false, Toolchain? toolchain = null)
+    /// <param name="kselftest">--kselftest: the selftests' make install copies with rsync (tools/testing/selftests/lib.mk).</param>
+    public static IReadOnlyList<Prerequisite> For(Arch arch, bool distcc = false, bool docker = false, Toolchain? toolchain = null, bool kselftest = false)
     {
         var list = new List<Prerequisite>
         {
@@ -28,6 +29,7 @@ public static class Prerequisites
         list.AddRange(arch.Firmware.Select(f => File(f.Path, f.Package)));
         if (!arch.IsHost && !arch.DebianBusybox) list.AddRange(BusyboxSourceBuild.Needs(arch).Select(n => File(n.Path, n.Package)));
         if (distcc) list.Add(Program("distcc", "distcc"));
+        if (kselftest) list.Add(Program("rsync", "rsync"));
         if (docker)
         {
             list.Add(Program("docker", "docker.io"));
@@ -39,8 +41,8 @@ public static class Prerequisites
     public static IReadOnlyList<Prerequisite> Missing(IEnumerable<Prerequisite> wanted) => wanted.Where(p => !p.IsPresent()).ToList();
 
     /// <summary>Installs the missing packages when allowed; otherwise says exactly what to run (exit 2).</summary>
-    public static void Ensure(Arch arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false, Toolchain? toolchain = null) =>
-        Ensure(For(arch, distcc, docker, toolchain), mayInstall, log);
+    public static void Ensure(Arch arch, bool mayInstall, IKilnLog log, bool distcc = false, bool docker = false, Toolchain? toolchain = null, bool kselftest = false) =>
+        Ensure(For(arch, distcc, docker, toolchain, kselftest), mayInstall, log);
 
     /// <summary>What the Analyze target needs besides the build's prerequisites.</summary>
     public static IReadOnlyList<Prerequisite> ForAnalysis { get; } = new[] { Program("sparse", "sparse"), Program("perl", "perl") };

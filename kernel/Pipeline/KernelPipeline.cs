@@ -90,7 +90,8 @@ public sealed class KernelPipeline : IKernelPipeline
     /// <summary>Prerequisites (installed when allowed), the runtime (for docker, the builder image: minutes, once per package list) and the guest's busybox.</summary>
     public HostReady PrepareHost()
     {
-        Prerequisites.Ensure(Options.Arch, Options.MayInstall, _log, distcc: Options.DistccFarm is not null, docker: Options.InContainer, toolchain: Options.Toolchain);
+        Prerequisites.Ensure(Options.Arch, Options.MayInstall, _log, distcc: Options.DistccFarm is not null, docker: Options.InContainer, toolchain: Options.Toolchain,
+            kselftest: Options.KselftestTargets.Count > 0);
         var runtime = BuildRuntime.Host;
         if (Options.InContainer)
         {

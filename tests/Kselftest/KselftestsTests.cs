@@ -132,3 +132,14 @@ public class KselftestsTests
             Does.EndWith(Path.Combine("work", "6.1.192-x86_64-kselftest-size+net_af_unix", "build")));
     }
 }
+
+public class KselftestPrerequisitesTests
+{
+    /// <summary>tools/testing/selftests/lib.mk installs with rsync; a host without it failed after the kernel build (make exit 127).</summary>
+    [Test]
+    public void Selftests_need_rsync_from_setup_on()
+    {
+        Assert.That(Kiln.Kernel.HostSetup.Prerequisites.For(Kiln.Kernel.Arch.X86_64, kselftest: true).Select(p => p.Package), Does.Contain("rsync"));
+        Assert.That(Kiln.Kernel.HostSetup.Prerequisites.For(Kiln.Kernel.Arch.X86_64).Select(p => p.Package), Does.Not.Contain("rsync"));
+    }
+}
