@@ -179,6 +179,7 @@ public sealed partial record KilnOptions
     public string? KataDestDir { get; init; }
 
     [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
+                      "(--toolchain=clang: <key>-clang-<arch> and the index <key>-clang) " +
                       "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD, else from skopeo/podman/docker login, when it asks).", ValueName = "REPO")]
     public string? PushRepository { get; init; }
 
