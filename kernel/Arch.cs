@@ -185,8 +185,5 @@ public sealed record Arch
     /// <summary>The platform of this arch's entry in an OCI image index and of its image config.</summary>
     public RemoteCache.OciPlatform OciPlatform => new(OciArch, "linux", OciVariant);
 
-    /// <summary>The tag of this arch's own manifest of <paramref name="key"/> (6.1.192-1-arm64, as LinuxKit's -amd64/-arm64 tags), next to the index under the key.</summary>
-    public string OciTag(string key) => $"{key}-{OciArch}";
-
     public override string ToString() => Name;
 }

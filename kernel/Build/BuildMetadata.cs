@@ -29,6 +29,12 @@ public sealed record BuildMetadata(
 {
     public const string FileName = "metadata.json";
 
+    /// <summary>The toolchain that built it (<c>toolchain.name</c>); gcc for entries written before Kiln offered another.</summary>
+    [JsonIgnore]
+    public Kiln.Kernel.Toolchain BuiltWith => Toolchain.TryGetValue("name", out var name)
+        ? Kiln.Kernel.Toolchain.Find(name) ?? throw Diagnostics.KilnException.BadInput($"{FileName} names the toolchain '{name}', which this Kiln does not know ({Kiln.Kernel.Toolchain.Supported}).")
+        : Kiln.Kernel.Toolchain.Gcc;
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

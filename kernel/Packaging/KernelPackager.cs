@@ -1,6 +1,7 @@
 using Kiln.Kernel.Build;
 using Kiln.Kernel.Diagnostics;
 using Kiln.Kernel.IO;
+using Kiln.Kernel.RemoteCache;
 using Kiln.Kernel.Sources;
 
 namespace Kiln.Kernel.Packaging;
@@ -86,7 +87,7 @@ public static class KernelPackager
         var kata = KataLayout.Install(kernel, request.ImageName, request.KataPrefix, request.KataDestDir);
         log.Info($"Kata layout in {kata.ShareDirectory}: {string.Join(", ", kata.Files.Concat(kata.Links).Select(Path.GetFileName))}");
 
-        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), arch.OciTag(metadata.Key), arch.OciPlatform,
+        var oci = OciLayout.Write(new OciImageSpec(Path.Combine(outDir, "oci"), RegistryTags.Of(metadata).ArchTag, arch.OciPlatform,
             OciContent(kernel, image, notes), OciAnnotations(metadata)));
         log.Info($"OCI layout {oci.Directory}:{oci.Tag} manifest {oci.ManifestDigest}");
 

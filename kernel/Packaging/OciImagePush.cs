@@ -2,17 +2,18 @@ using Kiln.Kernel.RemoteCache;
 
 namespace Kiln.Kernel.Packaging;
 
-/// <summary>Where a push put the image: its arch's tag and the index under the key that now lists it.</summary>
+/// <summary>Where a push put the image: its arch's tag and the index (of its key and toolchain) that now lists it.</summary>
 public sealed record PushedImage(string ArchReference, string IndexReference, OciIndex Index);
 
 /// <summary>
 /// Pushes a packaged OCI image with Kiln's registry client: the layout's blobs, its manifest under the arch's own tag
-/// (<c>&lt;key&gt;-&lt;ociarch&gt;</c>), then its entry into the multi-arch index under <c>&lt;key&gt;</c>, which keeps the
-/// other arches' entries. The manifest's bytes are the layout's, so the pushed digest is the packaged one.
+/// (the layout's, <see cref="RegistryTags.ArchTag"/>), then its entry into the multi-arch index
+/// (<see cref="RegistryTags.Index"/>), which keeps the other arches' entries. The manifest's bytes are the layout's, so
+/// the pushed digest is the packaged one.
 /// </summary>
 public static class OciImagePush
 {
-    public static async Task<PushedImage> PushAsync(OciImage image, string key, RegistryReference registry, OciRegistryClient client,
+    public static async Task<PushedImage> PushAsync(OciImage image, string indexTag, RegistryReference registry, OciRegistryClient client,
         CancellationToken cancel = default)
     {
         var manifestBytes = await File.ReadAllBytesAsync(OciLayout.BlobPath(image.Directory, image.ManifestDigest), cancel);
@@ -26,7 +27,7 @@ public static class OciImagePush
             throw new InvalidArtifactException($"{registry}:{image.Tag} has digest {stored?.Digest ?? "(none)"} after the push, expected {image.ManifestDigest}");
 
         var entry = new OciDescriptor(OciLayout.ManifestMediaType, image.ManifestDigest, image.ManifestSize, Platform: image.Platform);
-        var index = await new MultiArchTag(client, key).AddAsync(entry, cancel);
-        return new PushedImage($"{registry}:{image.Tag}", $"{registry}:{key}", index);
+        var index = await new MultiArchTag(client, indexTag).AddAsync(entry, cancel);
+        return new PushedImage($"{registry}:{image.Tag}", $"{registry}:{indexTag}", index);
     }
 }

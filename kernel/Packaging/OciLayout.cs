@@ -8,7 +8,7 @@ using Kiln.Kernel.RemoteCache;
 namespace Kiln.Kernel.Packaging;
 
 /// <summary>What goes into a single-layer OCI image.</summary>
-/// <param name="Tag">The arch's own tag (<see cref="Arch.OciTag"/>), the one a push uses too.</param>
+/// <param name="Tag">The arch's own tag (<see cref="RegistryTags.ArchTag"/>), the one a push uses too.</param>
 public sealed record OciImageSpec(
     string Directory,
     string Tag,

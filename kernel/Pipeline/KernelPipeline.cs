@@ -514,7 +514,7 @@ public sealed class KernelPipeline : IKernelPipeline
         using var client = new OciRegistryClient(registry, Options.PushCredentials, credentialVariables: RegistryCredentials.PushVariables);
         try
         {
-            var pushed = OciImagePush.PushAsync(result.Oci, booted.Built.Kernel.Metadata.Key, registry, client).GetAwaiter().GetResult();
+            var pushed = OciImagePush.PushAsync(result.Oci, RegistryTags.Of(booted.Built.Kernel.Metadata).Index, registry, client).GetAwaiter().GetResult();
             _log.Info($"Pushed {pushed.ArchReference} ({result.Oci.ManifestDigest}); the index {pushed.IndexReference} lists " +
                       string.Join(", ", pushed.Index.Manifests.Select(m => m.Platform?.ToString() ?? m.Digest)));
             return new Packaged(booted, result, oci, inspected, pushed);

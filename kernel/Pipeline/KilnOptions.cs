@@ -179,6 +179,7 @@ public sealed partial record KilnOptions
     public string? KataDestDir { get; init; }
 
     [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
+                      "(--toolchain=clang: <key>-clang-<arch> and the index <key>-clang) " +
                       "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD, else from skopeo/podman/docker login, when it asks).", ValueName = "REPO")]
     public string? PushRepository { get; init; }
 
@@ -193,6 +194,20 @@ public sealed partial record KilnOptions
     [Argument("ci-output", "Append key=value lines for CI (cache key, cache status, artifact and result paths) to FILE (env KILN_CI_OUTPUT; $GITHUB_OUTPUT too when set).",
         ValueName = "FILE", Environment = "KILN_CI_OUTPUT")]
     public string? CiOutput { get; init; }
+
+    [Argument("matrix-arches", "Matrix: the arches of the jobs, comma-separated (x86_64,arm64; Kata's names and aliases too). Not given, --arch=ARCH narrows the matrix to ARCH.",
+        ValueName = "ARCHES", Default = "every arch")]
+    public string? MatrixArches { get; init; }
+
+    /// <summary>--matrix-arches parsed, in <see cref="Arch.All"/>'s order; empty when not given.</summary>
+    public IReadOnlyList<Arch> MatrixArchFilter { get; private init; } = [];
+
+    [Argument("matrix-toolchains", "Matrix: the toolchains of the jobs, comma-separated (gcc,clang); each clang job is one more build of its arch. " +
+                                   "Not given, --toolchain=NAME narrows the matrix to NAME.", ValueName = "TOOLCHAINS", Default = "gcc")]
+    public string? MatrixToolchains { get; init; }
+
+    /// <summary>--matrix-toolchains parsed, in <see cref="Toolchain.All"/>'s order; empty when not given.</summary>
+    public IReadOnlyList<Toolchain> MatrixToolchainFilter { get; private init; } = [];
 
     [Argument("repo", "Bisect: the kernel git repository to bisect (it is not modified; steps run in a separate worktree).", ValueName = "PATH")]
     public string? BisectRepo { get; init; }
@@ -372,6 +387,13 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput($"--kselftest={Kselftest}: '{target}' is not a selftest target name (a directory under tools/testing/selftests, such as timers or net/af_unix).");
         if (string.Equals(TargetName, KilnTargets.Kselftest, StringComparison.OrdinalIgnoreCase) && kselftests.Count == 0)
             throw KilnException.BadInput("--target=Kselftest needs --kselftest=TARGETS, the selftests to run (for example --kselftest=timers,size).");
+        var matrixArches = NameList("matrix-arches", MatrixArches, Arch.All, Arch.Find, "architecture", Arch.Supported);
+        var matrixToolchains = NameList("matrix-toolchains", MatrixToolchains, Toolchain.All, Toolchain.Find, "toolchain", Toolchain.Supported);
+        // Both would narrow the same dimension, and neither can say which the user meant.
+        if (matrixArches.Count > 0 && IsGiven(nameof(Arch)))
+            throw KilnException.BadInput($"--arch={Arch} and --matrix-arches={MatrixArches} both choose the matrix's arches: give one.");
+        if (matrixToolchains.Count > 0 && IsGiven(nameof(Toolchain)))
+            throw KilnException.BadInput($"--toolchain={Toolchain} and --matrix-toolchains={MatrixToolchains} both choose the matrix's toolchains: give one.");
         var kunit = KUnit is null || KUnit.Equals("false", StringComparison.OrdinalIgnoreCase) ? null
             : new Kiln.Kernel.KUnit.KUnitRequest(KUnit.Equals("true", StringComparison.OrdinalIgnoreCase) || KUnit.Trim() is "" or "*" ? null : KUnit.Trim());
         var machine = new MachineSetup(MachineName is null ? MachineProfile.Default(Arch) : MachineProfile.Find(Arch, MachineName),
@@ -388,6 +410,8 @@ public sealed partial record KilnOptions
         {
             KUnitRun = kunit,
             KselftestTargets = kselftests,
+            MatrixArchFilter = matrixArches,
+            MatrixToolchainFilter = matrixToolchains,
             Machine = machine,
             DistccFarm = farm,
             Registry = CacheRegistry is null ? null : RegistryReference.Parse(CacheRegistry),
@@ -407,6 +431,21 @@ public sealed partial record KilnOptions
             CiOutput = CiOutput is null ? null : PathArgument.WritableFile("ci-output", CiOutput),
             GitHubOutput = null,
         };
+    }
+
+    /// <summary>
+    /// A comma-separated list of names (<paramref name="text"/>, null when not given), each found by <paramref name="find"/>,
+    /// in <paramref name="all"/>'s order without repeats; an unknown name or an empty list is exit 2 listing the supported ones.
+    /// </summary>
+    private static IReadOnlyList<T> NameList<T>(string argument, string? text, IReadOnlyList<T> all, Func<string, T?> find, string kind, string supported)
+        where T : class
+    {
+        if (text is null) return [];
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0)
+            throw KilnException.BadInput($"--{argument}={text}: name at least one {kind}. Supported: {supported}.");
+        var found = names.Select(name => find(name) ?? throw KilnException.BadInput($"--{argument}={text}: unknown {kind} '{name}'. Supported: {supported}.")).ToHashSet();
+        return all.Where(found.Contains).ToList();
     }
 
     /// <summary>What belongs to Run and Shell, checked before any build: a command for Run, a terminal for Shell.</summary>

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Kiln.Kernel.RemoteCache;
 
 /// <summary>
-/// A tag that stands for one manifest per platform: the OCI image index under <c>&lt;key&gt;</c> that each arch's push
+/// A tag that stands for one manifest per platform: the OCI image index (<see cref="RegistryTags.Index"/>) that each arch's push
 /// adds its manifest to, keeping the other arches'. Registries have no compare-and-swap, so an addition reads the index,
 /// merges, writes, and reads it again after a pause longer than a read-merge-write takes: a writer that read the old
 /// index at the same time has written by then, and while the index lacks this entry or a platform it listed before,

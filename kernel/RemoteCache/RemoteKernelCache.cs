@@ -10,8 +10,9 @@ namespace Kiln.Kernel.RemoteCache;
 /// Built kernels shared through an OCI registry, one artifact per cache entry: every file of the entry
 /// (bzImage, vmlinux, System.map, config, metadata.json) is a layer titled with its name, the manifest is
 /// annotated with the full identity hash, and it is tagged <c>&lt;key&gt;-&lt;hash12&gt;</c> (what a pull asks for,
-/// so a reused key never serves another identity) and <c>&lt;key&gt;-&lt;ociarch&gt;</c> (the latest build of that key
-/// for that arch), and listed in the index under <c>&lt;key&gt;</c> (every arch's latest, for people and CI dashboards).
+/// so a reused key never serves another identity) and its arch's tag (the latest build of that key for that arch and
+/// toolchain), and listed in the index of its key and toolchain (every arch's latest, for people and CI dashboards);
+/// see <see cref="RegistryTags"/>.
 /// Nothing the registry does can fail a build: an unreachable registry or a corrupt artifact is a warning and the
 /// kernel is built locally.
 /// </summary>
@@ -125,14 +126,14 @@ public sealed class RemoteKernelCache : IDisposable
                 [KeyAnnotation] = identity.Key,
                 ["org.opencontainers.image.version"] = entry.Metadata.Release,
             }).ToJson();
-            var arch = Arch.Parse(entry.Metadata.Arch);
+            var tags = RegistryTags.Of(entry.Metadata);
             _client.PutManifestAsync(tag, manifest).GetAwaiter().GetResult();
-            _client.PutManifestAsync(arch.OciTag(identity.Key), manifest).GetAwaiter().GetResult();
+            _client.PutManifestAsync(tags.ArchTag, manifest).GetAwaiter().GetResult();
             var listed = new OciDescriptor(OciManifest.ManifestMediaType, OciRegistryClient.DigestOf(manifest), manifest.Length,
-                Platform: arch.OciPlatform, ArtifactType: ArtifactType);
-            var index = new MultiArchTag(_client, identity.Key, PlatformOfOlderEntryAsync).AddAsync(listed).GetAwaiter().GetResult();
-            _log.Info($"Pushed Linux {entry.Metadata.Release} to {Describe(tag)} (also tagged {arch.OciTag(identity.Key)}, and listed in the index " +
-                      $"{identity.Key} with {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? m.Digest))}): " +
+                Platform: tags.Arch.OciPlatform, ArtifactType: ArtifactType);
+            var index = new MultiArchTag(_client, tags.Index, PlatformOfOlderEntryAsync).AddAsync(listed).GetAwaiter().GetResult();
+            _log.Info($"Pushed Linux {entry.Metadata.Release} to {Describe(tag)} (also tagged {tags.ArchTag}, and listed in the index " +
+                      $"{tags.Index} with {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? m.Digest))}): " +
                       $"{layers.Sum(l => l.Size) / 1048576.0:F1} MiB in {watch.Elapsed.TotalSeconds:F1} s");
             return true;
         }

@@ -92,6 +92,9 @@ public class KilnOptionsTests
     [TestCase("test", "/tmp", "--test=/tmp: this is a directory")]
     [TestCase("repeat", "0", "--repeat=0: expected a positive whole number from 1 to 100")]
     [TestCase("rwdir", "/tmp/kiln-rw", "--rwdir=/tmp/kiln-rw is shared with the --test scripts; give at least one --test=FILE")]
+    [TestCase("matrix-arches", "x86_64,sparc", "--matrix-arches=x86_64,sparc: unknown architecture 'sparc'. Supported: x86_64, arm64, s390x, ppc64le, riscv64.")]
+    [TestCase("matrix-arches", " , ", "--matrix-arches= , : name at least one architecture. Supported:")]
+    [TestCase("matrix-toolchains", "gcc,icc", "--matrix-toolchains=gcc,icc: unknown toolchain 'icc'. Supported: gcc, clang.")]
     public void A_bad_value_is_exit_2_naming_the_option(string name, string value, string message)
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, (name, value)))!;
@@ -256,4 +259,23 @@ public class KilnOptionsTests
     [Test]
     public void Download_timeout_comes_from_the_environment_too() =>
         Assert.That(Parse(new Dictionary<string, string?> { ["KILN_DOWNLOAD_TIMEOUT"] = "5" }).DownloadTimeoutSeconds, Is.EqualTo(5));
+
+    [Test]
+    public void Matrix_filters_accept_every_spelling_in_kilns_order_without_repeats()
+    {
+        var options = Parse(null, ("matrix-arches", "riscv, aarch64,x86_64,amd64"), ("matrix-toolchains", "llvm,gcc"));
+        Assert.That(options.MatrixArchFilter, Is.EqualTo(new[] { Arch.X86_64, Arch.Arm64, Arch.Riscv64 }));
+        Assert.That(options.MatrixToolchainFilter, Is.EqualTo(new[] { Toolchain.Gcc, Toolchain.Clang }));
+        Assert.That(Parse(null).MatrixArchFilter, Is.Empty, "not given");
+        Assert.That(Parse(null).MatrixToolchainFilter, Is.Empty, "not given");
+    }
+
+    [TestCase("arch", "arm64", "matrix-arches", "x86_64", "--arch=arm64 and --matrix-arches=x86_64 both choose the matrix's arches")]
+    [TestCase("toolchain", "clang", "matrix-toolchains", "gcc", "--toolchain=clang and --matrix-toolchains=gcc both choose the matrix's toolchains")]
+    public void A_matrix_filter_and_the_single_option_it_replaces_are_exit_2_together(string single, string value, string filter, string names, string message)
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, (single, value), (filter, names)))!;
+        Assert.That(e.ExitCode, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(e.Message, Does.Contain(message));
+    }
 }

@@ -151,6 +151,20 @@ public sealed class KernelPackagerTests
     }
 
     [Test]
+    public void Oci_image_of_a_clang_kernel_has_the_clang_tag_so_it_never_replaces_the_gcc_image()
+    {
+        using var clang = new FakeKernel(arch: "arm64", toolchain: "clang");
+        using var gcc = new FakeKernel(arch: "arm64", toolchain: "gcc");
+        using var dir = new TempDirectory();
+
+        Assert.That(Package(clang, Path.Combine(dir.Path, "clang")).Oci.Tag, Is.EqualTo("6.1.192-1-clang-arm64"));
+        var gccImage = Package(gcc, Path.Combine(dir.Path, "gcc")).Oci;
+        Assert.That(gccImage.Tag, Is.EqualTo("6.1.192-1-arm64"));
+        var refName = JsonNode.Parse(File.ReadAllText(Path.Combine(gccImage.Directory, "index.json")))!["manifests"]![0]!["annotations"]![OciLayout.RefNameAnnotation];
+        Assert.That(refName!.GetValue<string>(), Is.EqualTo("6.1.192-1-arm64"), "the layout's ref name is the tag --push uses");
+    }
+
+    [Test]
     public void Aci_and_kata_layout_of_an_arm64_kernel_name_the_arch_as_appc_and_kata_do()
     {
         using var fake = new FakeKernel(arch: "arm64");

@@ -79,7 +79,9 @@ public sealed class FakeKernel : IDisposable
 {
     /// <param name="modules">Adds kernel.tar and kernel-dev.tar, as BuildKernel stores them for a CONFIG_MODULES=y kernel.</param>
     /// <param name="arch">Kiln's arch name: the image is that arch's (bzImage, Image), with bytes of its own.</param>
-    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n", bool modules = false, string arch = "x86_64")
+    /// <param name="toolchain">metadata.json's toolchain.name; null writes none, as Kiln did before toolchains.</param>
+    public FakeKernel(string variant = "", string config = "CONFIG_64BIT=y\n# CONFIG_MODULES is not set\n", bool modules = false, string arch = "x86_64",
+        string? toolchain = null)
     {
         Root = Directory.CreateTempSubdirectory("kiln-fake-kernel").FullName;
         var dir = Path.Combine(Root, "entry");
@@ -108,7 +110,8 @@ public sealed class FakeKernel : IDisposable
         var key = "6.1.192-1" + (variant.Length > 0 ? "-" + variant : "");
         var metadata = new BuildMetadata(key, new string('1', 64), new string('2', 64), "6.1.192", key, arch, variant, "tinyconfig",
             new SourceProvenance("debian:linux-source-6.1", "6.1.192", "/usr/src/linux-source-6.1.tar.xz", new string('3', 64)),
-            new Dictionary<string, string> { ["compiler"] = "gcc 12" }, new Dictionary<string, double> { ["build"] = 1 }, files,
+            toolchain is null ? new Dictionary<string, string> { ["compiler"] = "gcc 12" }
+                : new Dictionary<string, string> { ["name"] = toolchain, ["compiler"] = toolchain + " 14" }, new Dictionary<string, double> { ["build"] = 1 }, files,
             new[] { "0001-x.patch" }, new[] { "common/base.conf" });
         metadata.Write(Path.Combine(dir, BuildMetadata.FileName));
         Kernel = new CachedKernel(dir, metadata);

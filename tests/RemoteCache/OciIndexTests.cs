@@ -95,11 +95,4 @@ public sealed class OciIndexTests
         Assert.That(OciIndex.Parse("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}"""u8.ToArray()), Is.Null);
         Assert.That(OciIndex.Parse("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"""u8.ToArray()), Is.Null);
     }
-
-    [Test]
-    public void Each_arch_has_its_own_tag_next_to_the_key()
-    {
-        Assert.That(Arch.X86_64.OciTag("6.1.192-1"), Is.EqualTo("6.1.192-1-amd64"));
-        Assert.That(Arch.Arm64.OciTag("6.1.192-1-dbg"), Is.EqualTo("6.1.192-1-dbg-arm64"));
-    }
 }

@@ -38,7 +38,7 @@ public sealed class RemoteKernelCacheTests
         new(key, Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray())));
 
     /// <summary>A complete local entry with random file contents; <paramref name="claimedIdentity"/> forges metadata.json.</summary>
-    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null, string arch = "x86_64")
+    private CachedKernel StoreEntry(string cacheDir, CacheIdentity identity, string? claimedIdentity = null, string arch = "x86_64", string toolchain = "gcc")
     {
         var files = Path.Combine(_work, "files-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(files);
@@ -51,7 +51,7 @@ public sealed class RemoteKernelCacheTests
         }
         return new KernelCache(cacheDir).Store(identity, inputs, hashes => new BuildMetadata(
             identity.Key, claimedIdentity ?? identity.Hash, "recipe", "6.1.192", identity.Key, arch, "", "tinyconfig",
-            new SourceProvenance("test", "6.1.192", "test", new string('0', 64)), new Dictionary<string, string>(),
+            new SourceProvenance("test", "6.1.192", "test", new string('0', 64)), new Dictionary<string, string> { ["name"] = toolchain },
             new Dictionary<string, double>(), hashes, Array.Empty<string>(), Array.Empty<string>()));
     }
 
@@ -139,6 +139,24 @@ public sealed class RemoteKernelCacheTests
             var pulled = Remote(new RecordingLog()).TryPull(identity, new KernelCache(Cache("pull-" + built.Metadata.Arch)));
             Assert.That(pulled?.Metadata.Arch, Is.EqualTo(built.Metadata.Arch));
         }
+    }
+
+    [Test]
+    public void A_clang_build_has_its_own_arch_tag_and_index_and_leaves_the_gcc_build_of_its_arch_in_place()
+    {
+        var gcc = NewIdentity("6.1.192-10");
+        var clang = NewIdentity("6.1.192-10");
+        var gccBuild = StoreEntry(Cache("gcc"), gcc);
+        var clangBuild = StoreEntry(Cache("clang"), clang, toolchain: "clang");
+        Task.WaitAll(Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(gccBuild, gcc); }),
+                     Task.Run(() => { using var r = Remote(new RecordingLog()); r.Push(clangBuild, clang); }));
+
+        using var client = Client();
+        string DigestOf(string tag) => client.GetManifestAsync(tag).GetAwaiter().GetResult()!.Digest;
+        Assert.That(DigestOf("6.1.192-10-amd64"), Is.EqualTo(DigestOf(gcc.EntryName)));
+        Assert.That(DigestOf("6.1.192-10-clang-amd64"), Is.EqualTo(DigestOf(clang.EntryName)));
+        Assert.That(KeyIndex("6.1.192-10").Manifests.Select(m => m.Digest), Is.EqualTo(new[] { DigestOf(gcc.EntryName) }));
+        Assert.That(KeyIndex("6.1.192-10-clang").Manifests.Select(m => m.Digest), Is.EqualTo(new[] { DigestOf(clang.EntryName) }));
     }
 
     [Test]
