@@ -33,7 +33,7 @@ public sealed record Toolchain
     {
         Name = "clang", Aliases = ["llvm"], ExtraMakeVariables = ["LLVM=1", "LLVM_IAS=1"], MinToolName = "llvm", Linker = "ld.lld",
         Compiler = _ => "clang",
-        // Host programs (fixdep, Kconfig) are built with clang too under LLVM=1; gcc stays for the selftests and busybox.
+        // Host programs (fixdep, Kconfig) are built with clang too under LLVM=1; the host's gcc stays for the selftests.
         Programs = _ => [("gcc", "gcc"), ("clang", "clang"), ("ld.lld", "lld"), ("llvm-ar", "llvm"), ("llvm-objcopy", "llvm")],
     };
 

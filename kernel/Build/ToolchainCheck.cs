@@ -20,7 +20,37 @@ public static partial class ToolchainCheck
         var minimum = TreeMinimum(toolchain, arch, sourceDir, log);
         log.Verbose($"{toolchain} {installed} for Linux {kernel} on {arch}" + (minimum is null ? "" : $" (the tree asks {minimum} or newer)"));
         toolchain.RequireSupports(kernel, arch, installed, minimum);
+        if (toolchain.ExtraMakeVariables.Contains("LLVM=1") && LlvmMakeCommands(sourceDir) is { } commands)
+        {
+            var command = commands.GetValueOrDefault(arch.SrcArch);
+            if (command != "LLVM=1")
+                throw KilnException.BadInput($"--toolchain={toolchain}: Linux {kernel}'s {LlvmDocument} " +
+                                             (command is null ? $"does not list {arch.SrcArch} among the architectures that build with LLVM" : $"lists {arch.SrcArch} as building with {command} only") +
+                                             $", not with LLVM=1 (clang's assembler and lld), which Kiln's clang toolchain uses. Use --toolchain=gcc for {arch}.");
+        }
     }
+
+    public const string LlvmDocument = "Documentation/kbuild/llvm.rst";
+
+    /// <summary>
+    /// The tree's own table of which make command builds each architecture with LLVM (llvm.rst's "Supported Architectures":
+    /// arm64 LLVM=1, powerpc CC=clang, …), by source arch; null for a tree without the document or the table.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string>? LlvmMakeCommands(string sourceDir)
+    {
+        var path = Path.Combine(sourceDir, LlvmDocument);
+        if (!File.Exists(path)) return null;
+        var section = File.ReadAllText(path);
+        var start = section.IndexOf("Supported Architectures", StringComparison.Ordinal);
+        if (start < 0) return null;
+        var rows = LlvmTableRow().Matches(section[start..]).ToDictionary(m => m.Groups[1].Value.Trim(), m => m.Groups[2].Value.Trim());
+        rows.Remove("Architecture");
+        return rows.Count == 0 ? null : rows;
+    }
+
+    // "   * - arm64\n     - Supported\n     - ``LLVM=1``": the architecture, its level of support and its make command.
+    [GeneratedRegex(@"^\s*\* - (\S[^\n]*)\n\s*- [^\n]*\n\s*- ``([^`]+)``", RegexOptions.Multiline)]
+    private static partial Regex LlvmTableRow();
 
     /// <summary>The compiler's version from its --version line (gcc 12.2.0, clang 14.0.6), in the runtime that builds.</summary>
     public static Version InstalledVersion(Toolchain toolchain, Arch arch, BuildRuntime runtime, IKilnLog log)

@@ -14,9 +14,10 @@ public static class BusyboxSourceBuild
 {
     public const string SourcePackage = "busybox";
 
-    /// <summary>What building needs on the host besides the cross compiler: the static C library, tar's decompressors and patch.</summary>
+    /// <summary>What building needs on the host: the cross gcc (whatever compiles the kernel), the static C library, tar's decompressors and patch.</summary>
     public static IReadOnlyList<(string Path, string Package)> Needs(Arch arch) =>
     [
+        ($"/usr/bin/{arch.CrossPrefix}gcc", arch.CrossCompilerPackage),
         ($"/usr/{arch.CrossPrefix.TrimEnd('-')}/lib/libc.a", $"libc6-dev-{arch.DebianArch}-cross"),
         ("/usr/bin/bzip2", "bzip2"),
         ("/usr/bin/patch", "patch"),

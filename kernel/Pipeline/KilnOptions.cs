@@ -55,7 +55,7 @@ public sealed partial record KilnOptions
     public Arch Arch { get; init; } = Arch.X86_64;
 
     [Argument("toolchain", "Compilers: gcc (Debian's gcc, gcc-<triplet> for another arch) or clang (Debian's clang, lld and llvm; make LLVM=1 LLVM_IAS=1). " +
-                           "Part of the build identity, metadata.json and the build directory, not of the cache key: give --out per toolchain.", ValueName = "NAME", Default = "gcc")]
+                           "Part of the build identity, metadata.json, the build directory and the default --out, not of the cache key.", ValueName = "NAME", Default = "gcc")]
     public Toolchain Toolchain { get; init; } = Toolchain.Gcc;
 
     [Argument("variant", "Build variant: dbg adds configs/fragments/debug; the key and release get the suffix.", ValueName = "NAME", Default = "none")]
@@ -86,7 +86,7 @@ public sealed partial record KilnOptions
         ValueName = "URL", Default = BuilderImageRecipe.DefaultMirror, Environment = "KILN_BUILDER_MIRROR")]
     public string BuilderMirror { get; init; } = BuilderImageRecipe.DefaultMirror;
 
-    [Argument("out", "Directory for artifacts and reports.", ValueName = "DIR", Default = "artifacts/<key>-<arch>/")]
+    [Argument("out", "Directory for artifacts and reports.", ValueName = "DIR", Default = "artifacts/<key>-<arch>/ (with --toolchain=clang: artifacts/<key>-<arch>-clang/)")]
     public string? Out { get; init; }
 
     [Argument("cache-dir", "Cache of sources, builds and ccache (env KILN_CACHE_DIR).", ValueName = "DIR", Default = "~/.cache/kiln", Environment = "KILN_CACHE_DIR")]
@@ -180,7 +180,8 @@ public sealed partial record KilnOptions
 
     [Argument("push", "PackageStage1: push the OCI image to this repository as <key>-<arch> and add it to the multi-arch index <key> " +
                       "(--toolchain=clang: <key>-clang-<arch> and the index <key>-clang) " +
-                      "(docker://HOST/REPO; credentials from KILN_PUSH_USER/_PASSWORD, else from skopeo/podman/docker login, when it asks).", ValueName = "REPO")]
+                      "(docker://HOST/REPO, or env KILN_PUSH, which CI sets on the branch that publishes; credentials from KILN_PUSH_USER/_PASSWORD, " +
+                      "else from skopeo/podman/docker login, when it asks).", ValueName = "REPO", Environment = "KILN_PUSH")]
     public string? PushRepository { get; init; }
 
     [Argument("push-insecure", "PackageStage1: push over plain HTTP (a local registry).")]
@@ -377,6 +378,8 @@ public sealed partial record KilnOptions
         var farm = string.IsNullOrWhiteSpace(DistccHosts) ? null : Build.Distribution.DistccFarm.Parse(DistccHosts);
         if (Runtime is not (BuildRuntime.HostName or DockerRuntime))
             throw KilnException.BadInput($"--runtime={Runtime}: unknown runtime. Valid: host, docker.");
+        if (farm is not null && Toolchain != Toolchain.Gcc)
+            throw KilnException.BadInput($"--distcc-hosts with --toolchain={Toolchain}: the farm's hosts compile with the gcc Kiln's build-farm setup gives them; build {Toolchain} locally (drop --distcc-hosts or KILN_DISTCC_HOSTS).");
         if (InContainer && farm is not null)
             throw KilnException.BadInput("--runtime=docker builds in a container without network, so it cannot reach a distcc farm: drop --distcc-hosts (or KILN_DISTCC_HOSTS), or use --runtime=host.");
         CheckGuestSession();

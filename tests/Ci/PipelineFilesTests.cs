@@ -83,8 +83,14 @@ public sealed partial class PipelineFilesTests
             if (parsed.Target is "BootTest" or "PackageStage1")
                 Assert.That(string.Join(' ', call), Does.Contain(SampleEntry.Args), $"{files[0]}: a kernel job builds its matrix entry");
             if (parsed.Target == "PackageStage1")
-                Assert.That(parsed.Arguments["push"].Single(), Does.StartWith("docker://"), $"{files[0]}: each job pushes its arch");
+                Assert.That(parsed.Arguments["push"], Is.Empty, $"{files[0]}: the push target comes from KILN_PUSH, set on the default branch only");
         }
+        // Each job pushes its arch on the default branch, through the variable --push reads; pull requests package only.
+        var text = string.Join("\n", files.Select(f => File.ReadAllText(CiFile(f))));
+        Assert.That(Kiln.Kernel.Pipeline.KilnOptions.Arguments.Single(a => a.Name == "push").Environment, Is.EqualTo("KILN_PUSH"));
+        Assert.That(text, Does.Match(@"KILN_PUSH(: \$\{\{ \(github\.event_name == 'push' && github\.ref_name == github\.event\.repository\.default_branch\) && format\('docker://|=""docker://)"));
+        if (text.Contains("export KILN_PUSH", StringComparison.Ordinal))
+            Assert.That(text, Does.Contain("if [ \"$CI_COMMIT_BRANCH\" = \"$CI_DEFAULT_BRANCH\" ]; then export KILN_PUSH="));
         // The kernel jobs come from the job list; each runs key, (analysis), boot test, package, in order.
         Assert.That(targets, Does.Contain("Matrix"));
         Assert.That(targets.Where(t => t is "CacheKey" or "BootTest" or "PackageStage1"), Is.EqualTo(new[] { "CacheKey", "BootTest", "PackageStage1" }));

@@ -135,6 +135,14 @@ public class KilnOptionsTests
     }
 
     [Test]
+    public void Clang_builds_locally_not_on_a_distcc_farm()
+    {
+        var e = Assert.Throws<KilnException>(() => Parse(null, ("distcc-hosts", "10.0.0.5/4"), ("toolchain", "clang")))!;
+        Assert.That((e.ExitCode, e.Message), Is.EqualTo((ExitCodes.BadInput, e.Message)));
+        Assert.That(e.Message, Does.Contain("--distcc-hosts with --toolchain=clang"));
+    }
+
+    [Test]
     public void Docker_builds_only_with_the_compilers_the_builder_image_lists()
     {
         var e = Assert.Throws<KilnException>(() => Parse(null, ("runtime", "docker"), ("toolchain", "clang")))!;

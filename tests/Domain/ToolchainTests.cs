@@ -96,3 +96,39 @@ public class ToolchainTests
         Assert.That(ToolchainCheck.TreeMinimum(Toolchain.Gcc, Arch.Arm64, Path.Combine(tree.Path, "none"), log), Is.Null);
     }
 }
+
+public class LlvmDocumentTests
+{
+    /// <summary>The tree's own table decides where LLVM=1 builds: 6.1 lists powerpc and s390 with CC=clang only.</summary>
+    [Test]
+    public void The_tree_s_llvm_table_gives_each_arch_s_make_command()
+    {
+        using var tree = new TempDir();
+        tree.File(ToolchainCheck.LlvmDocument, """
+            Supported Architectures
+            -----------------------
+
+            .. list-table::
+               :widths: 10 10 10
+               :header-rows: 1
+
+               * - Architecture
+                 - Level of support
+                 - ``make`` command
+               * - arm64
+                 - Supported
+                 - ``LLVM=1``
+               * - powerpc
+                 - Maintained
+                 - ``CC=clang``
+               * - x86
+                 - Supported
+                 - ``LLVM=1``
+
+            Getting Help
+            """);
+        var commands = ToolchainCheck.LlvmMakeCommands(tree.Path)!;
+        Assert.That(commands, Is.EqualTo(new Dictionary<string, string> { ["arm64"] = "LLVM=1", ["powerpc"] = "CC=clang", ["x86"] = "LLVM=1" }));
+        Assert.That(ToolchainCheck.LlvmMakeCommands(Path.Combine(tree.Path, "none")), Is.Null);
+    }
+}

@@ -28,5 +28,7 @@ public class BusyboxSourceBuildTests
         var wanted = Prerequisites.For(Arch.Riscv64).Select(p => p.Package).ToList();
         Assert.That(wanted, Does.Contain("libc6-dev-riscv64-cross").And.Contain("qemu-system-data").And.Contain("gcc-riscv64-linux-gnu"));
         Assert.That(Prerequisites.For(Arch.S390x).Select(p => p.Package), Does.Not.Contain("libc6-dev-s390x-cross"));
+        // busybox is compiled with the cross gcc even when clang compiles the kernel.
+        Assert.That(Prerequisites.For(Arch.Riscv64, toolchain: Toolchain.Clang).Select(p => p.Package), Does.Contain("gcc-riscv64-linux-gnu"));
     }
 }

@@ -44,4 +44,15 @@ public sealed class ClangPipelineTests
         Assert.That(run.Output, Does.Match(@"needs clang 15\.0\.0 or newer for s390x .*the installed clang is 1[0-4]\.\d+\.\d+"));
         Assert.That(run.Output, Does.Not.Contain("Building "), "refused before make");
     }
+
+    /// <summary>6.1's Documentation/kbuild/llvm.rst lists powerpc with CC=clang only: Kiln's LLVM=1 build is refused, naming the document.</summary>
+    [Test]
+    public void Clang_for_ppc64le_6_1_is_exit_2_citing_the_tree_s_llvm_document()
+    {
+        var outDir = Directory.CreateTempSubdirectory("kiln-test-clang-ppc64le-").FullName;
+        var run = KilnRun.Run(["--target=BuildKernel", "--kernel=6.1", "--arch=ppc64le", "--toolchain=clang", "--cache-dir=" + KilnRun.SharedCacheDir, "--out=" + outDir]);
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
+        Assert.That(run.Output, Does.Contain("Documentation/kbuild/llvm.rst lists powerpc as building with CC=clang only"));
+        Assert.That(run.Output, Does.Not.Contain("Building "), "refused before make");
+    }
 }
