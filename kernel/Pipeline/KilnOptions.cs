@@ -468,10 +468,10 @@ public sealed partial record KilnOptions
             throw KilnException.BadInput("--target=Shell needs an interactive terminal (stdin and stdout are not one); use --target=Run -- CMD to run a command.");
     }
 
-    /// <summary>--runtime=docker compiles in the builder image, which has only the compilers its package list names.</summary>
+    /// <summary>--runtime=docker compiles in the builder image, which has only the compilers its package list names (targets that compile nothing skip this).</summary>
     private void CheckBuilderImage()
     {
-        if (!InContainer) return;
+        if (!InContainer || KilnTargets.CompileNothing.Contains(TargetName ?? "", StringComparer.OrdinalIgnoreCase)) return;
         var list = Path.Combine(RepoRoot, BuilderImageRecipe.PackagesFile);
         var packages = BuilderImageRecipe.Load(list).Packages;
         var missing = Toolchain.Programs(Arch).Select(p => p.Package).Where(p => p != "gcc" && !packages.Contains(p)).Distinct().ToList();
@@ -509,4 +509,8 @@ public static class KilnTargets
     public const string Kselftest = "Kselftest";
     public const string ConfigBisect = "ConfigBisect";
     public const string MinConfig = "MinConfig";
+    public const string CacheKey = "CacheKey";
+    public const string Matrix = "Matrix";
+    /// <summary>Targets that read the repository only: no compiler runs, so the build runtime's compilers do not matter.</summary>
+    public static readonly IReadOnlyList<string> CompileNothing = [CacheKey, Matrix];
 }

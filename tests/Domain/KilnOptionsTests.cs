@@ -150,6 +150,8 @@ public class KilnOptionsTests
         Assert.That(e.Message, Does.Contain("no clang, lld, llvm").And.Contain("containers/builder/packages").And.Contain("--runtime=host"));
         Assert.That(Assert.Throws<KilnException>(() => Parse(null, ("runtime", "docker"), ("arch", "s390x")))!.Message, Does.Contain("gcc-s390x-linux-gnu"));
         Assert.That(Parse(null, ("runtime", "docker"), ("arch", "arm64")).Toolchain, Is.EqualTo(Toolchain.Gcc));
+        // CacheKey and Matrix compile nothing: KILN_RUNTIME=docker in a CI environment does not stop them.
+        Assert.That(Parse(null, ("runtime", "docker"), ("arch", "s390x"), ("target", "CacheKey")).Arch, Is.EqualTo(Arch.S390x));
     }
 
     [Test]
