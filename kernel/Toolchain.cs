@@ -39,6 +39,12 @@ public sealed record Toolchain
 
     public static IReadOnlyList<Toolchain> All { get; } = [Gcc, Clang];
 
+    /// <summary>
+    /// What a build's names (build directory, default --out, registry tags, matrix job and CI cache key) add for this
+    /// toolchain: nothing for gcc, so everything named before toolchains keeps its name; "-clang" for clang.
+    /// </summary>
+    public string NameSuffix => this == Gcc ? "" : "-" + Name;
+
     /// <summary>"gcc, clang" for messages.</summary>
     public static string Supported => string.Join(", ", All.Select(t => t.Name));
 

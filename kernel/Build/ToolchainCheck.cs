@@ -52,13 +52,11 @@ public static partial class ToolchainCheck
     [GeneratedRegex(@"^\s*\* - (\S[^\n]*)\n\s*- [^\n]*\n\s*- ``([^`]+)``", RegexOptions.Multiline)]
     private static partial Regex LlvmTableRow();
 
-    /// <summary>The compiler's version from its --version line (gcc 12.2.0, clang 14.0.6), in the runtime that builds.</summary>
+    /// <summary>The compiler's version (gcc 12.2.0, clang 14.0.6) in the runtime that builds: the first one its description (which leads with the compiler's --version line) names.</summary>
     public static Version InstalledVersion(Toolchain toolchain, Arch arch, BuildRuntime runtime, IKilnLog log)
     {
-        var compiler = toolchain.Compiler(arch);
-        var line = runtime.Run(new Command(compiler, "--version") { Purpose = $"Query {compiler}'s version" }, Array.Empty<string>(), log)
-            .StandardOutput.Split('\n')[0];
-        return ParseVersion(line) ?? throw KilnException.Infrastructure($"{compiler} --version printed no version: {line}");
+        var described = runtime.DescribeCompiler(arch, toolchain, log);
+        return ParseVersion(described) ?? throw KilnException.Infrastructure($"{toolchain.Compiler(arch)} --version printed no version: {described}");
     }
 
     /// <summary>The first x.y.z in a --version line: "gcc (Debian 12.2.0-14) 12.2.0" is 12.2.0, "Debian clang version 14.0.6" 14.0.6.</summary>

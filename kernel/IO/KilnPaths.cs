@@ -20,7 +20,7 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     public string BisectWorktree(string name) => Path.Combine(BisectWork(name), "worktree");
     /// <summary>The build directory (O=) the steps of a repository's bisects share, one per arch, variant and runtime.</summary>
     public string BisectBuildDirectory(string name, Arch arch, string variant, string runtime, Toolchain toolchain) =>
-        Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") + ToolchainSuffix(toolchain) +
+        Path.Combine(BisectWork(name), $"build-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") + toolchain.NameSuffix +
                                        (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime));
     /// <summary>
     /// The build directory the config searches (ConfigBisect, MinConfig) build in, one per build directory of the target,
@@ -45,15 +45,12 @@ public sealed record KilnPaths(string CacheDir, string OutDir)
     /// </summary>
     public string BuildDirectory(string version, Arch arch, string variant, string runtime, string buildType = "", string confGuest = "", string baseConfig = "",
         IReadOnlyList<string>? kselftests = null, Toolchain? toolchain = null) =>
-        Path.Combine(Work, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") + ToolchainSuffix(toolchain) +
+        Path.Combine(Work, $"{version}-{arch.Name}" + (variant.Length > 0 ? "-" + variant : "") + toolchain?.NameSuffix +
                            (buildType.Length > 0 ? "-build-type-" + buildType : "") +
                            (confGuest.Length > 0 ? "-conf-guest-" + confGuest : "") +
                            (baseConfig.Length > 0 ? "-base-" + baseConfig : "") +
                            (kselftests is { Count: > 0 } ? "-kselftest-" + string.Join('+', kselftests).Replace('/', '_') : "") +
                            (runtime == Build.Containers.BuildRuntime.HostName ? "" : "-" + runtime), "build");
-
-    /// <summary>gcc's directories keep the names they had before toolchains; another toolchain's get "-clang".</summary>
-    private static string ToolchainSuffix(Toolchain? toolchain) => toolchain is null || toolchain == Toolchain.Gcc ? "" : "-" + toolchain.Name;
 
     /// <summary>The tree a build directory builds from (see <see cref="Patches.WorkingTree"/>): always its sibling, so the relative path between them never changes.</summary>
     public static string WorkingTree(string buildDirectory) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(buildDirectory))!, "linux");

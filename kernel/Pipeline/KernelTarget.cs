@@ -28,7 +28,7 @@ public sealed record KernelTarget(
         var key = CacheIdentity.KeyFor(version, configVersion, options.Variant);
         // One directory per build by default, so x86_64 and arm64 (or dbg, or clang's) artifacts never mix.
         var paths = new KilnPaths(options.CacheDir, options.Out ?? Path.GetFullPath(Path.Combine(options.RepoRoot, "artifacts",
-            $"{key}-{options.Arch}" + (options.Toolchain == Toolchain.Gcc ? "" : "-" + options.Toolchain.Name))));
+            $"{key}-{options.Arch}{options.Toolchain.NameSuffix}")));
         return new KernelTarget(manifest, configVersion, pin, version, BuildRecipe.Collect(options.RepoRoot, version, options.Arch.Name, options.Variant, options.BuildType, options.ConfGuest,
                 options.KselftestTargets),
             key, paths, options.KataDestDir ?? paths.DefaultKataDestDir);

@@ -11,7 +11,7 @@ namespace Kiln.Kernel.RemoteCache;
 public sealed record RegistryTags(string Key, Arch Arch, Toolchain Toolchain)
 {
     /// <summary>The tag of the OCI image index that lists this key's arches built with this toolchain.</summary>
-    public string Index => Toolchain == Toolchain.Gcc ? Key : $"{Key}-{Toolchain.Name}";
+    public string Index => Key + Toolchain.NameSuffix;
 
     /// <summary>The tag of this arch's own manifest (LinuxKit's -amd64/-arm64 tags), next to the index.</summary>
     public string ArchTag => $"{Index}-{Arch.OciArch}";

@@ -71,14 +71,13 @@ public static class BuildMatrix
         var key = CacheIdentity.KeyFor(version, configVersion, variant);
         // The build type and guest type are in the input hash (and so the CI cache key), not in Kiln's key: as in the build identity.
         var inputHash = BuildRecipe.Collect(repoRoot, version, arch.Name, variant, buildType, confGuest).Hash;
-        var toolchainSuffix = toolchain == Toolchain.Gcc ? "" : "-" + toolchain.Name;
-        var suffix = string.Concat(new[] { variant, buildType, confGuest }.Where(s => s.Length > 0).Select(s => "-" + s)) + toolchainSuffix;
+        var suffix = string.Concat(new[] { variant, buildType, confGuest }.Where(s => s.Length > 0).Select(s => "-" + s)) + toolchain.NameSuffix;
         var args = $"--kernel={version} --arch={arch.Name}" + (variant.Length > 0 ? " --variant=" + variant : "") +
                    (buildType.Length > 0 ? " --build-type=" + buildType : "") + (confGuest.Length > 0 ? " --conf-guest=" + confGuest : "") +
                    (toolchain == Toolchain.Gcc ? "" : " --toolchain=" + toolchain.Name);
         var tags = new RegistryTags(key, arch, toolchain);
         return new MatrixEntry($"{version.SeriesName}-{arch.Name}{suffix}", version.SeriesName, version.ToString(), arch.Name, variant, toolchain.Name,
-            key, inputHash, $"kiln-{key}-{arch.Name}{toolchainSuffix}-{inputHash[..12]}", args, arch.OciArch, tags.ArchTag, tags.Index);
+            key, inputHash, $"kiln-{key}-{arch.Name}{toolchain.NameSuffix}-{inputHash[..12]}", args, arch.OciArch, tags.ArchTag, tags.Index);
     }
 
     /// <summary>{"include":[...]}: one line for a CI variable (GitHub's $GITHUB_OUTPUT), indented for a file.</summary>

@@ -29,6 +29,8 @@ public sealed class BuildRuntime
 
     private readonly IContainerEngine? _engine;
     private readonly string _user;
+    /// <summary>Each toolchain's description, asked once: the identity, the toolchain check and metadata.json all read it (a docker run each otherwise).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Arch, Toolchain), string> _compilers = new();
 
     private BuildRuntime(IContainerEngine? engine, BuilderImage? image, string user)
     {
@@ -57,13 +59,13 @@ public sealed class BuildRuntime
     /// "gcc (Debian 12.2.0-14) 12.2.0": the first version line of the compiler this runtime builds <paramref name="arch"/> with;
     /// for clang also the linker's and the make variables ("Debian clang version 14.0.6; Debian LLD 14.0.6 …; LLVM=1 LLVM_IAS=1").
     /// </summary>
-    public string DescribeCompiler(Arch arch, Toolchain toolchain, IKilnLog log)
+    public string DescribeCompiler(Arch arch, Toolchain toolchain, IKilnLog log) => _compilers.GetOrAdd((arch, toolchain), _ =>
     {
         string FirstLine(string program) =>
             Run(new Command(program, "--version") { Purpose = $"Query the {toolchain} toolchain" }, Array.Empty<string>(), log).StandardOutput.Split('\n')[0].Trim();
         var compiler = FirstLine(toolchain.Compiler(arch));
         return toolchain.Linker is { } linker ? $"{compiler}; {FirstLine(linker)}; {string.Join(' ', toolchain.ExtraMakeVariables)}" : compiler;
-    }
+    });
 
     /// <summary>"on this host" or "in docker image kiln-builder:… (sha256:…)", for log lines.</summary>
     public string Describe() => Image is null ? "on this host" : $"in {Name} image {Image.Reference} ({Image.Id[..Math.Min(19, Image.Id.Length)]})";
